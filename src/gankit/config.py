@@ -1,0 +1,369 @@
+"""Typed configuration: one dataclass per concern, YAML presets, dotted overrides, validation.
+
+A run is fully described by a :class:`Config`. Presets (``src/gankit/presets/*.yaml``) are partial nested
+dicts merged over the dataclass defaults; the CLI then applies ``section.key=value`` overrides. The
+resolved config is written to ``RUN/config.json`` and re-creates the run (``--config RUN/config.json``).
+
+Every field is validated before any work: unknown keys, wrong types and out-of-range values raise a
+one-line :class:`~gankit.errors.ConfigError` naming the field, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+
+def _f(default: Any = dataclasses.MISSING, *, help: str = "", low: float | None = None,  # noqa: A002
+       high: float | None = None, choices: tuple[str, ...] | None = None, registry: str | None = None,
+       factory: Any = None) -> Any:
+    """A dataclass field with validation metadata (range, fixed choices, or a registry to choose from)."""
+    meta = {"help": help, "low": low, "high": high, "choices": choices, "registry": registry}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    """What to train on. Toys (ring, grid, mog1d) are sampled fresh every batch; images are held in memory."""
+
+    name: str = _f("digits", help="dataset", registry="datasets")
+    path: str | None = _f(None, help="folder or file for folder / mnist / cifar10 data")
+    split: str = _f("train", help="which split to train on", choices=("train", "test", "all"))
+    resolution: int = _f(32, help="image side in pixels", low=4, high=1024)
+    channels: int = _f(1, help="image channels: 1 grey, 3 RGB", choices=None, low=1, high=3)
+    modes: int | None = _f(None, help="toys: number of mixture components (grid: a square number)", low=1, high=10000)
+    radius: float = _f(1.0, help="ring: radius of the circle of centres", low=0.0)
+    spacing: float = _f(2.0, help="grid / mog1d: distance between neighbouring centres", low=0.0)
+    std: float | None = _f(None, help="toys: standard deviation of each component (default: ring 0.01, grid 0.05, mog1d 0.25)", low=0.0)
+    skip_bad_files: bool = _f(False, help="folder: skip unreadable images and report them instead of stopping")
+    max_memory_mb: float = _f(2048.0, help="folder: above this decoded size the images stream from disk", low=1.0)
+
+
+@dataclass
+class ModelConfig:
+    """Network family and size. Widths double towards the 4×4 end of convolutional networks."""
+
+    name: str = _f("dcgan", help="model family", registry="models")
+    z_dim: int = _f(100, help="noise dimension", low=1, high=4096)
+    conditional: bool = _f(False, help="condition G and D on the dataset's labels")
+    g_width: int = _f(64, help="G channels at the highest resolution (conv) or hidden units (mlp)", low=1, high=4096)
+    d_width: int = _f(64, help="D channels at the highest resolution (conv) or hidden units (mlp)", low=1, high=4096)
+    max_width: int = _f(512, help="cap on channels of any convolutional layer", low=1, high=8192)
+    depth: int = _f(3, help="mlp: hidden layers of G and D", low=1, high=32)
+
+
+@dataclass
+class LossConfig:
+    """Adversarial loss; see gankit.losses for the exact formulas and sign convention."""
+
+    name: str = _f("nsgan", help="adversarial loss", registry="losses")
+    real_target: float = _f(1.0, help="one-sided label smoothing: D's target for real samples (e.g. 0.9)", low=0.0, high=1.0)
+
+
+@dataclass
+class TrainConfig:
+    """The schedule. `step` is one G update; D updates and images shown are counted separately."""
+
+    steps: int = _f(2000, help="G updates", low=1)
+    batch_size: int = _f(64, help="samples per D and per G update", low=1, high=65536)
+    seed: int = _f(0, help="seeds Python, NumPy and torch", low=0)
+    n_critic: int = _f(1, help="D updates per G update", low=1, high=100)
+    optimizer: str = _f("adam", help="optimizer of G and D", choices=("adam", "rmsprop", "sgd"))
+    lr_g: float = _f(2e-4, help="G learning rate", low=0.0, high=10.0)
+    lr_d: float = _f(2e-4, help="D learning rate (two time-scale rule: may differ from lr_g)", low=0.0, high=10.0)
+    beta1: float = _f(0.5, help="Adam beta1 (sgd: momentum)", low=0.0, high=1.0)
+    beta2: float = _f(0.999, help="Adam beta2", low=0.0, high=1.0)
+    ema_kimg: float = _f(0.0, help="half-life of G_ema in thousands of images shown; 0 keeps G_ema = G", low=0.0)
+    ema_rampup: float | None = _f(0.05, help="EMA half-life at most this fraction of images shown so far (StyleGAN2); null: off", low=0.0)
+    log_every: int = _f(50, help="steps between log lines in metrics.jsonl", low=1)
+    sample_every: int = _f(500, help="steps between sample grids / scatter plots", low=1)
+    checkpoint_every: int = _f(1000, help="steps between checkpoints", low=1)
+    keep_checkpoints: int = _f(2, help="how many recent checkpoints to keep", low=1)
+    device: str = _f("auto", help="auto, cpu, cuda or cuda:N")
+    threads: int = _f(0, help="CPU threads for torch; 0 leaves torch's default", low=0, high=1024)
+    progress: bool = _f(True, help="show a progress bar")
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation during training (metric names from `gankit list`)."""
+
+    every: int = _f(0, help="steps between evaluations; 0: only at the end when metrics are set", low=0)
+    metrics: list[str] = _f(help="metrics to compute", factory=list)
+    n: int = _f(2500, help="generated samples per evaluation", low=2)
+
+
+@dataclass
+class Config:
+    """A whole run."""
+
+    name: str = _f("", help="preset or run name")
+    description: str = _f("", help="one line about the recipe")
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- building from dicts
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    return {type(None): "null", bool: "true/false"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Return ``value`` as type ``tp`` or raise ConfigError. Strings from the command line are parsed."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None or (isinstance(value, str) and value.lower() in ("null", "none")):
+            if type(None) in args:
+                return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, where)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{where}: {value!r} is not {_type_name(tp)}")
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: {value!r} is not a {_type_name(tp)} (give a list or 'a,b,c')")
+        return [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"{where}: {value!r} is not true/false")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: {value!r} is not an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                f = float(value)
+            except ValueError:
+                f = math.nan
+            if math.isfinite(f) and f.is_integer():
+                return int(f)
+        raise ConfigError(f"{where}: {value!r} is not an integer")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: {value!r} is not a number")
+        if isinstance(value, (int, float)):
+            out = float(value)
+        elif isinstance(value, str):
+            try:
+                out = float(value)
+            except ValueError:
+                raise ConfigError(f"{where}: {value!r} is not a number") from None
+        else:
+            raise ConfigError(f"{where}: {value!r} is not a number")
+        if not math.isfinite(out):
+            raise ConfigError(f"{where}: {value!r} is not a finite number")
+        return out
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: {value!r} is not a string")
+    raise TypeError(f"unsupported config type {tp!r} at {where}")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping of keys, got {values!r}")
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        where = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"unknown config key {where!r}; keys{' in ' + prefix[:-1] if prefix else ''}: {', '.join(names)}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, f"{where}.")
+        else:
+            kwargs[key] = _coerce(value, tp, where)
+    return cls(**kwargs)
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.lr_d=4e-4"`` -> (["train", "lr_d"], 4e-4). Values are read as YAML scalars or lists."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.steps=500")
+    key, raw = text.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) < 1 or not all(parts):
+        raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.steps=500")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def _nest(parts: list[str], value: Any) -> dict[str, Any]:
+    out: Any = value
+    for p in reversed(parts):
+        out = {p: out}
+    return out
+
+
+def from_dict(values: dict[str, Any], overrides: list[str] = ()) -> Config:
+    """Build and validate a Config from a (partial) nested dict and dotted overrides."""
+    merged = dict(values)
+    for text in overrides:
+        parts, value = parse_override(text)
+        merged = _merge(merged, _nest(parts, value))
+    cfg = _build(Config, merged, "")
+    validate(cfg)
+    return cfg
+
+
+# --------------------------------------------------------------------------- presets and files
+
+def preset_names() -> list[str]:
+    folder = resources.files("gankit") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    """The raw YAML of a shipped preset."""
+    if name not in preset_names():
+        raise ConfigError(f"--preset: unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
+    text = (resources.files("gankit") / "presets" / f"{name}.yaml").read_text()
+    values = yaml.safe_load(text) or {}
+    values.setdefault("name", name)
+    return values
+
+
+def load_preset(name: str, overrides: list[str] = ()) -> Config:
+    return from_dict(preset_dict(name), overrides)
+
+
+def load_file(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read a config from a .json (e.g. RUN/config.json) or .yaml file."""
+    p = Path(path)
+    if p.is_dir() and (p / "config.json").is_file():
+        p = p / "config.json"
+    if not p.is_file():
+        raise ConfigError(f"--config: no file at {str(path)!r}; give a .yaml file or a RUN/config.json")
+    try:
+        text = p.read_text()
+        values = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--config {p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'} ({str(e).splitlines()[0]})") from None
+    return from_dict(values or {}, overrides)
+
+
+# --------------------------------------------------------------------------- validation
+
+def _check_field(section: Any, f: dataclasses.Field, where: str) -> None:
+    value = getattr(section, f.name)
+    meta = f.metadata
+    if value is None:
+        return
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{where}: {value!r} is not allowed; choose one of: {', '.join(meta['choices'])}")
+    if meta.get("registry"):
+        from .registry import all_registries  # registries are filled when gankit is imported
+
+        reg = all_registries().get(meta["registry"])
+        if reg is not None:
+            reg.get(value, field=where)
+    nums = value if isinstance(value, list) else [value]
+    for v in nums:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            low, high = meta.get("low"), meta.get("high")
+            if low is not None and v < low:
+                raise ConfigError(f"{where}: {v!r} is too small; allowed: {low} to {high if high is not None else 'any'}")
+            if high is not None and v > high:
+                raise ConfigError(f"{where}: {v!r} is too large; allowed: {low if low is not None else 'any'} to {high}")
+
+
+def validate(cfg: Config) -> None:
+    """Check every field's range and choices, then the rules that tie fields together."""
+    import gankit  # noqa: F401  (fills the registries)
+
+    for section_field in dataclasses.fields(cfg):
+        section = getattr(cfg, section_field.name)
+        if dataclasses.is_dataclass(section):
+            for f in dataclasses.fields(section):
+                _check_field(section, f, f"{section_field.name}.{f.name}")
+        else:
+            _check_field(cfg, section_field, section_field.name)
+    from .registry import all_registries
+
+    regs = all_registries()
+    for i, m in enumerate(cfg.eval.metrics):
+        if "metrics" in regs:
+            regs["metrics"].get(m, field=f"eval.metrics[{i}]")
+    # Cross-field rules live with the pieces they concern (datasets and model families check their
+    # own options), so that a new dataset or family brings its own rules.
+    if "datasets" in regs:
+        checker = getattr(regs["datasets"].get(cfg.data.name), "check_config", None)
+        if checker:
+            checker(cfg.data)
+    if "models" in regs:
+        checker = getattr(regs["models"].get(cfg.model.name), "check_config", None)
+        if checker:
+            checker(cfg)
+    if cfg.train.device not in ("auto", "cpu") and not cfg.train.device.startswith(("cuda", "mps")):
+        raise ConfigError(f"train.device: {cfg.train.device!r} is not a device; use auto, cpu, cuda or cuda:N")
+
+
+def describe_fields() -> list[tuple[str, str, Any, str]]:
+    """(dotted key, type, default, help) for every field: the config reference in docs and `gankit list`."""
+    rows = []
+    base = Config()
+    for sf in dataclasses.fields(Config):
+        section = getattr(base, sf.name)
+        if dataclasses.is_dataclass(section):
+            hints = _hints(type(section))
+            for f in dataclasses.fields(section):
+                rows.append((f"{sf.name}.{f.name}", _type_name(hints[f.name]), getattr(section, f.name), f.metadata.get("help", "")))
+        else:
+            rows.append((sf.name, "str", section, sf.metadata.get("help", "")))
+    return rows

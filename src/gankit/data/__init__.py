@@ -1,0 +1,130 @@
+"""Datasets: a registry of builders, each turning a :class:`~gankit.config.DataConfig` into data.
+
+A builder returns either a :class:`~gankit.data.toy.ToyMixture` (sampled fresh every batch), an
+:class:`~gankit.data.images.ImageData` held in memory, or a :class:`~gankit.data.images.FolderStream`.
+:class:`DataInfo` is the part every other component needs (shape, classes, true modes) and travels
+with exported generators.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from ..registry import Registry
+from . import toy
+from .images import ImageData
+
+DATASETS: Registry[Callable[..., Any]] = Registry("datasets", callable, "a function (DataConfig, split) -> data")
+
+
+@dataclass
+class DataInfo:
+    """What the models and plots need to know about a dataset.
+
+    Attributes:
+        kind: "toy" (flat vectors) or "image".
+        shape: one sample's shape: (D,) for toys, (C, H, W) for images.
+        num_classes: labels available for conditional models (0: none).
+        class_names: names of the classes.
+        centers: toys: K×D list of true mode centres.
+        std: toys: component standard deviation.
+        name: dataset name.
+    """
+
+    kind: str
+    shape: tuple[int, ...]
+    num_classes: int = 0
+    class_names: tuple[str, ...] = ()
+    centers: list[list[float]] | None = None
+    std: float | None = None
+    name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        d["class_names"] = list(self.class_names)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
+        d = dict(d)
+        d["shape"] = tuple(d["shape"])
+        d["class_names"] = tuple(d.get("class_names", ()))
+        return cls(**d)
+
+
+def info_of(data: Any, name: str) -> DataInfo:
+    """The DataInfo of anything a dataset builder returns."""
+    if isinstance(data, toy.ToyMixture):
+        return DataInfo("toy", (data.dim,), centers=data.centers.tolist(), std=data.std, name=name)
+    return DataInfo("image", tuple(data.shape), data.num_classes, tuple(data.class_names), name=name)
+
+
+def build_dataset(cfg: Any, split: str | None = None) -> Any:
+    """Build the dataset that ``cfg`` (a DataConfig) names, for ``split`` (default cfg.split)."""
+    return DATASETS.get(cfg.name, "data.name")(cfg, split or cfg.split)
+
+
+def _toy(make: Callable[..., toy.ToyMixture], default_modes: int, default_std: float, uses: str) -> Callable[..., Any]:
+    def build(cfg: Any, split: str) -> toy.ToyMixture:
+        kwargs = {"modes": cfg.modes or default_modes, "std": cfg.std if cfg.std is not None else default_std}
+        kwargs[uses] = getattr(cfg, uses)
+        return make(**kwargs)
+
+    def check_config(cfg: Any) -> None:
+        if cfg.std is not None and cfg.std <= 0:
+            raise ConfigError(f"data.std: {cfg.std!r} must be positive for {make.__name__}")
+        if make is toy.grid and cfg.modes is not None and math.isqrt(cfg.modes) ** 2 != cfg.modes:
+            raise ConfigError(f"data.modes: {cfg.modes} is not a square number; grid needs 4, 9, 16, 25, 36, ...")
+        if getattr(cfg, uses) <= 0:
+            raise ConfigError(f"data.{uses}: {getattr(cfg, uses)!r} must be positive")
+
+    build.check_config = check_config  # type: ignore[attr-defined]
+    build.__doc__ = make.__doc__
+    return build
+
+
+DATASETS.register("ring", _toy(toy.ring, 8, 0.01, "radius"), help="2-D: Gaussians on a circle (8 modes, radius 1, std 0.01)")
+DATASETS.register("grid", _toy(toy.grid, 25, 0.05, "spacing"), help="2-D: 5×5 lattice of Gaussians at {-4..4}², std 0.05")
+DATASETS.register("mog1d", _toy(toy.mog1d, 3, 0.25, "spacing"), help="1-D: Gaussians on the line (3 modes, spacing 2, std 0.25)")
+
+
+def _needs_path(fmt: str, example: str) -> Callable[[Any], None]:
+    def check_config(cfg: Any) -> None:
+        if not cfg.path:
+            raise ConfigError(f"data.path: {fmt} needs a path, e.g. data.path={example}")
+
+    return check_config
+
+
+def _image_builder(loader_name: str, help_text: str, path_example: str | None) -> Callable[..., Any]:
+    def build(cfg: Any, split: str) -> Any:
+        from . import images
+
+        loader = getattr(images, loader_name)
+        if loader_name == "load_digits":
+            return loader(resolution=cfg.resolution, channels=cfg.channels, split=split)
+        if loader_name == "load_folder":
+            data, _skipped = loader(cfg.path, resolution=cfg.resolution, channels=cfg.channels,
+                                    skip_bad_files=cfg.skip_bad_files, max_memory_mb=cfg.max_memory_mb)
+            return data
+        return loader(cfg.path, resolution=cfg.resolution, channels=cfg.channels, split=split)
+
+    if path_example:
+        build.check_config = _needs_path(loader_name.replace("load_", ""), path_example)  # type: ignore[attr-defined]
+    build.__doc__ = help_text
+    return build
+
+
+DATASETS.register("digits", _image_builder("load_digits", "", None),
+                  help="scikit-learn's bundled 8×8 digits (1,797 images, 10 classes), resized")
+DATASETS.register("folder", _image_builder("load_folder", "", "path/to/images"),
+                  help="any image folder; class subfolders become labels")
+DATASETS.register("mnist", _image_builder("load_mnist", "", "path/to/mnist"),
+                  help="MNIST / Fashion-MNIST IDX files (raw or .gz) in data.path")
+DATASETS.register("cifar10", _image_builder("load_cifar", "", "path/to/cifar-10-batches-py"),
+                  help="CIFAR-10/100 'python version' batches in data.path (read without unpickling)")
+
+__all__ = ["DATASETS", "DataInfo", "ImageData", "build_dataset", "info_of", "toy"]

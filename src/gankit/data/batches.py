@@ -1,0 +1,134 @@
+"""Batch sources: an endless stream of (x, labels) batches on the training device, with resumable state.
+
+* :class:`ToyBatches` draws fresh samples from a known mixture.
+* :class:`TensorBatches` keeps a whole in-memory dataset on the device as one uint8 tensor and slices a
+  seeded permutation per epoch: no DataLoader, no worker processes, no per-item Python.
+* :class:`StreamBatches` reads a :class:`~gankit.data.images.FolderStream` through a DataLoader with
+  workers, pinned memory and prefetching.
+
+Each source's :meth:`state_dict` (JSON + tensors) restores the exact data order on resume.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .images import ImageData, to_float
+from .toy import ToyMixture
+
+
+def _gen_state(g: torch.Generator) -> list[int]:
+    return g.get_state().tolist()
+
+
+def _set_gen_state(g: torch.Generator, state: list[int]) -> None:
+    g.set_state(torch.tensor(state, dtype=torch.uint8))
+
+
+class ToyBatches:
+    """Fresh samples from a ToyMixture: x is B×D float32, labels None."""
+
+    def __init__(self, mixture: ToyMixture, batch_size: int, device: torch.device, seed: int) -> None:
+        self.mixture, self.batch_size, self.device = mixture, batch_size, device
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.mixture.sample(self.batch_size, self.gen, self.device), None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"gen": _gen_state(self.gen)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        _set_gen_state(self.gen, state["gen"])
+
+
+class TensorBatches:
+    """A dataset held on the device: x is B×C×H×W float32 in [-1, 1], labels B int64 (or None).
+
+    Epochs are seeded permutations; the last incomplete batch of an epoch is dropped so every batch has
+    the same size (and every epoch a fresh order).
+    """
+
+    def __init__(self, data: ImageData, batch_size: int, device: torch.device, seed: int) -> None:
+        if len(data) < batch_size:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"train.batch_size: {batch_size} is larger than the dataset ({len(data)} images); use at most {len(data)}")
+        self.images = data.images.to(device)
+        self.labels = data.labels.to(device) if data.labels is not None else None
+        self.batch_size, self.device = batch_size, device
+        self.gen = torch.Generator().manual_seed(seed)
+        self.epoch, self.pos = 0, 0
+        self._start_epoch()
+
+    def _start_epoch(self) -> None:
+        self._epoch_gen_state = _gen_state(self.gen)
+        self.perm = torch.randperm(len(self.images), generator=self.gen).to(self.device)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.pos + self.batch_size > len(self.perm):
+            self.epoch, self.pos = self.epoch + 1, 0
+            self._start_epoch()
+        idx = self.perm[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        x = to_float(self.images[idx])
+        return x, (self.labels[idx] if self.labels is not None else None)
+
+    def state_dict(self) -> dict[str, Any]:
+        # The generator state *before* this epoch's permutation re-creates it exactly.
+        return {"epoch": self.epoch, "pos": self.pos, "epoch_gen": self._epoch_gen_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        _set_gen_state(self.gen, state["epoch_gen"])
+        self._start_epoch()
+        self.epoch, self.pos = state["epoch"], state["pos"]
+
+
+class StreamBatches:
+    """Batches decoded from disk by DataLoader workers (large folders). Order is seeded per epoch."""
+
+    def __init__(self, stream: Any, batch_size: int, device: torch.device, seed: int, workers: int = 2) -> None:
+        self.stream, self.batch_size, self.device = stream, batch_size, device
+        self.seed, self.workers = seed, workers
+        self.epoch, self.pos = 0, 0
+        self._it = None
+
+    def _loader(self) -> Any:
+        gen = torch.Generator().manual_seed(self.seed + self.epoch)
+        perm = torch.randperm(len(self.stream), generator=gen)
+        usable = len(perm) - len(perm) % self.batch_size
+        order = perm[self.pos:usable].tolist()
+        return iter(torch.utils.data.DataLoader(
+            torch.utils.data.Subset(self.stream, order), batch_size=self.batch_size, num_workers=self.workers,
+            pin_memory=self.device.type == "cuda", persistent_workers=False, prefetch_factor=4 if self.workers else None,
+            drop_last=True))
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self._it is None:
+            self._it = self._loader()
+        try:
+            x, y = next(self._it)
+        except StopIteration:
+            self.epoch, self.pos = self.epoch + 1, 0
+            self._it = self._loader()
+            x, y = next(self._it)
+        self.pos += self.batch_size
+        x = to_float(x.to(self.device, non_blocking=True))
+        labels = y.to(self.device, non_blocking=True) if self.stream.labels is not None else None
+        return x, labels
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self.pos, self._it = state["epoch"], state["pos"], None
+
+
+def make_batches(data: Any, batch_size: int, device: torch.device, seed: int) -> Any:
+    """The right batch source for what a dataset builder returned."""
+    if isinstance(data, ToyMixture):
+        return ToyBatches(data, batch_size, device, seed)
+    if isinstance(data, ImageData):
+        return TensorBatches(data, batch_size, device, seed)
+    return StreamBatches(data, batch_size, device, seed)

@@ -1,0 +1,87 @@
+"""Adversarial losses as pure functions of the discriminator's raw outputs.
+
+Sign convention (for every loss here): D returns a raw score per sample, *higher means "more real"*
+(for the probabilistic losses the score is a logit and D(x) = sigmoid(score)). Each loss returns a scalar
+that its player **minimizes**:
+
+========  ===============================================  ===========================================
+name      D minimizes                                      G minimizes
+========  ===============================================  ===========================================
+minimax   −E log D(x) − E log(1 − D(G(z)))                 E log(1 − D(G(z)))  (saturating, Goodfellow 2014)
+nsgan     same as minimax                                  −E log D(G(z))      (non-saturating, same paper)
+wgan      E f(G(z)) − E f(x)                               −E f(G(z))          (Arjovsky et al. 2017)
+hinge     E relu(1 − f(x)) + E relu(1 + f(G(z)))           −E f(G(z))          (Lim & Ye 2017; Miyato 2018)
+lsgan     ½E (f(x) − 1)² + ½E f(G(z))²                     ½E (f(G(z)) − 1)²   (Mao et al. 2017, a=0 b=c=1)
+========  ===============================================  ===========================================
+
+``real_target`` (< 1 gives one-sided label smoothing, Salimans et al. 2016) replaces D's target for real
+samples in the losses that have a target (minimax, nsgan, lsgan); fake targets are never smoothed.
+Log-sigmoids are computed with softplus, which is exact and never takes log(0).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .registry import Registry
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class AdversarialLoss:
+    """A pair of pure functions: ``d_loss(real_logits: N, fake_logits: M) -> scalar``, ``g_loss(fake_logits: M) -> scalar``."""
+
+    name: str
+    d_loss: Callable[[Tensor, Tensor], Tensor]
+    g_loss: Callable[[Tensor], Tensor]
+
+
+LOSSES: Registry[Callable[..., AdversarialLoss]] = Registry("losses", callable, "a function (real_target) -> AdversarialLoss")
+
+
+def _bce_real(real: Tensor, target: float) -> Tensor:
+    # −[t log σ(r) + (1 − t) log(1 − σ(r))] with log σ(r) = −softplus(−r), log(1 − σ(r)) = −softplus(r).
+    return (target * F.softplus(-real) + (1.0 - target) * F.softplus(real)).mean()
+
+
+def _d_logistic(target: float) -> Callable[[Tensor, Tensor], Tensor]:
+    return lambda real, fake: _bce_real(real, target) + F.softplus(fake).mean()
+
+
+@LOSSES.register("minimax", help="original saturating GAN loss (Goodfellow et al. 2014)")
+def minimax(real_target: float = 1.0) -> AdversarialLoss:
+    """G minimizes E log(1 − D(G(z))) = −E softplus(f)."""
+    return AdversarialLoss("minimax", _d_logistic(real_target), lambda fake: -F.softplus(fake).mean())
+
+
+@LOSSES.register("nsgan", help="non-saturating GAN loss: G maximizes log D(G(z))")
+def nsgan(real_target: float = 1.0) -> AdversarialLoss:
+    """G minimizes −E log D(G(z)) = E softplus(−f)."""
+    return AdversarialLoss("nsgan", _d_logistic(real_target), lambda fake: F.softplus(-fake).mean())
+
+
+@LOSSES.register("wgan", help="Wasserstein critic loss (pair with clipping or a gradient penalty)")
+def wgan(real_target: float = 1.0) -> AdversarialLoss:
+    del real_target  # a critic has no target
+    return AdversarialLoss("wgan", lambda real, fake: fake.mean() - real.mean(), lambda fake: -fake.mean())
+
+
+@LOSSES.register("hinge", help="hinge loss (geometric GAN / SNGAN)")
+def hinge(real_target: float = 1.0) -> AdversarialLoss:
+    del real_target
+    return AdversarialLoss("hinge", lambda real, fake: F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean(),
+                           lambda fake: -fake.mean())
+
+
+@LOSSES.register("lsgan", help="least-squares GAN (targets 0 fake, 1 real)")
+def lsgan(real_target: float = 1.0) -> AdversarialLoss:
+    return AdversarialLoss("lsgan", lambda real, fake: 0.5 * (real - real_target).pow(2).mean() + 0.5 * fake.pow(2).mean(),
+                           lambda fake: 0.5 * (fake - 1.0).pow(2).mean())
+
+
+def build_loss(cfg) -> AdversarialLoss:  # noqa: ANN001 - LossConfig
+    return LOSSES.get(cfg.name, "loss.name")(real_target=cfg.real_target)

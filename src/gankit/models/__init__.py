@@ -1,0 +1,45 @@
+"""Model families: a registry of (Generator, Discriminator, options) triples, one file per family.
+
+``build_models(model_cfg, data_info)`` returns ``(G, D, g_kwargs, d_kwargs)``. The kwargs are plain JSON
+values; they are saved with the weights so a network is rebuilt from config.json + safetensors alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+
+from torch import nn
+
+from ..registry import Registry
+from . import dcgan, mlp
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family: its two networks and how the config sizes them."""
+
+    generator: type[nn.Module]
+    discriminator: type[nn.Module]
+    options: Callable[[Any, Any], tuple[dict, dict]]
+    check_config: Callable[[Any], None]
+    module: str
+
+
+def family_of(module: ModuleType) -> Family:
+    return Family(module.Generator, module.Discriminator, module.options, module.check_config, module.__name__)
+
+
+MODELS: Registry[Family] = Registry("models", lambda f: isinstance(f, Family), "a gankit.models.Family")
+MODELS.register("mlp", family_of(mlp), help="multilayer perceptron G and D (toys, flat vectors)")
+MODELS.register("dcgan", family_of(dcgan), help="DCGAN (Radford et al. 2016), 8-256 px, batch norm, projection D")
+
+
+def build_models(model_cfg: Any, info: Any) -> tuple[nn.Module, nn.Module, dict, dict]:
+    """G, D and their constructor kwargs for ``model_cfg`` (ModelConfig) on data described by ``info``."""
+    fam = MODELS.get(model_cfg.name, "model.name")
+    g_kwargs, d_kwargs = fam.options(model_cfg, info)
+    return fam.generator(**g_kwargs), fam.discriminator(**d_kwargs), g_kwargs, d_kwargs
+
+
+__all__ = ["MODELS", "Family", "build_models"]

@@ -1,0 +1,246 @@
+"""The training loop: n_critic D updates, one G update, EMA, then the hooks (log, samples, checkpoint).
+
+Read it top to bottom: :meth:`Trainer.__init__` builds everything from the config, :meth:`Trainer.run`
+is the loop. The math of a step lives in the objective (training/objectives.py); periodic work lives in
+hooks (training/hooks.py). Counting: ``step`` is one G update; ``d_updates`` and ``images_seen`` (real
+images shown to D) are counted separately.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..config import Config
+from ..data import build_dataset, info_of
+from ..data.batches import make_batches
+from ..errors import ConfigError
+from ..losses import build_loss
+from ..models import build_models
+from ..models.pretrained import export_generator
+from .checkpoint import latest_checkpoint, load_checkpoint
+from .ema import ema_beta, update_ema
+from .hooks import CheckpointHook, LogHook, MetricsLog, SampleHook
+from .objectives import GANObjective
+
+
+class Interrupted(Exception):
+    """SIGINT / SIGTERM arrived; the step was finished and a checkpoint written (CLI exit code 130)."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: {name!r} but no CUDA device is available here; use train.device=cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_optimizer(cfg: Any, params: Any, lr: float) -> torch.optim.Optimizer:
+    """Adam(β1, β2), RMSprop or SGD(momentum=β1) with the given learning rate (foreach kernels)."""
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, foreach=True)
+
+
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    """L2 norm of all gradients of ``module`` (a 0-d tensor; no device sync)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+class Trainer:
+    """One run: data, networks, optimizers, objective, hooks and counters.
+
+    Args:
+        cfg: the resolved, validated config.
+        run_dir: the run directory (created; must be empty unless resuming).
+        resume: continue from the run's latest complete checkpoint.
+    """
+
+    def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False) -> None:
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        tc = cfg.train
+        if tc.threads:
+            torch.set_num_threads(tc.threads)
+        self.device = resolve_device(tc.device)
+        seed_everything(tc.seed)
+
+        # Data: an endless stream of batches on the device, and what the models need to know about it.
+        data = build_dataset(cfg.data)
+        self.info = info_of(data, cfg.data.name)
+        if cfg.model.conditional and not self.info.num_classes:
+            raise ConfigError(f"model.conditional: {cfg.data.name!r} has no labels; set model.conditional=false")
+        self.batches = make_batches(data, tc.batch_size, self.device, tc.seed)
+
+        # Networks: G, D and G_ema (a slowly moving average of G, used for samples and export).
+        G, D, self.g_kwargs, self.d_kwargs = build_models(cfg.model, self.info)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.objective = GANObjective(build_loss(cfg.loss), cfg.model.z_dim, self.info.num_classes if cfg.model.conditional else 0)
+        self.opt_g = make_optimizer(tc, self.G.parameters(), tc.lr_g)
+        self.opt_d = make_optimizer(tc, self.D.parameters(), tc.lr_d)
+
+        self.step = self.d_updates = self.images_seen = 0
+        self._wall_before, self._t_start = 0.0, None
+        self.last_log: dict[str, Any] = {}
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log = MetricsLog(self.run_dir / "metrics.jsonl")
+        if resume:
+            self._restore()
+        else:
+            (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        self.log_hook = LogHook(tc.log_every)
+        self.hooks = [self.log_hook, SampleHook(tc.sample_every, self), CheckpointHook(tc.checkpoint_every)]
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> dict[str, Any]:
+        tc = self.cfg.train
+        self.log.write("start", step=self.step, device=str(self.device), resumed=self.step > 0,
+                       params_G=sum(p.numel() for p in self.G.parameters()),
+                       params_D=sum(p.numel() for p in self.D.parameters()))
+        stop = _StopFlag()
+        self._t_start = time.perf_counter()
+        bar = tqdm(total=tc.steps, initial=self.step, disable=not tc.progress, unit="step", dynamic_ncols=True)
+        with stop.installed():
+            while self.step < tc.steps:
+                # 1. n_critic discriminator updates, each on a fresh real batch.
+                for _ in range(tc.n_critic):
+                    real, labels = self.batches.next()
+                    d_loss, d_stats = self.objective.d_loss(self.G, self.D, real, labels)
+                    self.opt_d.zero_grad(set_to_none=True)
+                    d_loss.backward()
+                    d_stats["d_grad_norm"] = grad_norm(self.D)
+                    self.opt_d.step()
+                    self.d_updates += 1
+                    self.images_seen += real.shape[0]
+                # 2. one generator update.
+                g_loss, g_stats = self.objective.g_loss(self.G, self.D, tc.batch_size, self.device)
+                self.opt_g.zero_grad(set_to_none=True)
+                g_loss.backward()
+                g_stats["g_grad_norm"] = grad_norm(self.G)
+                self.opt_g.step()
+                # 3. the moving average of G.
+                update_ema(self.G_ema, self.G, ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup))
+                self.step += 1
+                # 4. hooks: log, samples, checkpoint (each decides whether it is due).
+                self.log_hook.accumulate({**d_stats, **g_stats})
+                for hook in self.hooks:
+                    hook(self)
+                bar.update(1)
+                if self.step % 10 == 0 or self.step == tc.steps:
+                    bar.set_postfix_str(_postfix(self.last_log))
+                if stop.signal is not None:
+                    break
+        bar.close()
+        self._wall_before, self._t_start = self.wall_time(), None
+        for hook in self.hooks:  # final samples and checkpoint (skipped where just written)
+            if not hook.due(self):
+                hook(self, final=True)
+        self.export()
+        summary = {"step": self.step, "d_updates": self.d_updates, "images_seen": self.images_seen,
+                   "wall_s": round(self._wall_before, 2), "run_dir": str(self.run_dir)}
+        self.log.write("end", **summary, interrupted=stop.signal is not None)
+        if stop.signal is not None:
+            raise Interrupted(f"stopped by signal {stop.signal} at step {self.step}; resume with: gankit train --resume {self.run_dir}")
+        return summary
+
+    # ------------------------------------------------------------------ helpers used by hooks and the API
+
+    @torch.inference_mode()
+    def generate(self, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 512) -> torch.Tensor:
+        """G_ema(z, c) on CPU, in chunks: N×... samples in data space."""
+        out = []
+        for i in range(0, len(z), batch):
+            zc = z[i:i + batch].to(self.device)
+            cc = c[i:i + batch].to(self.device) if c is not None else None
+            out.append(self.G_ema(zc, cc).float().cpu())
+        return torch.cat(out)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D, "G_ema": self.G_ema}
+
+    def wall_time(self) -> float:
+        """Seconds spent in the loop so far, over all resumed segments."""
+        running = time.perf_counter() - self._t_start if self._t_start is not None else 0.0
+        return self._wall_before + running
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready counters and data order (networks, optimizers and RNGs are saved by the checkpoint)."""
+        return {"d_updates": self.d_updates, "images_seen": self.images_seen, "wall_s": self.wall_time(),
+                "batches": self.batches.state_dict()}
+
+    def export(self) -> Path:
+        """RUN/generator/: config.json + model.safetensors of G_ema, enough to sample without the run config."""
+        return export_generator(self.G_ema, self.cfg.model.name, self.g_kwargs, self.info.to_dict(),
+                                self.run_dir / "generator", extra={"run_config": self.cfg.to_dict()})
+
+    def _restore(self) -> None:
+        ckpt = latest_checkpoint(self.run_dir)
+        if ckpt is None:
+            raise ConfigError(f"--resume: {self.run_dir} has no complete checkpoint to resume from")
+        doc = load_checkpoint(ckpt, self.networks(), {"G": self.opt_g, "D": self.opt_d})
+        self.step, self.d_updates, self.images_seen = doc["step"], doc["d_updates"], doc["images_seen"]
+        self._wall_before = doc.get("wall_s", 0.0)
+        self.batches.load_state_dict(doc["batches"])
+        for group, lr in ((self.opt_g.param_groups, self.cfg.train.lr_g), (self.opt_d.param_groups, self.cfg.train.lr_d)):
+            for g in group:  # learning rates may be overridden on resume
+                g["lr"] = lr
+        self.log.write("resume", step=self.step, checkpoint=str(ckpt.relative_to(self.run_dir)))
+
+
+def _postfix(rec: dict[str, Any]) -> str:
+    if not rec:
+        return ""
+    return f"D {rec.get('d_loss', float('nan')):.3f} G {rec.get('g_loss', float('nan')):.3f} {rec.get('img_s', 0):.0f} img/s"
+
+
+class _StopFlag:
+    """Catches SIGINT / SIGTERM so the loop can finish its step and checkpoint before exiting."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def installed(self):  # noqa: ANN201 - context manager
+        import contextlib
+        import threading
+
+        @contextlib.contextmanager
+        def ctx():  # noqa: ANN202
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+            def handler(signum, frame):  # noqa: ANN001, ARG001
+                self.signal = signum
+
+            for s in old:
+                signal.signal(s, handler)
+            try:
+                yield
+            finally:
+                for s, h in old.items():
+                    signal.signal(s, h)
+
+        return ctx()
