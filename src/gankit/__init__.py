@@ -8,7 +8,7 @@ The public face::
 """
 __version__ = "0.1.0"
 
-from . import data, losses, models  # noqa: E402,F401  (fill the registries)
+from . import data, losses, metrics, models  # noqa: E402,F401  (fill the registries)
 from .api import generate, load, save_samples, train  # noqa: E402
 
 __all__ = ["__version__", "train", "load", "generate", "save_samples"]

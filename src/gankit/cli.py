@@ -36,6 +36,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--class", dest="label", type=int, help="class for a conditional generator (default: all in turn)")
 
+    r = sub.add_parser("report", help="write RUN/report.html (self-contained: curves, samples, animation, ...)")
+    r.add_argument("run", metavar="RUN")
+    c = sub.add_parser("compare", help="one HTML page comparing runs: curves on the same axes, final samples")
+    c.add_argument("runs", nargs="+", metavar="RUN")
+    c.add_argument("--out", required=True, help="FILE.html to write")
+
+    e = sub.add_parser("evaluate", help="score a run's generator (FID, KID, precision/recall, ...) with provenance",
+                       description="Score RUN's generator against its real data, or with --real-vs-real DATASET the floor: "
+                       "every metric between two disjoint real splits.")
+    e.add_argument("run", nargs="?", metavar="RUN")
+    e.add_argument("--real-vs-real", metavar="DATASET", help="score the train split against the test split of DATASET")
+    e.add_argument("--metrics", default="", help="comma-separated (gankit list): e.g. fid,kid,pr,dc,is,c2st,modes,classes")
+    e.add_argument("--n", type=int, default=2500, help="generated samples (and at most this many real ones)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--extractor", help="feature extractor (default: by dataset)")
+    e.add_argument("--weights", help="inception-v3-fid weights file (pt_inception-2015-12-05-6726825d.pth)")
+    e.add_argument("--ref-stats", help="pytorch-fid style .npz (mu, sigma) to compute FID against")
+    e.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    e.add_argument("overrides", nargs="*", metavar="data.key=value", help="with --real-vs-real: data options, e.g. data.resolution=32")
+
     sub.add_parser("presets", help="list the shipped presets")
     lst = sub.add_parser("list", help="list the registries (datasets, models, losses, ...)")
     lst.add_argument("--config", action="store_true", help="list every config field with its default instead")
@@ -96,7 +116,58 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "sample": _cmd_sample, "presets": _cmd_presets, "list": _cmd_list}
+def _cmd_report(args: argparse.Namespace) -> int:
+    from . import report
+
+    print(f"wrote {report.write_report(args.run)}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from . import report
+
+    print(f"wrote {report.compare(args.runs, args.out)}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .config import data_config
+    from .errors import ConfigError
+    from .metrics.evaluate import evaluate_run, real_vs_real
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if args.n < 2:
+        raise ConfigError(f"--n: {args.n} is too small; use at least 2")
+    if args.real_vs_real:
+        if args.run:
+            raise ConfigError("--real-vs-real scores a dataset against itself; drop RUN")
+        data_cfg = data_config({"name": args.real_vs_real}, [o if o.startswith("data.") else f"data.{o}" for o in args.overrides])
+        if not metrics:
+            metrics = ["modes"] if args.real_vs_real in ("ring", "grid", "mog1d") else ["fid", "kid", "pr", "dc", "classes"]
+        result = real_vs_real(data_cfg, metrics, args.n, seed=args.seed, extractor=args.extractor, weights=args.weights)
+    else:
+        if not args.run:
+            raise ConfigError("evaluate needs RUN (a run directory) or --real-vs-real DATASET")
+        if args.overrides:
+            raise ConfigError(f"evaluate RUN takes no overrides (got {args.overrides[0]!r})")
+        if not metrics:
+            raise ConfigError("--metrics: name at least one, e.g. --metrics fid,kid,pr (gankit list shows all)")
+        result = evaluate_run(args.run, metrics, args.n, seed=args.seed, extractor=args.extractor,
+                              weights=args.weights, ref_stats=args.ref_stats)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        shown = f"{value:.6g}" if isinstance(value, float) else value
+        print(f"{key:<{width}}  {shown}")
+    return 0
+
+
+COMMANDS = {"evaluate": _cmd_evaluate, "train": _cmd_train, "sample": _cmd_sample, "presets": _cmd_presets, "list": _cmd_list,
+            "report": _cmd_report, "compare": _cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -94,6 +94,7 @@ class TrainConfig:
     device: str = _f("auto", help="auto, cpu, cuda or cuda:N")
     threads: int = _f(0, help="CPU threads for torch; 0 leaves torch's default", low=0, high=1024)
     progress: bool = _f(True, help="show a progress bar")
+    tensorboard: bool = _f(False, help="also write scalars and sample images to RUN/tensorboard/ (pip install gankit[tensorboard])")
 
 
 @dataclass
@@ -102,7 +103,11 @@ class EvalConfig:
 
     every: int = _f(0, help="steps between evaluations; 0: only at the end when metrics are set", low=0)
     metrics: list[str] = _f(help="metrics to compute", factory=list)
-    n: int = _f(2500, help="generated samples per evaluation", low=2)
+    n: int = _f(2500, help="generated samples per evaluation (and at most this many real ones)", low=2)
+    extractor: str = _f("auto", help="feature extractor (auto: identity for toys, digits-cnn for digits/mnist, else inception-v3-fid)")
+    weights: str | None = _f(None, help="inception-v3-fid: path to pt_inception-2015-12-05-6726825d.pth")
+    best_metric: str = _f("", help="keep the best generator by this value (e.g. fid, modes); empty: the first metric's main value")
+    seed: int = _f(0, help="seed of the evaluation noise and real subsets", low=0)
 
 
 @dataclass
@@ -340,6 +345,8 @@ def validate(cfg: Config) -> None:
     for i, m in enumerate(cfg.eval.metrics):
         if "metrics" in regs:
             regs["metrics"].get(m, field=f"eval.metrics[{i}]")
+    if cfg.eval.extractor != "auto" and "extractors" in regs:
+        regs["extractors"].get(cfg.eval.extractor, field="eval.extractor")
     # Cross-field rules live with the pieces they concern (datasets and model families check their
     # own options), so that a new dataset or family brings its own rules.
     if "datasets" in regs:
@@ -352,6 +359,26 @@ def validate(cfg: Config) -> None:
             checker(cfg)
     if cfg.train.device not in ("auto", "cpu") and not cfg.train.device.startswith(("cuda", "mps")):
         raise ConfigError(f"train.device: {cfg.train.device!r} is not a device; use auto, cpu, cuda or cuda:N")
+
+
+def data_config(values: dict[str, Any], overrides: list[str] = ()) -> DataConfig:
+    """A validated DataConfig alone (for commands that need data but no model, e.g. evaluate --real-vs-real)."""
+    import gankit  # noqa: F401  (fills the registries)
+    from .registry import all_registries
+
+    merged = dict(values)
+    for text in overrides:
+        parts, value = parse_override(text)
+        if parts[0] != "data":
+            raise ConfigError(f"override {text!r}: only data.* fields apply here")
+        merged = _merge(merged, _nest(parts[1:], value))
+    cfg = _build(DataConfig, merged, "data.")
+    for f in dataclasses.fields(cfg):
+        _check_field(cfg, f, f"data.{f.name}")
+    checker = getattr(all_registries()["datasets"].get(cfg.name, "data.name"), "check_config", None)
+    if checker:
+        checker(cfg)
+    return cfg
 
 
 def describe_fields() -> list[tuple[str, str, Any, str]]:

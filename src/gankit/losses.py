@@ -40,7 +40,7 @@ class AdversarialLoss:
     g_loss: Callable[[Tensor], Tensor]
 
 
-LOSSES: Registry[Callable[..., AdversarialLoss]] = Registry("losses", callable, "a function (real_target) -> AdversarialLoss")
+LOSSES: Registry[Callable[..., AdversarialLoss]] = Registry("losses", callable, "a function (real_target) -> AdversarialLoss", item="loss")
 
 
 def _bce_real(real: Tensor, target: float) -> Tensor:

@@ -29,14 +29,16 @@ class Registry(Generic[T]):
 
     Args:
         kind: the registry's name as shown to users (``"losses"``, ``"datasets"`` ...).
+        item: one entry's noun for messages (default: ``kind`` without its final "s").
         check: optional predicate every registered object must satisfy (e.g. "is a subclass of nn.Module").
         what: words for the error when ``check`` fails.
     """
 
-    def __init__(self, kind: str, check: Callable[[Any], bool] | None = None, what: str = "") -> None:
+    def __init__(self, kind: str, check: Callable[[Any], bool] | None = None, what: str = "", item: str = "") -> None:
         if kind in _ALL:
             raise ValueError(f"registry {kind!r} exists already")
         self.kind = kind
+        self.item = item or (kind[:-1] if kind.endswith("s") else kind)
         self._check = check
         self._what = what
         self._entries: dict[str, Entry[T]] = {}
@@ -67,7 +69,7 @@ class Registry(Generic[T]):
         except KeyError:
             where = f"{field}: " if field else ""
             raise ConfigError(
-                f"{where}unknown {self.kind[:-1] if self.kind.endswith('s') else self.kind} {name!r}; "
+                f"{where}unknown {self.item} {name!r}; "
                 f"choose one of: {', '.join(self.names())}"
             ) from None
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from ..errors import ConfigError, DataError
@@ -399,17 +399,25 @@ def _decode_image(file: str, resolution: int, channels: int) -> np.ndarray:
         with Image.open(file) as im:
             im.draft(None, size)  # JPEG: decode at a reduced scale that stays >= R (cheap for photos)
             im.load()
-            im = ImageOps.exif_transpose(im)
+            try:
+                im = ImageOps.exif_transpose(im)
+            except Exception:  # unreadable EXIF metadata: keep the pixels as stored
+                pass
             im = _to_l_or_rgb(im)
-            im = im.convert("L" if channels == 1 else "RGB") if im.mode != ("L" if channels == 1 else "RGB") else im
+            target = "L" if channels == 1 else "RGB"
+            if im.mode != target:
+                im = im.convert(target)  # L -> RGB replicates the grey; RGB -> L is ITU-R 601-2 luma
             w, h = im.size
             side = min(w, h)
             box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
+            if (w, h) != (side, side):
+                im = im.crop(box)  # a hard crop: pixels outside the square do not bleed into the edges
             if side != resolution:
-                im = im.resize(size, Image.Resampling.LANCZOS, box=box)
-            elif (w, h) != size:
-                im = im.crop(box)
-            arr = np.asarray(im, dtype=np.uint8)
+                im = im.resize(size, Image.Resampling.LANCZOS)
+            arr = np.array(im, dtype=np.uint8)  # a writable copy (torch warns on read-only arrays)
+    except UnidentifiedImageError as e:
+        empty = os.path.isfile(file) and os.path.getsize(file) == 0
+        raise _BadImage("empty file, 0 bytes" if empty else "not a format Pillow recognises") from e
     except Exception as e:  # Pillow raises many types for bad files; none may escape raw
         raise _BadImage(_one_line(f"{type(e).__name__}: {e}", 120)) from e
     if arr.shape[:2] != size:

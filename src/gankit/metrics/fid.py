@@ -8,19 +8,29 @@ Two stages, both pure functions: :func:`feature_stats` turns features (N, D) int
 
 How the trace term is computed, and why. S1 S2 is not symmetric, so the usual ``scipy.linalg.sqrtm(S1 @ S2)``
 (pytorch-fid, clean-fid) goes through a complex Schur decomposition, is slow at D=2048 and returns complex
-noise or NaN when the covariances are singular (N < D). Here we use the identity, valid for symmetric PSD S1, S2,
+noise or NaN when the covariances are singular (N < D). Here we use that for any factor F with S1 = F Fᵀ,
 
-    tr((S1 S2)^{1/2}) = tr((A S2 A)^{1/2}),   A = S1^{1/2}
+    tr((S1 S2)^{1/2}) = tr((Fᵀ S2 F)^{1/2})
 
-(S1 S2 = A (A S2 A) A^{-1} is similar to A S2 A when A is invertible, and the identity extends to singular S1 by
-continuity). A comes from a symmetric eigendecomposition (``eigh``) and the trace is the sum of the square roots
-of the eigenvalues of the symmetric PSD matrix A S2 A (``eigvalsh``). Everything stays real and float64.
+(S1 S2 = F (Fᵀ S2) and (Fᵀ S2) F have the same non-zero eigenvalues), and Fᵀ S2 F is symmetric PSD, so the trace
+is the sum of the square roots of its eigenvalues from the symmetric solver ``eigvalsh``. Two factors are used:
+
+- ``method="eigh"``: F = A = S1^{1/2} from a symmetric eigendecomposition (negative eigenvalues clipped to 0).
+  Works for every symmetric input, singular or not.
+- ``method="auto"`` (default): F = the Cholesky factor L of S1 when the Cholesky decomposition succeeds (S1
+  numerically positive definite, the usual case N > D); the factorisation is ~10x cheaper than ``eigh`` at D=2048
+  (the whole score about 2x) and backward
+  stable (L Lᵀ = S1 + E with ||E|| ~ eps·||S1||), so the result agrees with the ``eigh`` route to rounding.
+  When it fails (singular S1, N <= D, or an invalid input) the ``eigh`` route is used.
+
+Everything stays real and float64.
 
 Negative eigenvalues. Both eigenvalue sets are clipped at 0 before the square root. Rounding alone produces
-negatives of size about ``D · eps · λ_max`` (≈1e-13 relative in float64, ≈1e-4 at worst for statistics that were
-accumulated in float32). A negative eigenvalue with ``|λ| > neg_eig_tol · λ_max`` (default 1e-6, relative to the
-largest eigenvalue magnitude of the same matrix) is not rounding: the input was not a covariance matrix. It is
-still clipped, and a ``RuntimeWarning`` reports how many and the largest magnitude.
+negatives of size about ``eps · λ_max`` times a small factor (≈1e-13 relative for float64 statistics, ≈1e-7 for
+statistics accumulated in float32, e.g. a cached float32 ``.npz``). A negative eigenvalue with
+``|λ| > neg_eig_tol · λ_max`` (default 1e-6, relative to the largest eigenvalue magnitude of the same matrix) is not
+rounding: the input was not a covariance matrix. It is still clipped, and a ``RuntimeWarning`` reports how many and
+the largest magnitude.
 """
 from __future__ import annotations
 
@@ -47,7 +57,7 @@ def feature_stats(feats: Any) -> tuple[np.ndarray, np.ndarray]:
     x = as_matrix(feats, "feats", min_rows=2)
     mu = x.mean(axis=0)
     xc = x - mu
-    sigma = xc.T @ xc  # numpy uses a symmetric rank-k update (syrk) for this product
+    sigma = xc.T @ xc  # numpy runs a matrix times its own transpose as a symmetric rank-k update (half the flops)
     sigma /= x.shape[0] - 1
     sigma = 0.5 * (sigma + sigma.T)
     return mu, sigma
@@ -68,19 +78,43 @@ def _clip_eigenvalues(w: np.ndarray, what: str, neg_eig_tol: float) -> np.ndarra
     return np.clip(w, 0.0, None)
 
 
-def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, neg_eig_tol: float = _DEFAULT_NEG_EIG_TOL) -> float:
-    """tr((S1 S2)^{1/2}) for symmetric PSD S1, S2 of shape (D, D), via eigh(S1) and eigvalsh(S1^½ S2 S1^½).
+def _check_method(method: str) -> None:
+    if method not in ("auto", "eigh"):
+        raise ValueError(f"method must be 'auto' or 'eigh'; got {method!r}")
 
-    Inputs are assumed already validated, float64 and symmetric. Returns a real, non-negative float.
+
+def trace_sqrt_product(
+    sigma1: np.ndarray,
+    sigma2: np.ndarray,
+    neg_eig_tol: float = _DEFAULT_NEG_EIG_TOL,
+    method: str = "auto",
+) -> float:
+    """tr((S1 S2)^{1/2}) = Σ sqrt(eigvalsh(Fᵀ S2 F)) with S1 = F Fᵀ, for symmetric PSD S1, S2 of shape (D, D).
+
+    Args:
+        sigma1, sigma2: validated, float64, symmetric (D, D) matrices.
+        neg_eig_tol: relative size above which a clipped negative eigenvalue triggers a RuntimeWarning.
+        method: "auto" (Cholesky factor of S1, falling back to "eigh" when S1 is not positive definite) or
+            "eigh" (F = S1^{1/2} from a symmetric eigendecomposition). See the module docstring.
+
+    Returns:
+        A real, non-negative float.
     """
-    w, v = np.linalg.eigh(sigma1)
-    w = _clip_eigenvalues(w, "sigma1", neg_eig_tol)
-    vs = v * np.sqrt(w)  # columns scaled: A = vs @ v.T
-    a = vs @ v.T
-    m = a @ sigma2 @ a
+    _check_method(method)
+    factor = None
+    if method == "auto":
+        try:
+            factor = np.linalg.cholesky(sigma1)  # lower triangular L, S1 = L Lᵀ
+        except np.linalg.LinAlgError:
+            factor = None
+    if factor is None:
+        w, v = np.linalg.eigh(sigma1)
+        w = _clip_eigenvalues(w, "sigma1", neg_eig_tol)
+        factor = (v * np.sqrt(w)) @ v.T  # S1^{1/2}, symmetric
+    m = factor.T @ sigma2 @ factor
     m = 0.5 * (m + m.T)  # remove rounding asymmetry before the symmetric solver
     ev = np.linalg.eigvalsh(m)
-    ev = _clip_eigenvalues(ev, "sqrt(sigma1) @ sigma2 @ sqrt(sigma1)", neg_eig_tol)
+    ev = _clip_eigenvalues(ev, "F.T @ sigma2 @ F (S1 = F F.T)", neg_eig_tol)
     return float(np.sqrt(ev).sum())
 
 
@@ -101,7 +135,13 @@ def _as_stats(mu: Any, sigma: Any, i: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fid_from_stats(
-    mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *, neg_eig_tol: float = _DEFAULT_NEG_EIG_TOL
+    mu1: Any,
+    sigma1: Any,
+    mu2: Any,
+    sigma2: Any,
+    *,
+    neg_eig_tol: float = _DEFAULT_NEG_EIG_TOL,
+    method: str = "auto",
 ) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al., 2017).
 
@@ -111,33 +151,42 @@ def fid_from_stats(
         mu1, mu2: means, shape (D,).
         sigma1, sigma2: covariances, shape (D, D), symmetric PSD (singular is fine).
         neg_eig_tol: relative size above which a clipped negative eigenvalue triggers a RuntimeWarning.
+        method: how S1 is factored for the trace term: "auto" (Cholesky, else eigh) or "eigh"; see module docstring.
 
     Returns:
         The distance in squared feature units, float >= 0 (rounding below 0 is clamped to 0).
+        tr(S1), tr(S2) are taken from the inputs as given; only the square-root term sees clipped eigenvalues.
     """
+    _check_method(method)
     m1, s1 = _as_stats(mu1, sigma1, 1)
     m2, s2 = _as_stats(mu2, sigma2, 2)
     if m1.shape != m2.shape:
         raise ValueError(f"mu1 and mu2 must have the same dimension D; got {m1.shape[0]} and {m2.shape[0]}")
     diff = m1 - m2
     value = float(diff @ diff) + float(np.trace(s1)) + float(np.trace(s2)) - 2.0 * trace_sqrt_product(
-        s1, s2, neg_eig_tol
+        s1, s2, neg_eig_tol, method
     )
     return max(value, 0.0)
 
 
-def fid(real_feats: Any, fake_feats: Any, *, neg_eig_tol: float = _DEFAULT_NEG_EIG_TOL) -> float:
-    """FID between two feature sets (Heusel et al., 2017): ``fid_from_stats(*feature_stats(real), *feature_stats(fake))``.
+def fid(
+    real_feats: Any, fake_feats: Any, *, neg_eig_tol: float = _DEFAULT_NEG_EIG_TOL, method: str = "auto"
+) -> float:
+    """FID between two feature sets (Heusel et al., 2017).
+
+    Equals ``fid_from_stats(*feature_stats(real_feats), *feature_stats(fake_feats))``.
 
     Args:
         real_feats: (N1, D), N1 >= 2. fake_feats: (N2, D), N2 >= 2. Arrays or tensors; computed in float64.
+        neg_eig_tol, method: as in :func:`fid_from_stats`.
 
     Returns:
         FID as a float >= 0 in squared feature units. FID(X, X) = 0 up to rounding.
     """
+    _check_method(method)
     real = as_matrix(real_feats, "real_feats", min_rows=2)
     fake = as_matrix(fake_feats, "fake_feats", min_rows=2)
     check_same_dim(real, fake, "real_feats", "fake_feats")
     mu1, s1 = feature_stats(real)
     mu2, s2 = feature_stats(fake)
-    return fid_from_stats(mu1, s1, mu2, s2, neg_eig_tol=neg_eig_tol)
+    return fid_from_stats(mu1, s1, mu2, s2, neg_eig_tol=neg_eig_tol, method=method)

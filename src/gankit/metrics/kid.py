@@ -32,7 +32,9 @@ def _kernel_sums(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
         g = g.astype(np.float64, copy=False)
         g /= d
         g += 1.0
-        return g * g * g
+        cube = g * g
+        cube *= g
+        return cube
 
     kxx = cubic(x @ x.T)  # x @ x.T runs as a symmetric rank-k update (half the flops of a general matmul)
     kyy = cubic(y @ y.T)

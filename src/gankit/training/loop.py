@@ -29,7 +29,10 @@ from ..models import build_models
 from ..models.pretrained import export_generator
 from .checkpoint import latest_checkpoint, load_checkpoint
 from .ema import ema_beta, update_ema
+from .evaluation import eval_hooks
 from .hooks import CheckpointHook, LogHook, MetricsLog, SampleHook
+from .snapshots import ReportHook, snapshot_hooks
+from .tensorboard import tensorboard_hooks
 from .objectives import GANObjective
 
 
@@ -105,12 +108,15 @@ class Trainer:
         self.last_log: dict[str, Any] = {}
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log = MetricsLog(self.run_dir / "metrics.jsonl")
+        # Periodic work, in order: log, evaluate, samples, checkpoint (which saves the others' state),
+        # toy snapshots, TensorBoard, and the report last, after everything.
+        self.log_hook = LogHook(tc.log_every)
+        self.hooks = [self.log_hook, *eval_hooks(self), SampleHook(tc.sample_every, self), CheckpointHook(tc.checkpoint_every),
+                      *snapshot_hooks(self), *tensorboard_hooks(self), ReportHook()]
         if resume:
             self._restore()
         else:
             (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        self.log_hook = LogHook(tc.log_every)
-        self.hooks = [self.log_hook, SampleHook(tc.sample_every, self), CheckpointHook(tc.checkpoint_every)]
 
     # ------------------------------------------------------------------ the loop
 
@@ -187,8 +193,9 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-ready counters and data order (networks, optimizers and RNGs are saved by the checkpoint)."""
+        hooks = {type(h).__name__: h.state_dict() for h in self.hooks if hasattr(h, "state_dict")}
         return {"d_updates": self.d_updates, "images_seen": self.images_seen, "wall_s": self.wall_time(),
-                "batches": self.batches.state_dict()}
+                "batches": self.batches.state_dict(), "hooks": hooks}
 
     def export(self) -> Path:
         """RUN/generator/: config.json + model.safetensors of G_ema, enough to sample without the run config."""
@@ -203,6 +210,9 @@ class Trainer:
         self.step, self.d_updates, self.images_seen = doc["step"], doc["d_updates"], doc["images_seen"]
         self._wall_before = doc.get("wall_s", 0.0)
         self.batches.load_state_dict(doc["batches"])
+        for h in self.hooks:
+            if hasattr(h, "load_state_dict") and type(h).__name__ in doc.get("hooks", {}):
+                h.load_state_dict(doc["hooks"][type(h).__name__])
         for group, lr in ((self.opt_g.param_groups, self.cfg.train.lr_g), (self.opt_d.param_groups, self.cfg.train.lr_d)):
             for g in group:  # learning rates may be overridden on resume
                 g["lr"] = lr

@@ -1,0 +1,26 @@
+"""GAN metrics, staged: samples -> features -> statistics -> score.
+
+Scores from features are plain functions on NumPy arrays or tensors (float64 inside)::
+
+    fid, fid_from_stats, feature_stats, kid, inception_score, precision_recall, density_coverage, prdc,
+    c2st, mode_coverage, class_coverage, memorization
+
+Feature extractors live in :mod:`gankit.metrics.features` (registry ``extractors``); running metrics on a
+generator or a run, with provenance and cached reference features, in :mod:`gankit.metrics.evaluate`.
+"""
+from .evaluate import METRICS, evaluate_run, evaluate_samples, load_stats, real_vs_real, save_stats
+from .features import EXTRACTORS, Extractor, build_extractor, from_module
+from .fid import feature_stats, fid, fid_from_stats
+from .inception_score import inception_score
+from .kid import kid
+from .memorization import memorization
+from .modes import class_coverage, mode_coverage
+from .prdc import density_coverage, prdc, precision_recall
+from .two_sample import c2st
+
+__all__ = [
+    "fid", "fid_from_stats", "feature_stats", "kid", "inception_score", "precision_recall", "density_coverage",
+    "prdc", "c2st", "mode_coverage", "class_coverage", "memorization",
+    "METRICS", "EXTRACTORS", "Extractor", "build_extractor", "from_module",
+    "evaluate_samples", "evaluate_run", "real_vs_real", "save_stats", "load_stats",
+]

@@ -1,0 +1,330 @@
+"""Evaluation: samples -> features -> statistics -> score, with provenance and cached reference features.
+
+:data:`METRICS` maps a metric name (as used in ``eval.metrics`` and ``gankit evaluate --metrics``) to a
+:class:`Metric`: a pure function of :class:`Inputs` returning a flat dict of numbers. :func:`evaluate_samples`
+builds the inputs once for all requested metrics; :func:`evaluate_run` does so for a run directory and
+appends the result to RUN/metrics.jsonl; :func:`real_vs_real` gives the floor — every metric between two
+disjoint real splits.
+
+Reference features are cached on disk under a SHA-256 of everything that determines them (dataset config,
+split, extractor and its weights' hash, sample count, seed), written atomically; never under a free-text name.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, DataError
+from ..registry import Registry
+from .features import Extractor, build_extractor, default_extractor
+from .fid import feature_stats, fid, fid_from_stats
+from .inception_score import inception_score
+from .kid import kid
+from .memorization import memorization
+from .modes import class_coverage, mode_coverage
+from .prdc import prdc
+from .two_sample import c2st
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class Inputs:
+    """Everything a metric may use. Features are float64 N×F; probs N×K; samples in data space."""
+
+    real: np.ndarray
+    fake: np.ndarray
+    fake_samples: torch.Tensor
+    info: Any
+    seed: int = 0
+    real_probs: np.ndarray | None = None
+    fake_probs: np.ndarray | None = None
+    real_labels: np.ndarray | None = None
+    heldout: np.ndarray | None = None
+    ref_stats: tuple[np.ndarray, np.ndarray] | None = None
+    _prdc: dict[str, float] | None = None
+
+    def prdc(self) -> dict[str, float]:
+        """Precision/recall (k=3) and density/coverage (k=5), computed once for both metrics."""
+        if self._prdc is None:
+            self._prdc = prdc(self.real, self.fake, k_pr=3, k_dc=5)
+        return self._prdc
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A score: ``fn(inputs) -> {name: value}``; ``primary`` is the value used to pick the best checkpoint."""
+
+    fn: Callable[[Inputs], dict[str, float]]
+    primary: str
+    higher_is_better: bool
+    needs: tuple[str, ...] = ()
+
+
+METRICS: Registry[Metric] = Registry("metrics", lambda m: isinstance(m, Metric), "a gankit.metrics.evaluate.Metric")
+
+
+def _fid(i: Inputs) -> dict[str, float]:
+    if i.ref_stats is not None:
+        return {"fid": fid_from_stats(*feature_stats(i.fake), *i.ref_stats)}
+    return {"fid": fid(i.real, i.fake)}
+
+
+def _kid(i: Inputs) -> dict[str, float]:
+    mean, std = kid(i.real, i.fake, subsets=100, subset_size=1000, seed=i.seed)
+    return {"kid": mean, "kid_std": std}
+
+
+def _pr(i: Inputs) -> dict[str, float]:
+    out = i.prdc()
+    return {"precision": out["precision"], "recall": out["recall"]}
+
+
+def _dc(i: Inputs) -> dict[str, float]:
+    out = i.prdc()
+    return {"density": out["density"], "coverage": out["coverage"]}
+
+
+def _is(i: Inputs) -> dict[str, float]:
+    mean, std = inception_score(i.fake_probs, splits=10)
+    return {"is": mean, "is_std": std}
+
+
+def _c2st(i: Inputs) -> dict[str, float]:
+    out = c2st(i.real, i.fake, seed=i.seed)
+    return {"c2st_accuracy": out["accuracy"], "c2st_p_value": out["p_value"]}
+
+
+def _modes(i: Inputs) -> dict[str, float]:
+    out = mode_coverage(i.fake_samples.numpy(), np.asarray(i.info.centers), i.info.std)
+    return {"modes": out["modes"], "hq_fraction": out["hq_fraction"], "reverse_kl": out["reverse_kl"]}
+
+
+def _classes(i: Inputs) -> dict[str, float]:
+    k = i.fake_probs.shape[1]
+    if i.real_labels is not None:
+        data_hist = np.bincount(i.real_labels, minlength=k).astype(np.float64)
+    else:
+        data_hist = np.bincount(i.real_probs.argmax(1), minlength=k).astype(np.float64)
+    out = class_coverage(i.fake_probs, k, data_hist=data_hist / data_hist.sum())
+    return {"classes": out["classes"], "class_kl": out["kl"]}
+
+
+def _memorization(i: Inputs) -> dict[str, float]:
+    out = memorization(i.real, i.fake, i.heldout)
+    return {"mem_ratio": out["ratio"], "copy_fraction": out["copy_fraction"]}
+
+
+METRICS.register("fid", Metric(_fid, "fid", False), help="Fréchet distance of Gaussian fits in feature space")
+METRICS.register("kid", Metric(_kid, "kid", False), help="kernel inception distance: unbiased MMD², cubic kernel, 100×1000")
+METRICS.register("pr", Metric(_pr, "recall", True), help="precision / recall, k=3 (Kynkäänniemi et al. 2019)")
+METRICS.register("dc", Metric(_dc, "coverage", True), help="density / coverage, k=5 (Naeem et al. 2020)")
+METRICS.register("is", Metric(_is, "is", True, ("probs",)), help="inception score from the extractor's class probabilities")
+METRICS.register("c2st", Metric(_c2st, "c2st_accuracy", False), help="classifier two-sample test: held-out accuracy (0.5 = indistinguishable)")
+METRICS.register("modes", Metric(_modes, "modes", True, ("toy",)), help="toys: modes recovered, high-quality fraction, reverse KL (VEEGAN/PacGAN)")
+METRICS.register("classes", Metric(_classes, "class_kl", False, ("probs",)), help="labelled images: classes found and KL to the data's class histogram")
+METRICS.register("memorization", Metric(_memorization, "mem_ratio", True, ("heldout",)), help="nearest-training-neighbour distances vs held-out reals")
+
+# --------------------------------------------------------------------------- reference features (cached)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GANKIT_CACHE") or Path.home() / ".cache" / "gankit")
+
+
+def _data_key(data_cfg: Any, split: str) -> dict[str, Any]:
+    fields = ("name", "path", "resolution", "channels", "modes", "radius", "spacing", "std")
+    key = {f: getattr(data_cfg, f) for f in fields}
+    if key["path"]:
+        key["path"] = str(Path(key["path"]).resolve())
+    key["split"] = split
+    return key
+
+
+def reference_key(data_cfg: Any, split: str, extractor: Extractor, n: int, seed: int) -> str:
+    """SHA-256 of everything that determines a reference feature set."""
+    doc = {"data": _data_key(data_cfg, split), "extractor": extractor.name, "weights": extractor.weights_sha256,
+           "resize": extractor.resize, "n": n, "seed": seed, "version": CACHE_VERSION}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    os.close(fd)
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def real_samples(data_cfg: Any, split: str, n: int, seed: int) -> tuple[torch.Tensor, np.ndarray | None]:
+    """Up to ``n`` real samples of a split in data space (images: a seeded subset when the split is larger)."""
+    from ..data import build_dataset
+    from ..data.images import ImageData, to_float
+    from ..data.toy import ToyMixture
+
+    data = build_dataset(data_cfg, split)
+    if isinstance(data, ToyMixture):
+        return data.sample(n, torch.Generator().manual_seed(seed + (0 if split == "train" else 7919))), None
+    if not isinstance(data, ImageData):  # a streamed folder: decode a seeded subset
+        idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
+        x = torch.stack([data[int(i)][0] for i in idx])
+        labels = data.labels[idx].numpy() if data.labels is not None else None
+        return to_float(x), labels
+    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n] if len(data) > n else torch.arange(len(data))
+    labels = data.labels[idx].numpy() if data.labels is not None else None
+    return to_float(data.images[idx]), labels
+
+
+def reference_features(data_cfg: Any, split: str, extractor: Extractor, n: int, seed: int = 0) -> dict[str, Any]:
+    """Features (and probs, labels) of ≤ n real samples, from the on-disk cache when present."""
+    if extractor.name == "identity":  # toys: sampling is cheaper than a cache
+        x, labels = real_samples(data_cfg, split, n, seed)
+        return {"features": x.double().numpy(), "probs": None, "labels": labels, "n": len(x), "cached": False}
+    key = reference_key(data_cfg, split, extractor, n, seed)
+    path = cache_dir() / "reference" / f"{key}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return {"features": z["features"].astype(np.float64), "probs": z["probs"] if z["probs"].size else None,
+                    "labels": z["labels"] if z["labels"].size else None, "n": int(z["features"].shape[0]), "cached": True}
+    x, labels = real_samples(data_cfg, split, n, seed)
+    out = extractor(x)
+    _save_npz_atomic(path, features=out["features"].astype(np.float32),
+                     probs=out["probs"].astype(np.float32) if out["probs"] is not None else np.zeros(0, np.float32),
+                     labels=labels if labels is not None else np.zeros(0, np.int64))
+    return {"features": out["features"].astype(np.float32).astype(np.float64), "probs": out["probs"],
+            "labels": labels, "n": len(x), "cached": False}
+
+
+# --------------------------------------------------------------------------- pytorch-fid style statistics files
+
+
+def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray) -> Path:
+    """Write ``mu`` (F) and ``sigma`` (F×F) to a .npz readable by pytorch-fid."""
+    path = Path(path)
+    _save_npz_atomic(path, mu=np.asarray(mu, np.float64), sigma=np.asarray(sigma, np.float64))
+    return path
+
+
+def load_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read pytorch-fid style statistics (``mu``, ``sigma``) from a .npz, never unpickling."""
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            mu, sigma = z["mu"].astype(np.float64), z["sigma"].astype(np.float64)
+    except FileNotFoundError:
+        raise DataError(f"{p}: no such statistics file; give a .npz with arrays mu and sigma") from None
+    except (KeyError, ValueError, OSError) as e:
+        raise DataError(f"{p}: not a statistics .npz with arrays mu (F) and sigma (F×F) ({e})") from None
+    if mu.ndim != 1 or sigma.shape != (mu.size, mu.size):
+        raise DataError(f"{p}: mu has shape {mu.shape} and sigma {sigma.shape}; expected (F,) and (F, F)")
+    return mu, sigma
+
+
+# --------------------------------------------------------------------------- running metrics
+
+
+def check_metrics(names: list[str], info: Any, extractor: Extractor | None = None) -> None:
+    """Refuse metrics that cannot apply to this data / extractor before any work."""
+    for name in names:
+        m = METRICS.get(name, "--metrics")
+        if "toy" in m.needs and info.kind != "toy":
+            raise ConfigError(f"--metrics: {name} needs a toy mixture with known modes; {info.name!r} is {info.kind} data")
+
+
+def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metrics: list[str], *,
+                     extractor: Extractor | None = None, n_real: int | None = None, seed: int = 0,
+                     reference_split: str = "train", ref_stats: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """Score generated samples (N×… in data space) against real data; returns a flat dict with provenance."""
+    from .. import __version__
+
+    check_metrics(metrics, info)
+    extractor = extractor or build_extractor(default_extractor(data_cfg.name, info.kind))
+    need_probs = any("probs" in METRICS.get(m).needs for m in metrics)
+    fake = extractor(fake_samples)
+    if need_probs and fake["probs"] is None:
+        raise ConfigError(f"--metrics: {', '.join(m for m in metrics if 'probs' in METRICS.get(m).needs)} need class "
+                          f"probabilities; extractor {extractor.name!r} gives features only")
+    n_real = n_real or len(fake_samples)
+    ref = reference_features(data_cfg, reference_split, extractor, n_real, seed)
+    heldout = None
+    if any("heldout" in METRICS.get(m).needs for m in metrics):
+        held_split = "test" if reference_split == "train" else "train"
+        heldout = reference_features(data_cfg, held_split, extractor, n_real, seed + 1)["features"]
+    inputs = Inputs(ref["features"], fake["features"], fake_samples.cpu(), info, seed, ref["probs"], fake["probs"],
+                    ref["labels"], heldout, ref_stats)
+    result: dict[str, Any] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name in metrics:
+            result.update({k: float(v) for k, v in METRICS.get(name).fn(inputs).items()})
+    result.update({"metrics": list(metrics), **extractor.provenance(), "n_real": int(ref["n"]), "n_fake": int(len(fake_samples)),
+                   "reference": f"{data_cfg.name}/{reference_split}" if ref_stats is None else "statistics file",
+                   "seed": seed, "gankit_version": __version__})
+    if caught:
+        result["warnings"] = sorted({str(w.message).splitlines()[0] for w in caught})
+    return result
+
+
+def evaluate_run(run_dir: str | Path, metrics: list[str], n: int, *, seed: int = 0, extractor: str | None = None,
+                 weights: str | None = None, ref_stats: str | None = None, log: bool = True) -> dict[str, Any]:
+    """Evaluate a run's exported generator; appends an ``eval`` event to RUN/metrics.jsonl."""
+    from ..api import generate, load
+    from ..config import load_file
+    from ..data import DataInfo
+
+    run_dir = Path(run_dir)
+    G = load(run_dir)
+    info = DataInfo.from_dict(G.gankit_meta["data"])
+    cfg = load_file(run_dir / "config.json") if (run_dir / "config.json").is_file() else None
+    if cfg is None:
+        raise ConfigError(f"{run_dir}: no config.json; evaluate needs the run directory (it names the real data)")
+    check_metrics(metrics, info)
+    ext = build_extractor(extractor or default_extractor(cfg.data.name, info.kind), weights=weights)
+    stats = load_stats(ref_stats) if ref_stats else None
+    if stats is not None and metrics != ["fid"]:
+        raise ConfigError("--ref-stats: a statistics file only supports --metrics fid")
+    fake = generate(G, n, seed=seed + 1)
+    result = evaluate_samples(fake, info, cfg.data, metrics, extractor=ext, n_real=n, seed=seed, ref_stats=stats)
+    step = G.gankit_meta.get("step")
+    if step is not None:
+        result["step"] = step
+    if log:
+        from ..training.hooks import MetricsLog
+
+        MetricsLog(run_dir / "metrics.jsonl").write("eval", source="gankit evaluate", **result)
+    return result
+
+
+def real_vs_real(data_cfg: Any, metrics: list[str], n: int, *, seed: int = 0, extractor: str | None = None,
+                 weights: str | None = None) -> dict[str, Any]:
+    """The floor: every metric between two disjoint real splits (images: train vs test; toys: two draws)."""
+    from ..data import build_dataset, info_of
+
+    info = info_of(build_dataset(data_cfg, "train"), data_cfg.name)
+    ext = build_extractor(extractor or default_extractor(data_cfg.name, info.kind), weights=weights)
+    other, _ = real_samples(data_cfg, "test", n, seed + 1)
+    result = evaluate_samples(other, info, data_cfg, metrics, extractor=ext, n_real=n, seed=seed)
+    result["reference"] = f"{data_cfg.name}/train vs {data_cfg.name}/test"
+    return result
+
+
+def is_better(metric: str, new: float, old: float | None) -> bool:
+    """Whether ``new`` improves on ``old`` for a metric's primary value (NaN never improves)."""
+    if not math.isfinite(new):
+        return False
+    if old is None or not math.isfinite(old):
+        return True
+    for m in METRICS.entries():
+        if m.obj.primary == metric:
+            return new > old if m.obj.higher_is_better else new < old
+    return new < old

@@ -1,0 +1,130 @@
+"""Matplotlib figures of a run's metrics, returned as PNG bytes (Agg backend; nothing touches a display).
+
+:func:`curves_png` draws one figure with a shared step axis: losses, D's raw outputs on real and fake
+batches, D's accuracy, gradient norms, any other logged statistic, then one panel per evaluation metric.
+Health events, rollbacks and early stops are drawn as vertical lines on every panel, so a jump in a curve
+can be read against what the run did about it. Several runs (``gankit compare``) share the same axes, one
+colour per run and one line style per statistic.
+"""
+from __future__ import annotations
+
+import io
+import math
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+from .rundir import Run  # noqa: E402
+
+STYLES = ("-", "--", ":", "-.")
+#: log fields drawn elsewhere (timing) or not at all
+_NOT_CURVES = {"img_s", "lr_g", "lr_d"}
+_EVENT_COLOURS = {"rollback": "tab:red", "early_stop": "black", "health": "tab:orange", "resume": "tab:green"}
+MAX_EVAL_PANELS = 8
+
+
+def fig_png(fig: Figure, dpi: int = 100) -> bytes:
+    """Render and close ``fig``; PNG bytes without the software tag (no URLs anywhere in the report)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def panels_of(names: Sequence[str]) -> list[tuple[str, list[str], bool]]:
+    """Group log statistic names into (title, names, log_y) panels; unknown names go to "other statistics"."""
+    names = [n for n in names if n not in _NOT_CURVES]
+    groups: list[tuple[str, list[str], bool]] = [
+        ("losses", [n for n in names if "loss" in n], False),
+        ("D raw output (mean over batch)", [n for n in names if n in ("d_real", "d_fake")], False),
+        ("D accuracy", [n for n in names if n.startswith("d_acc")], False),
+        ("gradient norms", [n for n in names if "grad_norm" in n], True),
+    ]
+    used = {n for _, ns, _ in groups for n in ns}
+    groups.append(("other statistics", [n for n in names if n not in used], False))
+    return [g for g in groups if g[1]]
+
+
+def _positive(values: list[float]) -> bool:
+    return all(v > 0 for v in values if math.isfinite(v))
+
+
+def curves_png(runs: Sequence[tuple[str, Run]], width: float = 10.0) -> bytes | None:
+    """The training-curves figure for one or more (label, run) pairs; None when nothing was logged."""
+    logs = [r.series("log") for _, r in runs]
+    evals = [r.series("eval") for _, r in runs]
+    names = list(dict.fromkeys(k for s in logs for k in s))
+    eval_names = list(dict.fromkeys(k for s in evals for k in s))[:MAX_EVAL_PANELS]
+    panels = [(t, ns, lg, "log") for t, ns, lg in panels_of(names)]
+    panels += [(f"eval: {n}", [n], False, "eval") for n in eval_names]
+    if not panels:
+        return None
+    many = len(runs) > 1
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, 1.9 * len(panels) + 0.8), sharex=True, squeeze=False)
+    for ax, (title, series_names, log_y, source) in zip(axes[:, 0], panels):
+        positive = True
+        for ri, (label, _run) in enumerate(runs):
+            data = logs[ri] if source == "log" else evals[ri]
+            for si, name in enumerate(series_names):
+                if name not in data:
+                    continue
+                xs, ys = data[name]
+                positive = positive and _positive(ys)
+                colour = colours[ri % len(colours)] if many else colours[si % len(colours)]
+                style = STYLES[si % len(STYLES)] if many else "-"
+                marker = "o" if source == "eval" or len(xs) < 3 else None
+                ax.plot(xs, ys, style, color=colour, marker=marker, ms=3, lw=1.3,
+                        label=(label if si == 0 else None) if many else name)
+        if log_y and positive:
+            ax.set_yscale("log")
+        ax.set_title(title, fontsize=10, loc="left")
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+        if many and len(series_names) > 1:  # line styles name the statistics; colours name the runs
+            ax.legend([Line2D([], [], color="0.2", ls=STYLES[i % len(STYLES)]) for i in range(len(series_names))],
+                      series_names, fontsize=7, loc="upper right", ncol=min(4, len(series_names)))
+        elif not many:
+            ax.legend(fontsize=7, loc="upper right", ncol=min(4, len(series_names)))
+        _mark_events(ax, runs)
+    if many:
+        handles = [Line2D([], [], color=colours[i % len(colours)], lw=2) for i in range(len(runs))]
+        fig.legend(handles, [label for label, _ in runs], loc="upper center", ncol=min(len(runs), 5), fontsize=9,
+                   frameon=False)
+    axes[-1, 0].set_xlabel("step (G updates)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.97 if many else 1))
+    return fig_png(fig)
+
+
+def _mark_events(ax: Any, runs: Sequence[tuple[str, Run]]) -> None:
+    """Vertical lines at the steps of health / rollback / early-stop (and any other notable) events."""
+    for _label, run in runs:
+        for e in run.other_events():
+            step = e.get("step")
+            if isinstance(step, (int, float)) and not isinstance(step, bool):
+                ax.axvline(step, color=_EVENT_COLOURS.get(e["event"], "tab:purple"), lw=0.9, ls="--", alpha=0.7)
+
+
+def throughput_png(runs: Sequence[tuple[str, Run]]) -> bytes | None:
+    """Images per second (real images shown to D) over steps; None when not logged."""
+    data = [(label, r.series("log").get("img_s")) for label, r in runs]
+    data = [(label, s) for label, s in data if s]
+    if not data:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 2.4))
+    for label, (xs, ys) in data:
+        ax.plot(xs, ys, lw=1.3, marker="o" if len(xs) < 3 else None, ms=3, label=label)
+    ax.set_xlabel("step (G updates)", fontsize=9)
+    ax.set_ylabel("images / s", fontsize=9)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=8)
+    if len(data) > 1:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig_png(fig)

@@ -1,0 +1,62 @@
+"""Evaluation during training: every ``eval.every`` steps (and at the end), score G_ema's samples from
+fixed noise, log an ``eval`` event with provenance, and keep the best generator (RUN/best/)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..metrics.evaluate import METRICS, evaluate_samples, is_better
+from ..metrics.features import build_extractor, default_extractor
+from ..models.pretrained import export_generator
+from .hooks import Hook
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .loop import Trainer
+
+
+class EvalHook(Hook):
+    """Runs the configured metrics; tracks the best value of ``eval.best_metric``."""
+
+    def __init__(self, trainer: "Trainer") -> None:
+        ec = trainer.cfg.eval
+        super().__init__(ec.every)
+        self.metrics = list(ec.metrics)
+        self.best_key = ec.best_metric or METRICS.get(self.metrics[0]).primary
+        self.best: float | None = None
+        self.best_step: int | None = None
+        self._extractor = None
+        gen = torch.Generator().manual_seed(ec.seed + 1)
+        self.z = torch.randn(ec.n, trainer.objective.z_dim, generator=gen)
+        k = trainer.objective.num_classes
+        self.c = torch.arange(ec.n) % k if k else None
+
+    def extractor(self, t: "Trainer") -> Any:
+        if self._extractor is None:
+            ec = t.cfg.eval
+            name = default_extractor(t.cfg.data.name, t.info.kind) if ec.extractor == "auto" else ec.extractor
+            self._extractor = build_extractor(name, device=t.device, weights=ec.weights)
+        return self._extractor
+
+    def fire(self, t: "Trainer") -> None:
+        ec = t.cfg.eval
+        fake = t.generate(self.z, self.c)
+        result = evaluate_samples(fake, t.info, t.cfg.data, self.metrics, extractor=self.extractor(t), n_real=ec.n, seed=ec.seed)
+        t.log.write("eval", step=t.step, **result)
+        value = result.get(self.best_key)
+        if value is not None and is_better(self.best_key, value, self.best):
+            self.best, self.best_step = value, t.step
+            export_generator(t.G_ema, t.cfg.model.name, t.g_kwargs, t.info.to_dict(), t.run_dir / "best",
+                             extra={"step": t.step, self.best_key: value})
+            t.log.write("best", step=t.step, metric=self.best_key, value=value)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_step": self.best_step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_step = state.get("best"), state.get("best_step")
+
+
+def eval_hooks(trainer: "Trainer") -> list[Hook]:
+    """[EvalHook] when metrics are configured, else []."""
+    return [EvalHook(trainer)] if trainer.cfg.eval.metrics else []

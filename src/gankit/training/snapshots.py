@@ -1,0 +1,136 @@
+"""Hooks that record what the report needs: toy snapshots during training and the report at the end.
+
+:class:`SnapshotHook` (toy data only) saves, about 60 times per run, ``RUN/snapshots/stepNNNNNNN.npz`` with
+plain NumPy arrays (no pickles; load with ``np.load(path, allow_pickle=False)``):
+
+=========  ===================================================================================
+samples    N×D float32: G_ema(z) for a fixed z (the same z at every step, N = 1000)
+d_raw      D's raw output on a grid: 2-D data: ny×nx (row iy, column ix is the point
+           (grid_x[ix], grid_y[iy])); 1-D data: n values at grid_x
+grid_x     nx float32 grid coordinates (1-D: the points themselves)
+grid_y     ny float32 grid coordinates (2-D only)
+centers    K×D float32 true mode centres;  std: the components' standard deviation (0-d)
+step       0-d int64: G updates done when the snapshot was taken
+=========  ===================================================================================
+
+:class:`ReportHook` writes ``RUN/report.html`` once, at the end of the run (see :mod:`gankit.report`).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .hooks import Hook
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .loop import Trainer
+
+SNAPSHOTS_PER_RUN = 60
+GRID_2D = 100
+GRID_1D = 400
+N_SAMPLES = 1000
+
+
+def plot_box(centers: np.ndarray, std: float) -> tuple[float, float]:
+    """The plotting interval [lo, hi] used on every axis for toy data: the modes plus a margin.
+
+    2-D: the square (-span, span)² of the scatter plots in RUN/samples/ (so both pictures agree);
+    1-D: the centres' range widened by 6 std and 0.5 on each side.
+    """
+    c = np.asarray(centers, dtype=np.float64)
+    if c.shape[1] == 1:
+        return float(c.min() - 6 * std - 0.5), float(c.max() + 6 * std + 0.5)
+    span = float(np.abs(c).max() * 1.5 + std * 10 + 0.2)
+    return -span, span
+
+
+class SnapshotHook(Hook):
+    """Every ``max(1, steps // 60)`` steps (and at the end): G_ema samples from fixed noise and D on a grid.
+
+    A first snapshot (step 0, the untrained networks) is written when the hook is built for a fresh run.
+    """
+
+    def __init__(self, trainer: "Trainer") -> None:
+        super().__init__(max(1, trainer.cfg.train.steps // SNAPSHOTS_PER_RUN))
+        info = trainer.info
+        self.centers = np.asarray(info.centers, dtype=np.float32)
+        self.std = float(info.std or 0.0)
+        self.dim = int(self.centers.shape[1])
+        gen = torch.Generator().manual_seed(trainer.cfg.train.seed + 54321)
+        self.z = torch.randn(N_SAMPLES, trainer.objective.z_dim, generator=gen)
+        lo, hi = plot_box(self.centers, self.std)
+        if self.dim == 1:
+            self.grid_x = np.linspace(lo, hi, GRID_1D, dtype=np.float32)
+            self.grid_y = np.zeros(0, dtype=np.float32)
+            self.points = torch.from_numpy(self.grid_x[:, None].copy())
+        else:
+            self.grid_x = np.linspace(lo, hi, GRID_2D, dtype=np.float32)
+            self.grid_y = np.linspace(lo, hi, GRID_2D, dtype=np.float32)
+            xx, yy = np.meshgrid(self.grid_x, self.grid_y, indexing="xy")  # ny×nx, row = y
+            pts = np.zeros((xx.size, self.dim), dtype=np.float32)  # higher dimensions: the plane x3.. = 0
+            pts[:, 0], pts[:, 1] = xx.ravel(), yy.ravel()
+            self.points = torch.from_numpy(pts)
+        self.folder = trainer.run_dir / "snapshots"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if trainer.step == 0:
+            self.fire(trainer)
+
+    @torch.no_grad()
+    def d_on_grid(self, t: "Trainer") -> np.ndarray:
+        """D's raw output at the grid points (eval mode for this call, then D's mode is restored)."""
+        was_training = t.D.training
+        t.D.eval()
+        try:
+            out = [t.D(chunk.to(t.device), None).float().reshape(-1).cpu() for chunk in self.points.split(4096)]
+        finally:
+            t.D.train(was_training)
+        raw = torch.cat(out).numpy()
+        return raw.reshape(len(self.grid_y), len(self.grid_x)) if self.dim > 1 else raw
+
+    def fire(self, t: "Trainer") -> None:
+        samples = t.generate(self.z).numpy().astype(np.float32)
+        path = self.folder / f"step{t.step:07d}.npz"
+        tmp = path.with_name(f".{path.stem}.tmp.npz")
+        with open(tmp, "wb") as f:
+            np.savez(f, samples=samples, d_raw=self.d_on_grid(t).astype(np.float32), grid_x=self.grid_x,
+                     grid_y=self.grid_y, centers=self.centers, std=np.float32(self.std), step=np.int64(t.step))
+        os.replace(tmp, path)
+
+
+def snapshot_hooks(trainer: "Trainer") -> list[Hook]:
+    """[SnapshotHook] for toy data (true modes known), [] for images."""
+    if trainer.info.kind != "toy" or not trainer.info.centers:
+        return []
+    return [SnapshotHook(trainer)]
+
+
+class ReportHook(Hook):
+    """Writes RUN/report.html at the end of the run (never during it). Keep it the last hook.
+
+    The generator is exported first so that the report's image panels (interpolations, nearest
+    neighbours) see the final G_ema. A failing report never fails the run: the error is logged as a
+    ``report`` event and printed as one line.
+    """
+
+    at_end = True
+
+    def __init__(self) -> None:
+        super().__init__(every=0)
+
+    def fire(self, t: "Trainer") -> None:
+        from ..report import write_report  # report/ only reads the run directory
+
+        try:
+            t.export()
+            path = write_report(t.run_dir)
+        except Exception as e:  # noqa: BLE001 - the run itself succeeded; say what went wrong and go on
+            msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            t.log.write("report", step=t.step, ok=False, error=msg)
+            print(f"gankit: warning: report not written ({msg}); retry with: gankit report {t.run_dir}", file=sys.stderr)
+            return
+        t.log.write("report", step=t.step, ok=True, path=str(Path(path).relative_to(t.run_dir)))
