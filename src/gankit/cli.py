@@ -69,7 +69,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit("gankit: error: --resume continues RUN in place; drop --out")
     summary = api.train(args.preset, config=args.config, out=args.out, overrides=args.overrides, resume=args.resume)
     run = summary["run_dir"]
-    print(f"done: {summary['step']} steps, {summary['images_seen']} images shown, {summary['wall_s']:.0f} s")
+    print(f"done: {summary['step']} steps, {summary['images_seen']} images shown, {summary['wall_s']:.0f} s"
+          + (" (early stop)" if summary.get("early_stopped") else ""))
+    health = summary.get("health") or {}
+    if health or summary.get("rollbacks"):
+        events = ", ".join(f"{k} ×{v}" for k, v in sorted(health.items()))
+        print(f"health: {events or 'no warnings'}; rollbacks: {summary.get('rollbacks', 0)} (details in metrics.jsonl)")
     print(f"run directory: {run}")
     print(f"  samples:   {run}/samples/   (latest: the highest step)")
     print(f"  metrics:   {run}/metrics.jsonl")

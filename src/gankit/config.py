@@ -108,6 +108,21 @@ class EvalConfig:
     weights: str | None = _f(None, help="inception-v3-fid: path to pt_inception-2015-12-05-6726825d.pth")
     best_metric: str = _f("", help="keep the best generator by this value (e.g. fid, modes); empty: the first metric's main value")
     seed: int = _f(0, help="seed of the evaluation noise and real subsets", low=0)
+    patience: int = _f(0, help="early stopping: stop after this many evaluations without a better best_metric; 0: off", low=0)
+
+
+@dataclass
+class HealthConfig:
+    """The divergence guard and the health monitor (training/health.py)."""
+
+    guard: bool = _f(True, help="roll back and lower learning rates on NaN/inf or an exploding D")
+    max_retries: int = _f(3, help="rollbacks before the run stops with exit code 3", low=0, high=100)
+    snapshot_every: int = _f(50, help="steps between in-memory snapshots the guard rolls back to", low=1)
+    lr_factor: float = _f(0.5, help="learning rates are multiplied by this on each rollback", low=0.0, high=1.0)
+    max_abs_logit: float = _f(1e4, help="|mean D output| above this counts as exploding", low=0.0)
+    monitor: bool = _f(True, help="log health events (D overpowering, mode collapse, oscillation)")
+    diversity_every: int = _f(0, help="steps between diversity checks; 0: every train.sample_every", low=0)
+    collapse_ratio: float = _f(0.5, help="warn when G's sample spread falls below this fraction of the data's", low=0.0, high=1.0)
 
 
 @dataclass
@@ -121,6 +136,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -36,6 +36,10 @@ class ToyBatches:
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.mixture.sample(self.batch_size, self.gen, self.device), None
 
+    def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n real samples (CPU) from a separate generator: the training stream is not advanced."""
+        return self.mixture.sample(n, torch.Generator().manual_seed(seed))
+
     def state_dict(self) -> dict[str, Any]:
         return {"gen": _gen_state(self.gen)}
 
@@ -74,6 +78,11 @@ class TensorBatches:
         self.pos += self.batch_size
         x = to_float(self.images[idx])
         return x, (self.labels[idx] if self.labels is not None else None)
+
+    def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n real images (CPU, [-1, 1]) chosen by a separate seed: the training stream is not advanced."""
+        idx = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(seed))[:n]
+        return to_float(self.images[idx.to(self.images.device)]).cpu()
 
     def state_dict(self) -> dict[str, Any]:
         # The generator state *before* this epoch's permutation re-creates it exactly.
@@ -117,6 +126,11 @@ class StreamBatches:
         x = to_float(x.to(self.device, non_blocking=True))
         labels = y.to(self.device, non_blocking=True) if self.stream.labels is not None else None
         return x, labels
+
+    def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n real images (CPU, [-1, 1]) decoded directly: the training stream is not advanced."""
+        idx = torch.randperm(len(self.stream), generator=torch.Generator().manual_seed(seed))[:n]
+        return to_float(torch.stack([self.stream[int(i)][0] for i in idx]))
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "pos": self.pos}

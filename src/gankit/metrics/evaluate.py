@@ -17,6 +17,7 @@ import math
 import os
 import tempfile
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -76,7 +77,7 @@ METRICS: Registry[Metric] = Registry("metrics", lambda m: isinstance(m, Metric),
 
 def _fid(i: Inputs) -> dict[str, float]:
     if i.ref_stats is not None:
-        return {"fid": fid_from_stats(*feature_stats(i.fake), *i.ref_stats)}
+        return {"fid": fid_from_stats(*i.ref_stats, *feature_stats(i.fake))}  # reference first, as fid(real, fake)
     return {"fid": fid(i.real, i.fake)}
 
 
@@ -160,10 +161,14 @@ def reference_key(data_cfg: Any, split: str, extractor: Extractor, n: int, seed:
 
 def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
     os.close(fd)
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def real_samples(data_cfg: Any, split: str, n: int, seed: int) -> tuple[torch.Tensor, np.ndarray | None]:
@@ -194,14 +199,16 @@ def reference_features(data_cfg: Any, split: str, extractor: Extractor, n: int, 
     path = cache_dir() / "reference" / f"{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
-            return {"features": z["features"].astype(np.float64), "probs": z["probs"] if z["probs"].size else None,
+            return {"features": z["features"].astype(np.float64), "probs": z["probs"].astype(np.float64) if z["probs"].size else None,
                     "labels": z["labels"] if z["labels"].size else None, "n": int(z["features"].shape[0]), "cached": True}
     x, labels = real_samples(data_cfg, split, n, seed)
     out = extractor(x)
     _save_npz_atomic(path, features=out["features"].astype(np.float32),
                      probs=out["probs"].astype(np.float32) if out["probs"] is not None else np.zeros(0, np.float32),
                      labels=labels if labels is not None else np.zeros(0, np.int64))
-    return {"features": out["features"].astype(np.float32).astype(np.float64), "probs": out["probs"],
+    # Rounded to float32 as stored, so that a first (computing) and a later (cached) call give identical values.
+    probs = out["probs"].astype(np.float32).astype(np.float64) if out["probs"] is not None else None
+    return {"features": out["features"].astype(np.float32).astype(np.float64), "probs": probs,
             "labels": labels, "n": len(x), "cached": False}
 
 
@@ -219,12 +226,16 @@ def load_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Read pytorch-fid style statistics (``mu``, ``sigma``) from a .npz, never unpickling."""
     p = Path(path)
     try:
-        with np.load(p, allow_pickle=False) as z:
+        z = np.load(p, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):  # a plain .npy: one array, not mu and sigma
+            raise ValueError("a single array, not an archive")
+        with z:
             mu, sigma = z["mu"].astype(np.float64), z["sigma"].astype(np.float64)
     except FileNotFoundError:
         raise DataError(f"{p}: no such statistics file; give a .npz with arrays mu and sigma") from None
-    except (KeyError, ValueError, OSError) as e:
-        raise DataError(f"{p}: not a statistics .npz with arrays mu (F) and sigma (F×F) ({e})") from None
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        reason = (str(e).splitlines() or [type(e).__name__])[0]
+        raise DataError(f"{p}: not a statistics .npz with arrays mu (F) and sigma (F×F) ({reason})") from None
     if mu.ndim != 1 or sigma.shape != (mu.size, mu.size):
         raise DataError(f"{p}: mu has shape {mu.shape} and sigma {sigma.shape}; expected (F,) and (F, F)")
     return mu, sigma
@@ -254,6 +265,9 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
     if need_probs and fake["probs"] is None:
         raise ConfigError(f"--metrics: {', '.join(m for m in metrics if 'probs' in METRICS.get(m).needs)} need class "
                           f"probabilities; extractor {extractor.name!r} gives features only")
+    if ref_stats is not None and ref_stats[0].shape[0] != fake["features"].shape[1]:
+        raise DataError(f"--ref-stats: the statistics have {ref_stats[0].shape[0]} features but extractor {extractor.name!r} "
+                        f"gives {fake['features'].shape[1]}; compute them with the same extractor")
     n_real = n_real or len(fake_samples)
     ref = reference_features(data_cfg, reference_split, extractor, n_real, seed)
     heldout = None
@@ -289,10 +303,10 @@ def evaluate_run(run_dir: str | Path, metrics: list[str], n: int, *, seed: int =
     if cfg is None:
         raise ConfigError(f"{run_dir}: no config.json; evaluate needs the run directory (it names the real data)")
     check_metrics(metrics, info)
-    ext = build_extractor(extractor or default_extractor(cfg.data.name, info.kind), weights=weights)
-    stats = load_stats(ref_stats) if ref_stats else None
-    if stats is not None and metrics != ["fid"]:
+    if ref_stats and metrics != ["fid"]:
         raise ConfigError("--ref-stats: a statistics file only supports --metrics fid")
+    stats = load_stats(ref_stats) if ref_stats else None
+    ext = build_extractor(extractor or default_extractor(cfg.data.name, info.kind), weights=weights)
     fake = generate(G, n, seed=seed + 1)
     result = evaluate_samples(fake, info, cfg.data, metrics, extractor=ext, n_real=n, seed=seed, ref_stats=stats)
     step = G.gankit_meta.get("step")
@@ -324,7 +338,14 @@ def is_better(metric: str, new: float, old: float | None) -> bool:
         return False
     if old is None or not math.isfinite(old):
         return True
+    higher = _SECONDARY_HIGHER.get(metric)
     for m in METRICS.entries():
         if m.obj.primary == metric:
-            return new > old if m.obj.higher_is_better else new < old
-    return new < old
+            higher = m.obj.higher_is_better
+    return new > old if higher else new < old
+
+
+# Direction of the values a metric reports besides its primary one (eval.best_metric may name any of them);
+# values not listed (spreads such as kid_std) count as lower-is-better.
+_SECONDARY_HIGHER = {"hq_fraction": True, "reverse_kl": False, "precision": True, "density": True, "classes": True,
+                     "copy_fraction": False, "c2st_p_value": True}

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import html as H
-from .rundir import BOOKKEEPING, Run, flatten, is_number, load_run
+from .rundir import Run, flatten, is_score, load_run
 
-__all__ = ["write_report", "compare", "render_animation", "load_run"]
+__all__ = ["write_report", "compare", "render_animation", "load_run", "eval_table"]
 
 MAX_THUMBS = 16
 ANIMATION_FILES = ("animation.gif", "animation_last.png", "animation.mp4")
@@ -101,7 +101,9 @@ def _curves_section(runs: Sequence[tuple[str, Run]]) -> str:
 
 
 def _event_details(e: dict[str, Any]) -> str:
-    return "; ".join(f"{k}={H.fmt(v)}" for k, v in flatten(e).items() if k not in ("event", "time", "step"))
+    """The event's message first (when it has one), then every other field as key=value."""
+    rest = "; ".join(f"{k}={H.fmt(v)}" for k, v in flatten(e).items() if k not in ("event", "time", "step", "message"))
+    return f"{e['message']} — {rest}" if e.get("message") else rest
 
 
 def _health_section(run: Run) -> str:
@@ -117,11 +119,10 @@ def _health_section(run: Run) -> str:
 
 
 def eval_table(run: Run) -> tuple[list[str], list[list[Any]]]:
-    """(headers, rows) of every ``eval`` event: step, every numeric field, and the provenance as text."""
+    """(headers, rows) of every ``eval`` event: step, every score (float field), and the rest as provenance text."""
     evals = run.of("eval")
     flat = [flatten(e) for e in evals]
-    metrics = list(dict.fromkeys(k for f in flat for k, v in f.items()
-                                 if is_number(v) and k not in BOOKKEEPING and not k.startswith("provenance.")))
+    metrics = list(dict.fromkeys(k for f in flat for k, v in f.items() if is_score(k, v)))
     rows = []
     for e, f in zip(evals, flat):
         prov = "; ".join(f"{k.removeprefix('provenance.')}={H.fmt(v)}" for k, v in f.items()
@@ -142,7 +143,7 @@ def _timing_section(runs: Sequence[tuple[str, Run]]) -> str:
     from .plots import throughput_png
 
     keys = ("source", "step", "d_updates", "images_seen", "wall_s", "mean_img_s", "last_img_s", "device",
-            "params_G", "params_D", "resumes", "interrupted")
+            "params_G", "params_D", "resumes", "rollbacks", "early_stopped", "interrupted")
     if len(runs) == 1:
         t = runs[0][1].timing()
         body = H.kv_table({k: t[k] for k in keys if k in t}) if t else H.note("No timing recorded yet.")

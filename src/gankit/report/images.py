@@ -132,12 +132,20 @@ def nearest_png(G: nn.Module, data: Any, n: int = 8, k: int = 3, seed: int = 0) 
     tt = tt[torch.isfinite(tt)]
     stats = {"median_gen_to_train": float(d[:, 0].median()),
              "median_train_to_train": float(tt.median()) if len(tt) else float("nan")}
-    fig, axes = plt.subplots(n, k + 1, figsize=(1.25 * (k + 1) + 0.3, 1.3 * n), squeeze=False)
-    for r in range(n):
-        _show(axes[r, 0], fake[r])
-        axes[r, 0].set_title("generated" if r == 0 else "", fontsize=8)
+    blocks = 2 if n >= 4 else 1  # two side-by-side blocks of (generated | k neighbours) keep the panel short
+    rows = -(-n // blocks)
+    ratios = ([1.0] * (k + 1) + [0.35]) * blocks
+    fig = plt.figure(figsize=(1.2 * sum(ratios) + 0.2, 1.3 * rows + 0.1))
+    gs = fig.add_gridspec(rows, len(ratios) - 1, width_ratios=ratios[:-1], left=0.01, right=0.99, top=0.95,
+                          bottom=0.01, wspace=0.08, hspace=0.35)
+    for i in range(n):
+        b, r = divmod(i, rows)
+        col0 = b * (k + 2)
+        ax = fig.add_subplot(gs[r, col0])
+        _show(ax, fake[i])
+        ax.set_title("generated" if r == 0 else "", fontsize=8)
         for j in range(k):
-            _show(axes[r, j + 1], images[idx[r, j]].float().div(127.5).sub(1))
-            axes[r, j + 1].set_title(f"L2 {d[r, j]:.2f}", fontsize=7)
-    fig.subplots_adjust(left=0.02, right=0.98, top=0.96, bottom=0.01, wspace=0.08, hspace=0.35)
+            ax = fig.add_subplot(gs[r, col0 + 1 + j])
+            _show(ax, images[idx[i, j]].float().div(127.5).sub(1))
+            ax.set_title(f"L2 {d[i, j]:.2f}", fontsize=7)
     return fig_png(fig), stats

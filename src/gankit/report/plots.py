@@ -19,12 +19,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from .rundir import Run  # noqa: E402
+from .rundir import QUIET_EVENTS, Run  # noqa: E402
 
 STYLES = ("-", "--", ":", "-.")
 #: log fields drawn elsewhere (timing) or not at all
 _NOT_CURVES = {"img_s", "lr_g", "lr_d"}
-_EVENT_COLOURS = {"rollback": "tab:red", "early_stop": "black", "health": "tab:orange", "resume": "tab:green"}
+_EVENT_COLOURS = {"rollback": "tab:red", "diverged": "tab:red", "early_stop": "black", "health": "tab:orange",
+                  "resume": "tab:green"}
 MAX_EVAL_PANELS = 8
 
 
@@ -105,6 +106,8 @@ def _mark_events(ax: Any, runs: Sequence[tuple[str, Run]]) -> None:
     """Vertical lines at the steps of health / rollback / early-stop (and any other notable) events."""
     for _label, run in runs:
         for e in run.other_events():
+            if e["event"] in QUIET_EVENTS:
+                continue
             step = e.get("step")
             if isinstance(step, (int, float)) and not isinstance(step, bool):
                 ax.axvline(step, color=_EVENT_COLOURS.get(e["event"], "tab:purple"), lw=0.9, ls="--", alpha=0.7)

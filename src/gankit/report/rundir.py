@@ -18,6 +18,10 @@ from ..errors import ConfigError
 ROUTINE_EVENTS = {"start", "log", "samples", "checkpoint", "end", "eval", "report"}
 #: fields that say when an event happened rather than what it measured
 BOOKKEEPING = {"event", "time", "step", "wall_s", "d_updates", "images_seen", "run_dir"}
+#: numeric fields of ``eval`` events that describe the measurement (provenance), not a score
+PROVENANCE_NUMBERS = {"n", "n_real", "n_fake", "seed", "k", "subsets", "subset_size", "splits"}
+#: non-routine events listed in the report but not drawn as lines across the curves
+QUIET_EVENTS = {"best"}
 
 _STEP_FILE = re.compile(r"step(\d+)\.(png|npz)$")
 
@@ -25,6 +29,13 @@ _STEP_FILE = re.compile(r"step(\d+)\.(png|npz)$")
 def is_number(v: Any) -> bool:
     """True for int/float values (not bools), NaN and inf included."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def is_score(key: str, value: Any) -> bool:
+    """Whether an ``eval`` field is a score: a float, not provenance (integers such as sample counts and seeds,
+    anything under ``provenance.``, and the known provenance counts are provenance)."""
+    return (isinstance(value, float) and key not in BOOKKEEPING and key not in PROVENANCE_NUMBERS
+            and not key.startswith("provenance."))
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -96,13 +107,16 @@ class Run:
         return [e for e in self.events if e.get("event") not in ROUTINE_EVENTS]
 
     def series(self, event: str = "log") -> dict[str, tuple[list[float], list[float]]]:
-        """name -> (steps, values) for every numeric field of ``event`` records (nested dicts flattened)."""
+        """name -> (steps, values) for every numeric field of ``event`` records (nested dicts flattened).
+
+        For ``eval`` events only the scores: see :func:`is_score`.
+        """
         out: dict[str, tuple[list[float], list[float]]] = {}
         for e in self.of(event):
             if not is_number(e.get("step")):
                 continue
             for k, v in flatten(e).items():
-                if k in BOOKKEEPING or k.startswith("provenance.") or not is_number(v):
+                if k in BOOKKEEPING or not is_number(v) or (event == "eval" and not is_score(k, v)):
                     continue
                 xs, ys = out.setdefault(k, ([], []))
                 xs.append(float(e["step"]))

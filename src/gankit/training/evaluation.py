@@ -25,6 +25,7 @@ class EvalHook(Hook):
         self.best_key = ec.best_metric or METRICS.get(self.metrics[0]).primary
         self.best: float | None = None
         self.best_step: int | None = None
+        self.patience, self.since_best = ec.patience, 0
         self._extractor = None
         gen = torch.Generator().manual_seed(ec.seed + 1)
         self.z = torch.randn(ec.n, trainer.objective.z_dim, generator=gen)
@@ -49,12 +50,20 @@ class EvalHook(Hook):
             export_generator(t.G_ema, t.cfg.model.name, t.g_kwargs, t.info.to_dict(), t.run_dir / "best",
                              extra={"step": t.step, self.best_key: value})
             t.log.write("best", step=t.step, metric=self.best_key, value=value)
+            self.since_best = 0
+        else:
+            self.since_best += 1
+            if self.patience and self.since_best >= self.patience:
+                t.log.write("early_stop", step=t.step, metric=self.best_key, best=self.best, best_step=self.best_step,
+                            evaluations_without_improvement=self.since_best)
+                t.should_stop = True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_step": self.best_step}
+        return {"best": self.best, "best_step": self.best_step, "since_best": self.since_best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best, self.best_step = state.get("best"), state.get("best_step")
+        self.since_best = state.get("since_best", 0)
 
 
 def eval_hooks(trainer: "Trainer") -> list[Hook]:

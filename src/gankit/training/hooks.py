@@ -63,6 +63,10 @@ class LogHook(Hook):
         self._t0 = time.perf_counter()
         self._images0 = 0
 
+    def reset(self) -> None:
+        """Forget the interval's sums (after a rollback they hold the diverged step)."""
+        self._sums, self._count = {}, 0
+
     def accumulate(self, stats: dict[str, torch.Tensor]) -> None:
         for k, v in stats.items():
             self._sums[k] = self._sums[k] + v if k in self._sums else v.clone()
@@ -112,6 +116,11 @@ class CheckpointHook(Hook):
     """Saves G, D, G_ema, optimizers, RNG, counters and data order (atomically)."""
 
     def fire(self, t: "Trainer") -> None:
+        from .health import all_finite
+
+        if not all_finite(t.networks()):  # a checkpoint never holds NaN or inf
+            t.log.write("checkpoint_skipped", step=t.step, reason="non-finite weights")
+            return
         path = save_checkpoint(t.run_dir, t.step, t.networks(), {"G": t.opt_g, "D": t.opt_d}, t.state_dict(),
                                keep=t.cfg.train.keep_checkpoints)
         t.log.write("checkpoint", step=t.step, path=str(path.relative_to(t.run_dir)))

@@ -30,6 +30,7 @@ from ..models.pretrained import export_generator
 from .checkpoint import latest_checkpoint, load_checkpoint
 from .ema import ema_beta, update_ema
 from .evaluation import eval_hooks
+from .health import DivergenceGuard, HealthHook
 from .hooks import CheckpointHook, LogHook, MetricsLog, SampleHook
 from .snapshots import ReportHook, snapshot_hooks
 from .tensorboard import tensorboard_hooks
@@ -111,8 +112,11 @@ class Trainer:
         # Periodic work, in order: log, evaluate, samples, checkpoint (which saves the others' state),
         # toy snapshots, TensorBoard, and the report last, after everything.
         self.log_hook = LogHook(tc.log_every)
-        self.hooks = [self.log_hook, *eval_hooks(self), SampleHook(tc.sample_every, self), CheckpointHook(tc.checkpoint_every),
-                      *snapshot_hooks(self), *tensorboard_hooks(self), ReportHook()]
+        self.guard = DivergenceGuard(self)
+        self.health = HealthHook(self) if cfg.health.monitor else None
+        self.hooks = [self.log_hook, *([self.health] if self.health else []), *eval_hooks(self), SampleHook(tc.sample_every, self),
+                      CheckpointHook(tc.checkpoint_every), *snapshot_hooks(self), *tensorboard_hooks(self), ReportHook()]
+        self.should_stop = False  # set by a hook (early stopping) to end the run after this step
         if resume:
             self._restore()
         else:
@@ -125,6 +129,7 @@ class Trainer:
         self.log.write("start", step=self.step, device=str(self.device), resumed=self.step > 0,
                        params_G=sum(p.numel() for p in self.G.parameters()),
                        params_D=sum(p.numel() for p in self.D.parameters()))
+        self.guard.start(self)
         stop = _StopFlag()
         self._t_start = time.perf_counter()
         bar = tqdm(total=tc.steps, initial=self.step, disable=not tc.progress, unit="step", dynamic_ncols=True)
@@ -149,14 +154,18 @@ class Trainer:
                 # 3. the moving average of G.
                 update_ema(self.G_ema, self.G, ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup))
                 self.step += 1
-                # 4. hooks: log, samples, checkpoint (each decides whether it is due).
-                self.log_hook.accumulate({**d_stats, **g_stats})
+                # 4. the divergence guard: NaN/inf or an exploding D rolls back before anything is logged or saved.
+                stats = {**d_stats, **g_stats}
+                if self.guard.check(self, stats):
+                    continue
+                # 5. hooks: log, health, evaluation, samples, checkpoint (each decides whether it is due).
+                self.log_hook.accumulate(stats)
                 for hook in self.hooks:
                     hook(self)
                 bar.update(1)
                 if self.step % 10 == 0 or self.step == tc.steps:
                     bar.set_postfix_str(_postfix(self.last_log))
-                if stop.signal is not None:
+                if stop.signal is not None or self.should_stop:
                     break
         bar.close()
         self._wall_before, self._t_start = self.wall_time(), None
@@ -165,7 +174,8 @@ class Trainer:
                 hook(self, final=True)
         self.export()
         summary = {"step": self.step, "d_updates": self.d_updates, "images_seen": self.images_seen,
-                   "wall_s": round(self._wall_before, 2), "run_dir": str(self.run_dir)}
+                   "wall_s": round(self._wall_before, 2), "run_dir": str(self.run_dir), "rollbacks": self.guard.retries,
+                   "health": self.health.summary() if self.health else {}, "early_stopped": self.should_stop}
         self.log.write("end", **summary, interrupted=stop.signal is not None)
         if stop.signal is not None:
             raise Interrupted(f"stopped by signal {stop.signal} at step {self.step}; resume with: gankit train --resume {self.run_dir}")
@@ -193,7 +203,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-ready counters and data order (networks, optimizers and RNGs are saved by the checkpoint)."""
-        hooks = {type(h).__name__: h.state_dict() for h in self.hooks if hasattr(h, "state_dict")}
+        hooks = {type(h).__name__: h.state_dict() for h in [*self.hooks, self.guard] if hasattr(h, "state_dict")}
         return {"d_updates": self.d_updates, "images_seen": self.images_seen, "wall_s": self.wall_time(),
                 "batches": self.batches.state_dict(), "hooks": hooks}
 
@@ -210,7 +220,7 @@ class Trainer:
         self.step, self.d_updates, self.images_seen = doc["step"], doc["d_updates"], doc["images_seen"]
         self._wall_before = doc.get("wall_s", 0.0)
         self.batches.load_state_dict(doc["batches"])
-        for h in self.hooks:
+        for h in [*self.hooks, self.guard]:
             if hasattr(h, "load_state_dict") and type(h).__name__ in doc.get("hooks", {}):
                 h.load_state_dict(doc["hooks"][type(h).__name__])
         for group, lr in ((self.opt_g.param_groups, self.cfg.train.lr_g), (self.opt_d.param_groups, self.cfg.train.lr_d)):

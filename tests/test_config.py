@@ -1,0 +1,323 @@
+"""gankit.config: defaults, presets, dotted overrides, validation messages, round trips, the field reference."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+import yaml
+
+import gankit  # noqa: F401  (fills the registries)
+from gankit.config import (Config, describe_fields, from_dict, load_file, load_preset, parse_override, preset_dict,
+                           preset_names, validate)
+from gankit.errors import ConfigError
+from gankit.registry import all_registries
+
+
+def config_error(overrides, base=None) -> str:
+    """The message of the ConfigError that ``overrides`` over ``base`` (a preset dict) raise; checks one line."""
+    with pytest.raises(ConfigError) as info:
+        from_dict(base if base is not None else {}, overrides)
+    msg = str(info.value)
+    assert msg and "\n" not in msg and msg == msg.strip(), repr(msg)
+    return msg
+
+
+def all_keys() -> list[str]:
+    """Every dotted field of Config, from the dataclasses themselves."""
+    base, keys = Config(), []
+    for sf in dataclasses.fields(Config):
+        section = getattr(base, sf.name)
+        if dataclasses.is_dataclass(section):
+            keys += [f"{sf.name}.{f.name}" for f in dataclasses.fields(section)]
+        else:
+            keys.append(sf.name)
+    return keys
+
+
+# ------------------------------------------------------------------------------------------ defaults
+
+def test_defaults():
+    cfg = Config()
+    assert (cfg.data.name, cfg.data.resolution, cfg.data.channels, cfg.data.path) == ("digits", 32, 1, None)
+    assert (cfg.model.name, cfg.model.z_dim, cfg.model.conditional) == ("dcgan", 100, False)
+    assert (cfg.loss.name, cfg.loss.real_target) == ("nsgan", 1.0)
+    t = cfg.train
+    assert (t.steps, t.batch_size, t.seed, t.n_critic, t.optimizer) == (2000, 64, 0, 1, "adam")
+    assert (t.lr_g, t.lr_d, t.beta1, t.beta2) == (2e-4, 2e-4, 0.5, 0.999)
+    assert t.device == "auto" and t.progress is True
+    assert cfg.eval.metrics == [] and cfg.eval.every == 0
+    validate(cfg)  # the defaults are a valid run
+    assert from_dict({}) == cfg
+    # every default is independent per instance (lists are not shared)
+    a, b = Config(), Config()
+    a.eval.metrics.append("x")
+    assert b.eval.metrics == []
+
+
+# ------------------------------------------------------------------------------------------ presets
+
+PATH_PRESETS = {"mnist", "cifar10"}  # ship with data.path: null; the user must say where the data is
+
+
+def test_preset_names_are_the_yaml_files():
+    names = preset_names()
+    assert names == sorted(names) and len(set(names)) == len(names)
+    for required in ("ring", "grid", "digits", "digits-cond", "mnist", "cifar10"):
+        assert required in names
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_loads_with_its_values(name):
+    raw = preset_dict(name)
+    overrides = []
+    if raw.get("data", {}).get("path", "x") is None:
+        # a preset that needs data.path refuses to load without it, and says so
+        msg = config_error([], raw)
+        assert "data.path" in msg
+        overrides = ["data.path=/somewhere/data"]
+    cfg = load_preset(name, overrides)
+    assert cfg.name == name
+    assert isinstance(raw.get("description", ""), str) and raw.get("description")
+    # every value the YAML sets is in the Config, with the right type
+    for section, values in raw.items():
+        if not isinstance(values, dict):
+            assert getattr(cfg, section) == values
+            continue
+        for key, value in values.items():
+            got = getattr(getattr(cfg, section), key)
+            if value is None and section == "data" and key == "path":
+                assert got == "/somewhere/data"
+            else:
+                assert got == value, (section, key)
+                if isinstance(value, float):
+                    assert isinstance(got, float)
+    # toys train an MLP, images a conv net
+    if cfg.data.name in ("ring", "grid", "mog1d"):
+        assert cfg.model.name == "mlp"
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(ConfigError) as info:
+        load_preset("nope")
+    msg = str(info.value)
+    assert "\n" not in msg and "'nope'" in msg and all(n in msg for n in preset_names())
+
+
+# ------------------------------------------------------------------------------------------ overrides
+
+def test_dotted_overrides_have_the_right_types():
+    cfg = load_preset("digits", ["train.lr_d=4e-4", "train.steps=500", "model.conditional=true", "data.std=0.3",
+                                 "train.beta1=0", "train.steps=1e3", "model.name=mlp", "data.modes=null"])
+    assert cfg.train.lr_d == 0.0004 and isinstance(cfg.train.lr_d, float)
+    assert cfg.train.steps == 1000 and isinstance(cfg.train.steps, int)  # later overrides win; 1e3 is an integer
+    assert cfg.model.conditional is True
+    assert cfg.data.std == 0.3
+    assert cfg.train.beta1 == 0.0 and isinstance(cfg.train.beta1, float)
+    assert cfg.model.name == "mlp" and cfg.data.modes is None
+    for text in ("false", "no", "off", "False"):
+        assert load_preset("digits", [f"model.conditional={text}"]).model.conditional is False
+    for text in ("true", "yes", "on", "True"):
+        assert load_preset("digits", [f"model.conditional={text}"]).model.conditional is True
+    # quoted strings (e.g. from a JSON file) are read the same way
+    assert from_dict({"model": {"conditional": "0"}}).model.conditional is False
+    assert from_dict({"model": {"conditional": "1"}}).model.conditional is True
+
+
+@pytest.mark.xfail(strict=True, reason="bug: YAML reads '=0'/'=1' as integers, and _coerce(bool) only accepts the "
+                   "strings '0'/'1' (config.py, _coerce, bool branch)")
+def test_bool_override_accepts_0_and_1():
+    assert load_preset("digits", ["model.conditional=1"]).model.conditional is True
+    assert load_preset("digits", ["model.conditional=0"]).model.conditional is False
+
+
+def test_override_parsing():
+    assert parse_override("train.lr_d=4e-4") == (["train", "lr_d"], "4e-4")  # YAML 1.1 reads 4e-4 as a string ...
+    assert parse_override("train.steps=500") == (["train", "steps"], 500)
+    assert parse_override("a.b=x=y") == (["a", "b"], "x=y")  # only the first '=' splits
+    for bad in ("train.steps", ".steps=1", "train..steps=1"):
+        assert "section.key=value" in config_error([bad])
+
+
+def test_list_override():
+    metrics = all_registries().get("metrics")
+    if metrics is None:  # no metrics registry: any names are accepted
+        assert load_preset("ring", ["eval.metrics=a,b"]).eval.metrics == ["a", "b"]
+        return
+    # a metrics registry checks the names: unknown ones are refused with the choices listed
+    msg = config_error(["eval.metrics=a,b"], preset_dict("ring"))
+    assert "eval.metrics[0]" in msg and "'a'" in msg and all(n in msg for n in metrics.names())
+    a, b = metrics.names()[:2]
+    assert load_preset("ring", [f"eval.metrics={a},{b}"]).eval.metrics == [a, b]
+    assert load_preset("ring", [f"eval.metrics=[{a}, {b}]"]).eval.metrics == [a, b]  # YAML list form
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+def test_unknown_key_names_it_and_lists_the_known_keys():
+    msg = config_error(["train.lrr=1"])
+    assert "train.lrr" in msg
+    for key in ("lr_g", "lr_d", "steps", "batch_size", "n_critic"):
+        assert key in msg
+    msg = config_error(["trian.steps=1"])
+    assert "trian" in msg and "train" in msg and "data" in msg
+
+
+@pytest.mark.parametrize("override,field,value", [
+    ("train.steps=abc", "train.steps", "abc"),
+    ("train.steps=2.5", "train.steps", "2.5"),
+    ("train.lr_d=fast", "train.lr_d", "fast"),
+    ("model.conditional=maybe", "model.conditional", "maybe"),
+    ("train.lr_g=nan", "train.lr_g", "nan"),
+    ("data.resolution=[1, 2]", "data.resolution", "[1, 2]"),
+])
+def test_wrong_type_names_field_and_value(override, field, value):
+    msg = config_error([override])
+    assert field in msg and value in msg
+
+
+@pytest.mark.parametrize("override,field,allowed", [
+    ("train.batch_size=0", "train.batch_size", "1 to 65536"),
+    ("loss.real_target=1.5", "loss.real_target", "0.0 to 1.0"),
+    ("loss.real_target=-0.1", "loss.real_target", "0.0 to 1.0"),
+    ("train.steps=0", "train.steps", "1 to any"),
+    ("train.n_critic=101", "train.n_critic", "1 to 100"),
+])
+def test_out_of_range_says_the_allowed_range(override, field, allowed):
+    msg = config_error([override])
+    assert field in msg and "allowed" in msg and allowed in msg
+
+
+def test_fixed_choices_are_listed():
+    msg = config_error(["train.optimizer=adamw"])
+    assert "train.optimizer" in msg and "adam, rmsprop, sgd" in msg
+
+
+@pytest.mark.parametrize("override,field,registry", [
+    ("loss.name=foo", "loss.name", "losses"),
+    ("data.name=foo", "data.name", "datasets"),
+    ("model.name=foo", "model.name", "models"),
+])
+def test_unknown_registry_name_lists_the_choices(override, field, registry):
+    msg = config_error([override])
+    assert field in msg and "'foo'" in msg
+    names = all_registries()[registry].names()
+    assert f"choose one of: {', '.join(names)}" in msg
+
+
+@pytest.mark.parametrize("overrides,words", [
+    (["data.name=grid", "data.modes=24", "model.name=mlp"], ["data.modes", "24", "square"]),
+    (["data.name=grid", "data.modes=24"], ["data.modes", "square"]),
+    (["model.name=dcgan", "data.resolution=48"], ["data.resolution", "48", "power of two"]),
+    (["model.name=dcgan", "data.resolution=512"], ["data.resolution", "512"]),
+    (["model.name=dcgan", "data.name=ring"], ["dcgan", "ring", "mlp"]),
+    (["data.name=mnist"], ["data.path", "mnist"]),
+    (["data.name=cifar10"], ["data.path"]),
+    (["data.name=folder"], ["data.path"]),
+    (["data.name=ring", "model.name=mlp", "data.std=0"], ["data.std", "positive"]),
+    (["data.name=ring", "model.name=mlp", "data.radius=0"], ["data.radius", "positive"]),
+    (["train.device=tpu"], ["train.device", "tpu"]),
+])
+def test_cross_field_rules(overrides, words):
+    msg = config_error(overrides)
+    for w in words:
+        assert w in msg, (w, msg)
+
+
+def test_valid_cross_field_combinations_pass():
+    load_preset("grid", ["data.modes=36"])
+    load_preset("digits", ["data.resolution=64"])
+    load_preset("ring", ["model.name=mlp", "data.modes=5"])
+    from_dict({}, ["data.name=mnist", "data.path=/data/mnist"])
+
+
+def test_bad_file_and_section_shapes(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text("{not json")
+    with pytest.raises(ConfigError) as info:
+        load_file(p)
+    assert "\n" not in str(info.value) and "JSON" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_file(tmp_path / "missing.yaml")
+    assert "\n" not in str(info.value) and "missing.yaml" in str(info.value)
+    msg = config_error([], {"train": 5})
+    assert "train" in msg and "mapping" in msg
+
+
+# ------------------------------------------------------------------------------------------ round trips
+
+def _nondefault() -> Config:
+    return load_preset("ring", ["train.lr_d=4e-4", "train.steps=123", "data.std=0.02", "data.modes=6",
+                                "loss.real_target=0.9", "model.conditional=false", "train.seed=7"])
+
+
+def test_round_trip_through_json_file(tmp_path):
+    for cfg in (Config(), _nondefault(), load_preset("digits-cond")):
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(cfg.to_dict(), indent=2))
+        back = load_file(path)
+        assert back == cfg
+        assert back.to_dict() == cfg.to_dict()
+        assert json.loads(json.dumps(back.to_dict())) == cfg.to_dict()
+        # a run directory holding config.json is accepted as well
+        assert load_file(tmp_path) == cfg
+
+
+def test_round_trip_through_yaml_and_dict(tmp_path):
+    cfg = _nondefault()
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    assert load_file(path) == cfg
+    assert from_dict(cfg.to_dict()) == cfg
+    # overrides apply on top of a file
+    assert load_file(path, ["train.steps=9"]).train.steps == 9
+
+
+def test_floats_keep_their_value_through_json():
+    cfg = load_preset("ring", ["train.lr_g=0.1", "train.lr_d=3.3333333333333335e-05"])
+    back = from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back.train.lr_g == 0.1 and back.train.lr_d == 3.3333333333333335e-05
+
+
+# ------------------------------------------------------------------------------------------ reference
+
+def test_describe_fields_covers_every_field():
+    rows = describe_fields()
+    keys = [r[0] for r in rows]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == set(all_keys())
+    base = Config().to_dict()
+    for key, tp, default, help_text in rows:
+        node = base
+        for part in key.split("."):
+            node = node[part]
+        assert default == node, key
+        assert isinstance(tp, str) and tp
+        assert help_text and "\n" not in help_text, key
+
+
+def test_every_field_accepts_its_default_as_an_override():
+    # the CLI form of every default value parses back to the same value (a field the CLI could not set
+    # to its own default would be a defect)
+    base = Config()
+    for key, _tp, default, _help in describe_fields():
+        if "." not in key:
+            continue
+        if isinstance(default, list):
+            text = ",".join(default)
+        elif default is None:
+            text = "null"
+        elif isinstance(default, bool):
+            text = str(default).lower()
+        else:
+            text = str(default)
+        cfg = from_dict({}, [f"{key}={text}"])
+        assert cfg == base, key
+
+
+def test_numbers_from_the_command_line_are_finite():
+    for text in ("inf", "-inf", "1e999"):
+        msg = config_error([f"train.lr_g={text}"])
+        assert "train.lr_g" in msg
+    assert math.isfinite(load_preset("ring", ["train.lr_g=1e-300"]).train.lr_g)
