@@ -125,10 +125,9 @@ def test_dotted_overrides_have_the_right_types():
     assert from_dict({"model": {"conditional": "1"}}).model.conditional is True
 
 
-@pytest.mark.xfail(strict=True, reason="bug: YAML reads '=0'/'=1' as integers, and _coerce(bool) only accepts the "
-                   "strings '0'/'1' (config.py, _coerce, bool branch)")
 def test_bool_override_accepts_0_and_1():
     assert load_preset("digits", ["model.conditional=1"]).model.conditional is True
+    assert load_preset("digits", ["model.conditional=0"]).model.conditional is False
     assert load_preset("digits", ["model.conditional=0"]).model.conditional is False
 
 

@@ -179,6 +179,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if tp is bool:
         if isinstance(value, bool):
             return value
+        if isinstance(value, int) and value in (0, 1):  # YAML reads "key=1" as an integer
+            return bool(value)
         if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
             return value.lower() in ("true", "yes", "on", "1")
         raise ConfigError(f"{where}: {value!r} is not true/false")
@@ -361,6 +363,11 @@ def validate(cfg: Config) -> None:
     for i, m in enumerate(cfg.eval.metrics):
         if "metrics" in regs:
             regs["metrics"].get(m, field=f"eval.metrics[{i}]")
+    if cfg.eval.best_metric and "metrics" in regs:
+        reported = [v for m in cfg.eval.metrics for v in regs["metrics"].get(m).values]
+        if cfg.eval.best_metric not in reported:
+            raise ConfigError(f"eval.best_metric: {cfg.eval.best_metric!r} is not reported by eval.metrics {cfg.eval.metrics}; "
+                              f"choose one of: {', '.join(reported) or '(set eval.metrics first)'}")
     if cfg.eval.extractor != "auto" and "extractors" in regs:
         regs["extractors"].get(cfg.eval.extractor, field="eval.extractor")
     # Cross-field rules live with the pieces they concern (datasets and model families check their

@@ -64,12 +64,19 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Metric:
-    """A score: ``fn(inputs) -> {name: value}``; ``primary`` is the value used to pick the best checkpoint."""
+    """A score: ``fn(inputs) -> {name: value}``.
+
+    ``values`` lists every value it reports with its direction (True: higher is better); the first is the
+    primary one, used by default to keep the best generator (any of them may be ``eval.best_metric``).
+    """
 
     fn: Callable[[Inputs], dict[str, float]]
-    primary: str
-    higher_is_better: bool
+    values: dict[str, bool]
     needs: tuple[str, ...] = ()
+
+    @property
+    def primary(self) -> str:
+        return next(iter(self.values))
 
 
 METRICS: Registry[Metric] = Registry("metrics", lambda m: isinstance(m, Metric), "a gankit.metrics.evaluate.Metric")
@@ -126,15 +133,15 @@ def _memorization(i: Inputs) -> dict[str, float]:
     return {"mem_ratio": out["ratio"], "copy_fraction": out["copy_fraction"]}
 
 
-METRICS.register("fid", Metric(_fid, "fid", False), help="Fréchet distance of Gaussian fits in feature space")
-METRICS.register("kid", Metric(_kid, "kid", False), help="kernel inception distance: unbiased MMD², cubic kernel, 100×1000")
-METRICS.register("pr", Metric(_pr, "recall", True), help="precision / recall, k=3 (Kynkäänniemi et al. 2019)")
-METRICS.register("dc", Metric(_dc, "coverage", True), help="density / coverage, k=5 (Naeem et al. 2020)")
-METRICS.register("is", Metric(_is, "is", True, ("probs",)), help="inception score from the extractor's class probabilities")
-METRICS.register("c2st", Metric(_c2st, "c2st_accuracy", False), help="classifier two-sample test: held-out accuracy (0.5 = indistinguishable)")
-METRICS.register("modes", Metric(_modes, "modes", True, ("toy",)), help="toys: modes recovered, high-quality fraction, reverse KL (VEEGAN/PacGAN)")
-METRICS.register("classes", Metric(_classes, "class_kl", False, ("probs",)), help="labelled images: classes found and KL to the data's class histogram")
-METRICS.register("memorization", Metric(_memorization, "mem_ratio", True, ("heldout",)), help="nearest-training-neighbour distances vs held-out reals")
+METRICS.register("fid", Metric(_fid, {"fid": False}), help="Fréchet distance of Gaussian fits in feature space")
+METRICS.register("kid", Metric(_kid, {"kid": False, "kid_std": False}), help="kernel inception distance: unbiased MMD², cubic kernel, 100×1000")
+METRICS.register("pr", Metric(_pr, {"recall": True, "precision": True}), help="precision / recall, k=3 (Kynkäänniemi et al. 2019)")
+METRICS.register("dc", Metric(_dc, {"coverage": True, "density": True}), help="density / coverage, k=5 (Naeem et al. 2020)")
+METRICS.register("is", Metric(_is, {"is": True, "is_std": False}, ("probs",)), help="inception score from the extractor's class probabilities")
+METRICS.register("c2st", Metric(_c2st, {"c2st_accuracy": False, "c2st_p_value": True}), help="classifier two-sample test: held-out accuracy (0.5 = indistinguishable)")
+METRICS.register("modes", Metric(_modes, {"modes": True, "hq_fraction": True, "reverse_kl": False}, ("toy",)), help="toys: modes recovered, high-quality fraction, reverse KL (VEEGAN/PacGAN)")
+METRICS.register("classes", Metric(_classes, {"class_kl": False, "classes": True}, ("probs",)), help="labelled images: classes found and KL to the data's class histogram")
+METRICS.register("memorization", Metric(_memorization, {"mem_ratio": True, "copy_fraction": False}, ("heldout",)), help="nearest-training-neighbour distances vs held-out reals")
 
 # --------------------------------------------------------------------------- reference features (cached)
 
@@ -332,20 +339,18 @@ def real_vs_real(data_cfg: Any, metrics: list[str], n: int, *, seed: int = 0, ex
     return result
 
 
+def value_direction(name: str) -> bool | None:
+    """True when a higher value of ``name`` (any value a metric reports) is better; None for unknown names."""
+    for entry in METRICS.entries():
+        if name in entry.obj.values:
+            return entry.obj.values[name]
+    return None
+
+
 def is_better(metric: str, new: float, old: float | None) -> bool:
-    """Whether ``new`` improves on ``old`` for a metric's primary value (NaN never improves)."""
+    """Whether ``new`` improves on ``old`` for the value named ``metric`` (NaN never improves)."""
     if not math.isfinite(new):
         return False
     if old is None or not math.isfinite(old):
         return True
-    higher = _SECONDARY_HIGHER.get(metric)
-    for m in METRICS.entries():
-        if m.obj.primary == metric:
-            higher = m.obj.higher_is_better
-    return new > old if higher else new < old
-
-
-# Direction of the values a metric reports besides its primary one (eval.best_metric may name any of them);
-# values not listed (spreads such as kid_std) count as lower-is-better.
-_SECONDARY_HIGHER = {"hq_fraction": True, "reverse_kl": False, "precision": True, "density": True, "classes": True,
-                     "copy_fraction": False, "c2st_p_value": True}
+    return new > old if value_direction(metric) else new < old

@@ -37,16 +37,21 @@ def _loss_name(run: Run) -> str:
     return str(run.config.get("loss", {}).get("name", ""))
 
 
-def render_animation(run_dir: str | Path) -> list[Path]:
+def render_animation(run_dir: str | Path, force: bool = False) -> list[Path]:
     """Toy runs: RUN/animation.gif (+ .mp4 when ffmpeg is on PATH) and its last frame RUN/animation_last.png.
 
-    Returns the files written; [] when the run has no snapshots (image runs, or runs made before snapshots).
+    Returns the animation files; [] when the run has no snapshots (image runs). Files newer than every
+    snapshot are kept as they are unless ``force`` (rendering takes a few seconds per 60 frames).
     """
     from .toy import render_frames, write_gif, write_mp4
 
     run = load_run(run_dir)
     if not run.snapshots:
         return []
+    existing = [run.path / f for f in ANIMATION_FILES if (run.path / f).is_file()]
+    newest = max(p.stat().st_mtime for _, p in run.snapshots)
+    if not force and len(existing) >= 2 and all(p.stat().st_mtime >= newest for p in existing):
+        return existing
     frames = render_frames(run.snapshots, _loss_name(run), str(run.config.get("data", {}).get("name", "")))
     gif, last = run.path / ANIMATION_FILES[0], run.path / ANIMATION_FILES[1]
     written = [write_gif(frames, gif)]
@@ -170,8 +175,8 @@ def _animation_section(run: Run) -> str:
             "True density (green), G's histogram and KDE (blue), D(x) (red) and the optimal discriminator "
             "D*(x) = p_data / (p_data + p_g) (dotted) for the current G — D tracks D* when it is well trained.")
     return (H.note(f"{what} Files written: {names} in {run.path}.") + '<div class="strip">' +
-            H.figure(gif.read_bytes(), "over training (GIF)", "side", "image/gif") +
-            H.figure(last.read_bytes(), "last frame", "side") + "</div>")
+            H.figure(gif.read_bytes(), "over training (GIF, loops)", "anim", "image/gif") +
+            H.figure(last.read_bytes(), "last frame", "anim") + "</div>")
 
 
 def _image_sections(run: Run) -> list[tuple[str, str, str]]:

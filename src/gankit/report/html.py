@@ -32,6 +32,7 @@ tr:nth-child(even) td { background: #fbfbfc; }
 figure { margin: 0; }
 figure.thumb img { width: 200px; height: auto; image-rendering: pixelated; border: 1px solid #ddd; }
 figure.side img { width: 360px; height: auto; image-rendering: pixelated; border: 1px solid #ddd; }
+figure.anim img { width: 570px; max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: 12px; color: #555; text-align: center; }
 img.wide { max-width: 100%; height: auto; }
 img.pixel { image-rendering: pixelated; }

@@ -18,10 +18,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from .rundir import QUIET_EVENTS, Run  # noqa: E402
 
 STYLES = ("-", "--", ":", "-.")
+_PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
+_PLAIN_MINOR = FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.1e}"[0] in "25" else "")  # label 2s and 5s only
 #: log fields drawn elsewhere (timing) or not at all
 _NOT_CURVES = {"img_s", "lr_g", "lr_d"}
 _EVENT_COLOURS = {"rollback": "tab:red", "diverged": "tab:red", "early_stop": "black", "health": "tab:orange",
@@ -84,14 +87,19 @@ def curves_png(runs: Sequence[tuple[str, Run]], width: float = 10.0) -> bytes | 
                         label=(label if si == 0 else None) if many else name)
         if log_y and positive:
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(_PLAIN)
+            ax.yaxis.set_minor_formatter(_PLAIN_MINOR)
         ax.set_title(title, fontsize=10, loc="left")
         ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=8)
+        ax.tick_params(which="both", labelsize=8)
+        if title == "losses":
+            _equilibrium_lines(ax, runs, series_names)
+        outside = {"loc": "upper left", "bbox_to_anchor": (1.005, 1.0), "fontsize": 8, "frameon": False}
         if many and len(series_names) > 1:  # line styles name the statistics; colours name the runs
             ax.legend([Line2D([], [], color="0.2", ls=STYLES[i % len(STYLES)]) for i in range(len(series_names))],
-                      series_names, fontsize=7, loc="upper right", ncol=min(4, len(series_names)))
+                      series_names, **outside)
         elif not many:
-            ax.legend(fontsize=7, loc="upper right", ncol=min(4, len(series_names)))
+            ax.legend(**outside)
         _mark_events(ax, runs)
     if many:
         handles = [Line2D([], [], color=colours[i % len(colours)], lw=2) for i in range(len(runs))]
@@ -100,6 +108,23 @@ def curves_png(runs: Sequence[tuple[str, Run]], width: float = 10.0) -> bytes | 
     axes[-1, 0].set_xlabel("step (G updates)", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97 if many else 1))
     return fig_png(fig)
+
+
+#: the losses' values at the GAN equilibrium p_g = p_data, D = 1/2 (Goodfellow et al. 2014)
+EQUILIBRIUM = {"nsgan": {"d_loss": 2 * math.log(2), "g_loss": math.log(2)},
+               "minimax": {"d_loss": 2 * math.log(2), "g_loss": -math.log(2)}}
+
+
+def _equilibrium_lines(ax: Any, runs: Sequence[tuple[str, Run]], names: Sequence[str]) -> None:
+    """Faint dotted lines where the losses sit at the equilibrium, when every run uses the same such loss."""
+    losses = {str(r.config.get("loss", {}).get("name", "")) for _, r in runs}
+    if len(losses) != 1 or (loss := losses.pop()) not in EQUILIBRIUM:
+        return
+    for name, value in EQUILIBRIUM[loss].items():
+        if name in names:
+            ax.axhline(value, color="0.4", lw=0.8, ls=":")
+            ax.annotate(f"{name} at equilibrium", (0.005, value), xycoords=("axes fraction", "data"), fontsize=7,
+                        color="0.35", va="bottom")
 
 
 def _mark_events(ax: Any, runs: Sequence[tuple[str, Run]]) -> None:

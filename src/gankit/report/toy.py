@@ -198,8 +198,10 @@ class Frames1D:
         self.kde_line.set_ydata(p_g)
         values = d_view(snap["d_raw"], self.loss)[0]
         self.d_line.set_ydata(values)
-        if self.dstar_line is not None:
-            self.dstar_line.set_ydata(optimal_discriminator(self.p_data, p_g))
+        if self.dstar_line is not None:  # undefined where neither distribution has mass: not drawn there
+            d_star = optimal_discriminator(self.p_data, p_g)
+            total = self.p_data + p_g
+            self.dstar_line.set_ydata(np.where(total > 1e-2 * total.max(), d_star, np.nan))
         else:
             lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
             self.ax2.set_ylim(lo - 0.05 * (hi - lo + 1e-9), hi + 0.05 * (hi - lo + 1e-9))

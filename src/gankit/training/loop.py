@@ -210,7 +210,7 @@ class Trainer:
     def export(self) -> Path:
         """RUN/generator/: config.json + model.safetensors of G_ema, enough to sample without the run config."""
         return export_generator(self.G_ema, self.cfg.model.name, self.g_kwargs, self.info.to_dict(),
-                                self.run_dir / "generator", extra={"run_config": self.cfg.to_dict()})
+                                self.run_dir / "generator", extra={"step": self.step, "run_config": self.cfg.to_dict()})
 
     def _restore(self) -> None:
         ckpt = latest_checkpoint(self.run_dir)

@@ -1,0 +1,61 @@
+"""Shared test helpers.
+
+* Under pytest-xdist every worker gets an equal share of the CPU cores for torch (2 workers on 2 cores: one
+  thread each), instead of every worker starting a thread per core and all of them fighting.
+* ``one_line``: ``with one_line(ConfigError, match="train.lrr") as info:`` is pytest.raises that also checks the
+  message is a single, non-empty line (house rule 11).
+* ``no_report``: training runs in tests skip writing RUN/report.html (it renders an animation and is by far the
+  slowest part of a tiny run); the report is not what these tests check.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // _workers))
+
+
+class _OneLine:
+    def __init__(self, exc_type, match=None):
+        self.exc_type, self.match = exc_type, match
+
+    def __enter__(self):
+        self.cm = pytest.raises(self.exc_type, match=self.match)
+        self.info = self.cm.__enter__()
+        return self.info
+
+    def __exit__(self, *exc):
+        suppressed = self.cm.__exit__(*exc)
+        message = str(self.info.value)
+        assert message and "\n" not in message and message.strip() == message, repr(message)
+        return suppressed
+
+
+@pytest.fixture
+def one_line():
+    """Factory: ``with one_line(ConfigError, match=...)`` (pytest.raises + one-line message check)."""
+    return _OneLine
+
+
+@pytest.fixture
+def no_report(monkeypatch):
+    """Skip RUN/report.html in training runs made by the test (see the module docstring)."""
+    try:
+        from gankit.training import snapshots
+    except ImportError:  # no report hook in this version: nothing to skip
+        return
+    if hasattr(snapshots, "ReportHook"):
+        monkeypatch.setattr(snapshots.ReportHook, "fire", lambda self, t: None)
+
+
+# One on-disk cache for the whole test session (all xdist workers): the digits-cnn extractor trains once
+# and is reused (load_digits_cnn holds a file lock, so concurrent workers wait instead of training twice).
+# Tests that need an empty cache monkeypatch GANKIT_CACHE to their tmp_path.
+_SESSION_CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "gankit-cache"
+_SESSION_CACHE.mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("GANKIT_CACHE", str(_SESSION_CACHE))
