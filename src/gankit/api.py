@@ -17,7 +17,7 @@ from torch import nn
 
 from .config import Config, load_file, load_preset
 from .errors import ConfigError, DataError
-from .models.pretrained import load_generator
+from .models.pretrained import UNSAFE_SUFFIXES, load_generator
 
 
 def resolve_config(preset: str | None = None, config: str | Path | Config | None = None,
@@ -59,6 +59,9 @@ def train(preset: str | None = None, *, config: str | Path | Config | None = Non
 
     if resume is not None:
         run_dir = Path(resume)
+        if run_dir.suffix.lower() in UNSAFE_SUFFIXES:
+            raise ConfigError(f"--resume: {run_dir.name} looks like a pickle ({run_dir.suffix}); gankit never unpickles. "
+                              "Give a gankit run directory (config.json + checkpoints/)")
         if not (run_dir / "config.json").is_file():
             raise ConfigError(f"--resume: {run_dir} is not a run directory (no config.json)")
         cfg = load_file(run_dir / "config.json", list(overrides))

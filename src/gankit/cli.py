@@ -177,6 +177,7 @@ COMMANDS = {"evaluate": _cmd_evaluate, "train": _cmd_train, "sample": _cmd_sampl
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .errors import GankitError
+    from .training.loop import Interrupted
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -196,11 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # Interrupted from the loop: the step finished and a checkpoint was written
-        if type(e).__name__ == "Interrupted":
-            print(f"gankit: {e}", file=sys.stderr)
-            return 130
-        raise
+    except Interrupted as e:  # the step finished and a checkpoint was written
+        print(f"gankit: {e}", file=sys.stderr)
+        return e.exit_code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -89,6 +89,7 @@ class Run:
     events: list[dict[str, Any]]
     samples: list[tuple[int, Path]] = field(default_factory=list)
     snapshots: list[tuple[int, Path]] = field(default_factory=list)
+    data_info: dict[str, Any] = field(default_factory=dict)  # from RUN/generator/config.json, when exported
 
     @property
     def name(self) -> str:
@@ -96,8 +97,10 @@ class Run:
 
     @property
     def kind(self) -> str:
-        """"toy" or "image" (from the dataset name in the config)."""
-        return "toy" if self.config.get("data", {}).get("name") in ("ring", "grid", "mog1d") or self.snapshots else "image"
+        """"toy" or "image": the exported generator's data kind, else whether toy snapshots were recorded."""
+        if self.data_info.get("kind") in ("toy", "image"):
+            return str(self.data_info["kind"])
+        return "toy" if self.snapshots or self.config.get("data", {}).get("name") in ("ring", "grid", "mog1d") else "image"
 
     def of(self, event: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("event") == event]
@@ -159,5 +162,10 @@ def load_run(run_dir: str | Path) -> Run:
         config = json.loads(cfg_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{cfg_path}: not valid JSON ({e})") from None
+    data_info: dict[str, Any] = {}
+    try:
+        data_info = json.loads((p / "generator" / "config.json").read_text()).get("data") or {}
+    except (OSError, ValueError, AttributeError):
+        pass  # not exported yet: the report falls back on the config
     return Run(p, config, read_events(p / "metrics.jsonl"), step_files(p / "samples", "png"),
-               step_files(p / "snapshots", "npz"))
+               step_files(p / "snapshots", "npz"), data_info if isinstance(data_info, dict) else {})

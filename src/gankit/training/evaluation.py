@@ -36,7 +36,10 @@ class EvalHook(Hook):
         if self._extractor is None:
             ec = t.cfg.eval
             name = default_extractor(t.cfg.data.name, t.info.kind) if ec.extractor == "auto" else ec.extractor
-            self._extractor = build_extractor(name, device=t.device, weights=ec.weights)
+            # Building a network draws its initial weights from the global RNG; fork it so that evaluating
+            # never changes the training's random stream (resume stays bitwise exact).
+            with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
+                self._extractor = build_extractor(name, device=t.device, weights=ec.weights)
         return self._extractor
 
     def fire(self, t: "Trainer") -> None:

@@ -38,7 +38,11 @@ from .objectives import GANObjective
 
 
 class Interrupted(Exception):
-    """SIGINT / SIGTERM arrived; the step was finished and a checkpoint written (CLI exit code 130)."""
+    """SIGINT / SIGTERM arrived; the step was finished and a checkpoint written (CLI exit code 128 + signal)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 def resolve_device(name: str) -> torch.device:
@@ -178,7 +182,8 @@ class Trainer:
                    "health": self.health.summary() if self.health else {}, "early_stopped": self.should_stop}
         self.log.write("end", **summary, interrupted=stop.signal is not None)
         if stop.signal is not None:
-            raise Interrupted(f"stopped by signal {stop.signal} at step {self.step}; resume with: gankit train --resume {self.run_dir}")
+            raise Interrupted(f"stopped by {signal.Signals(stop.signal).name} at step {self.step} (checkpoint written); "
+                              f"resume with: gankit train --resume {self.run_dir}", stop.signal)
         return summary
 
     # ------------------------------------------------------------------ helpers used by hooks and the API
