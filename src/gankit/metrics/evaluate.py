@@ -201,7 +201,7 @@ def reference_features(data_cfg: Any, split: str, extractor: Extractor, n: int, 
     """Features (and probs, labels) of ≤ n real samples, from the on-disk cache when present."""
     if extractor.name == "identity":  # toys: sampling is cheaper than a cache
         x, labels = real_samples(data_cfg, split, n, seed)
-        return {"features": x.double().numpy(), "probs": None, "labels": labels, "n": len(x), "cached": False}
+        return {"features": x.flatten(1).double().numpy(), "probs": None, "labels": labels, "n": len(x), "cached": False}
     key = reference_key(data_cfg, split, extractor, n, seed)
     path = cache_dir() / "reference" / f"{key}.npz"
     if path.is_file():
