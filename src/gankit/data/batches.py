@@ -18,6 +18,16 @@ from .images import ImageData, to_float
 from .toy import ToyMixture
 
 
+Shard = tuple[int, int]  # (rank, world size)
+
+
+def _local(x: torch.Tensor, shard: Shard) -> torch.Tensor:
+    """This rank's contiguous slice of a global batch."""
+    rank, world = shard
+    n = x.shape[0] // world
+    return x if world == 1 else x[rank * n:(rank + 1) * n]
+
+
 def _gen_state(g: torch.Generator) -> list[int]:
     return g.get_state().tolist()
 
@@ -29,12 +39,13 @@ def _set_gen_state(g: torch.Generator, state: list[int]) -> None:
 class ToyBatches:
     """Fresh samples from a ToyMixture: x is B×D float32, labels None."""
 
-    def __init__(self, mixture: ToyMixture, batch_size: int, device: torch.device, seed: int) -> None:
+    def __init__(self, mixture: ToyMixture, batch_size: int, device: torch.device, seed: int, shard: Shard = (0, 1)) -> None:
         self.mixture, self.batch_size, self.device = mixture, batch_size, device
         self.gen = torch.Generator().manual_seed(seed)
+        self.shard = shard
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.mixture.sample(self.batch_size, self.gen, self.device), None
+        return _local(self.mixture.sample(self.batch_size, self.gen), self.shard).to(self.device), None
 
     def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
         """n real samples (CPU) from a separate generator: the training stream is not advanced."""
@@ -54,14 +65,14 @@ class TensorBatches:
     the same size (and every epoch a fresh order).
     """
 
-    def __init__(self, data: ImageData, batch_size: int, device: torch.device, seed: int) -> None:
+    def __init__(self, data: ImageData, batch_size: int, device: torch.device, seed: int, shard: Shard = (0, 1)) -> None:
         if len(data) < batch_size:
             from ..errors import ConfigError
 
             raise ConfigError(f"train.batch_size: {batch_size} is larger than the dataset ({len(data)} images); use at most {len(data)}")
         self.images = data.images.to(device)
         self.labels = data.labels.to(device) if data.labels is not None else None
-        self.batch_size, self.device = batch_size, device
+        self.batch_size, self.device, self.shard = batch_size, device, shard
         self.gen = torch.Generator().manual_seed(seed)
         self.epoch, self.pos = 0, 0
         self._start_epoch()
@@ -74,7 +85,7 @@ class TensorBatches:
         if self.pos + self.batch_size > len(self.perm):
             self.epoch, self.pos = self.epoch + 1, 0
             self._start_epoch()
-        idx = self.perm[self.pos:self.pos + self.batch_size]
+        idx = _local(self.perm[self.pos:self.pos + self.batch_size], self.shard)
         self.pos += self.batch_size
         x = to_float(self.images[idx])
         return x, (self.labels[idx] if self.labels is not None else None)
@@ -97,8 +108,9 @@ class TensorBatches:
 class StreamBatches:
     """Batches decoded from disk by DataLoader workers (large folders). Order is seeded per epoch."""
 
-    def __init__(self, stream: Any, batch_size: int, device: torch.device, seed: int, workers: int = 2) -> None:
-        self.stream, self.batch_size, self.device = stream, batch_size, device
+    def __init__(self, stream: Any, batch_size: int, device: torch.device, seed: int, shard: Shard = (0, 1),
+                 workers: int = 2) -> None:
+        self.stream, self.batch_size, self.device, self.shard = stream, batch_size, device, shard
         self.seed, self.workers = seed, workers
         self.epoch, self.pos = 0, 0
         self._it = None
@@ -107,9 +119,10 @@ class StreamBatches:
         gen = torch.Generator().manual_seed(self.seed + self.epoch)
         perm = torch.randperm(len(self.stream), generator=gen)
         usable = len(perm) - len(perm) % self.batch_size
-        order = perm[self.pos:usable].tolist()
+        rank, world = self.shard  # each global batch's slice for this rank: only it is decoded here
+        order = perm[self.pos:usable].view(-1, world, self.batch_size // world)[:, rank].reshape(-1).tolist()
         return iter(torch.utils.data.DataLoader(
-            torch.utils.data.Subset(self.stream, order), batch_size=self.batch_size, num_workers=self.workers,
+            torch.utils.data.Subset(self.stream, order), batch_size=self.batch_size // world, num_workers=self.workers,
             pin_memory=self.device.type == "cuda", persistent_workers=False, prefetch_factor=4 if self.workers else None,
             drop_last=True))
 
@@ -139,10 +152,14 @@ class StreamBatches:
         self.epoch, self.pos, self._it = state["epoch"], state["pos"], None
 
 
-def make_batches(data: Any, batch_size: int, device: torch.device, seed: int) -> Any:
-    """The right batch source for what a dataset builder returned."""
+def make_batches(data: Any, batch_size: int, device: torch.device, seed: int, shard: Shard = (0, 1)) -> Any:
+    """The right batch source for what a dataset builder returned.
+
+    ``batch_size`` is the global batch; with ``shard = (rank, world)`` each call returns this rank's
+    ``batch_size / world`` samples of it (every rank follows the same seeded order).
+    """
     if isinstance(data, ToyMixture):
-        return ToyBatches(data, batch_size, device, seed)
+        return ToyBatches(data, batch_size, device, seed, shard)
     if isinstance(data, ImageData):
-        return TensorBatches(data, batch_size, device, seed)
-    return StreamBatches(data, batch_size, device, seed)
+        return TensorBatches(data, batch_size, device, seed, shard)
+    return StreamBatches(data, batch_size, device, seed, shard)

@@ -171,7 +171,7 @@ def _animation_section(run: Run) -> str:
     names = ", ".join(f.name for f in files)
     dim = "1-D" if run.config.get("data", {}).get("name") == "mog1d" else "2-D"
     what = ("G's samples (black dots) over D's decision surface (colours; dashed line: the 0.5 level), "
-            "true modes as green crosses." if dim == "2-D" else
+            "true modes as green rings." if dim == "2-D" else
             "True density (green), G's histogram and KDE (blue), D(x) (red) and the optimal discriminator "
             "D*(x) = p_data / (p_data + p_g) (dotted) for the current G — D tracks D* when it is well trained.")
     return (H.note(f"{what} Files written: {names} in {run.path}.") + '<div class="strip">' +

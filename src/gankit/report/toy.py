@@ -116,9 +116,11 @@ class Frames2D:
         cb = self.fig.colorbar(self.contours[0], ax=ax, fraction=0.046, pad=0.03)
         cb.set_label(label, fontsize=8)
         cb.ax.tick_params(labelsize=7)
-        self.dots = ax.scatter(first["samples"][:, 0], first["samples"][:, 1], s=3, color="black", alpha=0.55,
+        self.dots = ax.scatter(first["samples"][:, 0], first["samples"][:, 1], s=4, color="black", alpha=0.55,
                                linewidths=0, label="G(z), fixed z", zorder=3)
-        ax.scatter(centers[:, 0], centers[:, 1], s=70, marker="x", color="lime", linewidths=2.2, label="true modes", zorder=4)
+        # hollow rings, so that samples sitting on a mode stay visible
+        ax.scatter(centers[:, 0], centers[:, 1], s=130, marker="o", facecolors="none", edgecolors="lime",
+                   linewidths=2.0, label="true modes", zorder=4)
         ax.set_xlim(gx[0], gx[-1])
         ax.set_ylim(gy[0], gy[-1])
         ax.set_aspect("equal")

@@ -39,15 +39,19 @@ class Hook:
 
 
 class MetricsLog:
-    """Appends one JSON object per event to RUN/metrics.jsonl (flushed at once: a crash loses nothing)."""
+    """Appends one JSON object per event to RUN/metrics.jsonl (flushed at once: a crash loses nothing).
 
-    def __init__(self, path: Path) -> None:
+    With ``path=None`` (ranks other than 0 in a distributed job) nothing is written.
+    """
+
+    def __init__(self, path: Path | None) -> None:
         self.path = path
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"event": event, "time": round(time.time(), 3), **fields}
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record, allow_nan=True) + "\n")
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record, allow_nan=True) + "\n")
         return record
 
 

@@ -29,6 +29,7 @@ from ..models import build_models
 from ..models.pretrained import export_generator
 from .checkpoint import latest_checkpoint, load_checkpoint
 from .ema import ema_beta, update_ema
+from .distributed import check_batch, from_environment
 from .evaluation import eval_hooks
 from .health import DivergenceGuard, HealthHook
 from .hooks import CheckpointHook, LogHook, MetricsLog, SampleHook
@@ -90,7 +91,9 @@ class Trainer:
         tc = cfg.train
         if tc.threads:
             torch.set_num_threads(tc.threads)
-        self.device = resolve_device(tc.device)
+        self.dist = from_environment(tc.device)  # rank 0 of 1 unless launched by torchrun
+        check_batch(tc.batch_size, self.dist)
+        self.device = resolve_device(tc.device if self.dist.world == 1 or self.device_is_cpu(tc.device) else f"cuda:{self.dist.local_rank}")
         seed_everything(tc.seed)
 
         # Data: an endless stream of batches on the device, and what the models need to know about it.
@@ -98,21 +101,23 @@ class Trainer:
         self.info = info_of(data, cfg.data.name)
         if cfg.model.conditional and not self.info.num_classes:
             raise ConfigError(f"model.conditional: {cfg.data.name!r} has no labels; set model.conditional=false")
-        self.batches = make_batches(data, tc.batch_size, self.device, tc.seed)
+        shard = (self.dist.rank, self.dist.world)
+        self.batches = make_batches(data, tc.batch_size, self.device, tc.seed, shard)
 
         # Networks: G, D and G_ema (a slowly moving average of G, used for samples and export).
         G, D, self.g_kwargs, self.d_kwargs = build_models(cfg.model, self.info)
         self.G, self.D = G.to(self.device), D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.objective = GANObjective(build_loss(cfg.loss), cfg.model.z_dim, self.info.num_classes if cfg.model.conditional else 0)
+        self.objective = GANObjective(build_loss(cfg.loss), cfg.model.z_dim, self.info.num_classes if cfg.model.conditional else 0, shard)
         self.opt_g = make_optimizer(tc, self.G.parameters(), tc.lr_g)
         self.opt_d = make_optimizer(tc, self.D.parameters(), tc.lr_d)
 
         self.step = self.d_updates = self.images_seen = 0
         self._wall_before, self._t_start = 0.0, None
         self.last_log: dict[str, Any] = {}
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log = MetricsLog(self.run_dir / "metrics.jsonl")
+        if self.dist.is_main:  # only rank 0 writes
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.dist.is_main else None)
         # Periodic work, in order: log, evaluate, samples, checkpoint (which saves the others' state),
         # toy snapshots, TensorBoard, and the report last, after everything.
         self.log_hook = LogHook(tc.log_every)
@@ -120,10 +125,12 @@ class Trainer:
         self.health = HealthHook(self) if cfg.health.monitor else None
         self.hooks = [self.log_hook, *([self.health] if self.health else []), *eval_hooks(self), SampleHook(tc.sample_every, self),
                       CheckpointHook(tc.checkpoint_every), *snapshot_hooks(self), *tensorboard_hooks(self), ReportHook()]
+        if not self.dist.is_main:
+            self.hooks = []
         self.should_stop = False  # set by a hook (early stopping) to end the run after this step
         if resume:
             self._restore()
-        else:
+        elif self.dist.is_main:
             (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
 
     # ------------------------------------------------------------------ the loop
@@ -136,7 +143,7 @@ class Trainer:
         self.guard.start(self)
         stop = _StopFlag()
         self._t_start = time.perf_counter()
-        bar = tqdm(total=tc.steps, initial=self.step, disable=not tc.progress, unit="step", dynamic_ncols=True)
+        bar = tqdm(total=tc.steps, initial=self.step, disable=not (tc.progress and self.dist.is_main), unit="step", dynamic_ncols=True)
         with stop.installed():
             while self.step < tc.steps:
                 # 1. n_critic discriminator updates, each on a fresh real batch.
@@ -145,21 +152,23 @@ class Trainer:
                     d_loss, d_stats = self.objective.d_loss(self.G, self.D, real, labels)
                     self.opt_d.zero_grad(set_to_none=True)
                     d_loss.backward()
+                    self.dist.sync_grads(self.D)
                     d_stats["d_grad_norm"] = grad_norm(self.D)
                     self.opt_d.step()
                     self.d_updates += 1
-                    self.images_seen += real.shape[0]
+                    self.images_seen += tc.batch_size
                 # 2. one generator update.
-                g_loss, g_stats = self.objective.g_loss(self.G, self.D, tc.batch_size, self.device)
+                g_loss, g_stats = self.objective.g_loss(self.G, self.D, tc.batch_size // self.dist.world, self.device)
                 self.opt_g.zero_grad(set_to_none=True)
                 g_loss.backward()
+                self.dist.sync_grads(self.G)
                 g_stats["g_grad_norm"] = grad_norm(self.G)
                 self.opt_g.step()
                 # 3. the moving average of G.
                 update_ema(self.G_ema, self.G, ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup))
                 self.step += 1
                 # 4. the divergence guard: NaN/inf or an exploding D rolls back before anything is logged or saved.
-                stats = {**d_stats, **g_stats}
+                stats = self.dist.average({**d_stats, **g_stats})  # the same numbers (and guard decision) on every rank
                 if self.guard.check(self, stats):
                     continue
                 # 5. hooks: log, health, evaluation, samples, checkpoint (each decides whether it is due).
@@ -169,14 +178,16 @@ class Trainer:
                 bar.update(1)
                 if self.step % 10 == 0 or self.step == tc.steps:
                     bar.set_postfix_str(_postfix(self.last_log))
-                if stop.signal is not None or self.should_stop:
+                if self.dist.any(stop.signal is not None or self.should_stop, self.device):
                     break
         bar.close()
         self._wall_before, self._t_start = self.wall_time(), None
         for hook in self.hooks:  # final samples and checkpoint (skipped where just written)
             if not hook.due(self):
                 hook(self, final=True)
-        self.export()
+        if self.dist.is_main:
+            self.export()
+        self.dist.close()
         summary = {"step": self.step, "d_updates": self.d_updates, "images_seen": self.images_seen,
                    "wall_s": round(self._wall_before, 2), "run_dir": str(self.run_dir), "rollbacks": self.guard.retries,
                    "health": self.health.summary() if self.health else {}, "early_stopped": self.should_stop}
@@ -197,6 +208,10 @@ class Trainer:
             cc = c[i:i + batch].to(self.device) if c is not None else None
             out.append(self.G_ema(zc, cc).float().cpu())
         return torch.cat(out)
+
+    @staticmethod
+    def device_is_cpu(name: str) -> bool:
+        return name == "cpu" or (name == "auto" and not torch.cuda.is_available())
 
     def networks(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D, "G_ema": self.G_ema}

@@ -39,13 +39,19 @@ class GANObjective:
         num_classes: > 0 for conditional models: fake labels are drawn uniformly from [0, num_classes).
     """
 
-    def __init__(self, loss: AdversarialLoss, z_dim: int, num_classes: int = 0) -> None:
+    def __init__(self, loss: AdversarialLoss, z_dim: int, num_classes: int = 0, shard: tuple[int, int] = (0, 1)) -> None:
         self.loss, self.z_dim, self.num_classes = loss, z_dim, num_classes
+        self.rank, self.world = shard
 
     def latents(self, n: int, device: torch.device) -> tuple[Tensor, Tensor | None]:
-        """z: n×z_dim standard normal; c: n labels or None. Drawn from torch's global RNG (seeded, resumable)."""
-        z = torch.randn(n, self.z_dim, device=device)
-        c = torch.randint(self.num_classes, (n,), device=device) if self.num_classes else None
+        """z: n×z_dim standard normal; c: n labels or None, from torch's global RNG (seeded, resumable).
+
+        In a job of ``world`` processes every rank draws the global n·world batch and keeps its own n rows,
+        so the job computes exactly what one process does with the global batch.
+        """
+        total = n * self.world
+        z = torch.randn(total, self.z_dim, device=device)[self.rank * n:(self.rank + 1) * n]
+        c = torch.randint(self.num_classes, (total,), device=device)[self.rank * n:(self.rank + 1) * n] if self.num_classes else None
         return z, c
 
     def d_loss(self, G: nn.Module, D: nn.Module, real: Tensor, c_real: Tensor | None) -> tuple[Tensor, Stats]:
