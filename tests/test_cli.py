@@ -231,8 +231,6 @@ def test_unconditional_class_error_says_what_works(ring_run, tmp_path):
     assert "unconditional" in line
 
 
-@pytest.mark.xfail(strict=True, reason="bug: cli._cmd_train raises SystemExit('gankit: error: ...') for --resume with "
-                   "--out, which exits with code 1, not 2")
 def test_resume_with_out_is_a_usage_error(ring_run, tmp_path):
     run, _ = ring_run
     assert_usage_error(*run_cli("train", "--resume", run, "--out", tmp_path / "x"))

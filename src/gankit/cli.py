@@ -66,7 +66,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from . import api
 
     if args.resume and args.out:
-        raise SystemExit("gankit: error: --resume continues RUN in place; drop --out")
+        from .errors import ConfigError
+
+        raise ConfigError("--resume continues RUN in place; drop --out")
     summary = api.train(args.preset, config=args.config, out=args.out, overrides=args.overrides, resume=args.resume)
     run = summary["run_dir"]
     print(f"done: {summary['step']} steps, {summary['images_seen']} images shown, {summary['wall_s']:.0f} s"

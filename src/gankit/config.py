@@ -376,6 +376,8 @@ def validate(cfg: Config) -> None:
         checker = getattr(regs["datasets"].get(cfg.data.name), "check_config", None)
         if checker:
             checker(cfg.data)
+    if cfg.model.conditional and getattr(regs["datasets"].get(cfg.data.name), "labelled", None) is False:
+        raise ConfigError(f"model.conditional: {cfg.data.name!r} has no labels; set model.conditional=false or use labelled data")
     if "models" in regs:
         checker = getattr(regs["models"].get(cfg.model.name), "check_config", None)
         if checker:

@@ -82,6 +82,7 @@ def _toy(make: Callable[..., toy.ToyMixture], default_modes: int, default_std: f
             raise ConfigError(f"data.{uses}: {getattr(cfg, uses)!r} must be positive")
 
     build.check_config = check_config  # type: ignore[attr-defined]
+    build.labelled = False  # type: ignore[attr-defined]
     build.__doc__ = make.__doc__
     return build
 

@@ -99,10 +99,13 @@ def _curves_section(runs: Sequence[tuple[str, Run]]) -> str:
     png = curves_png(runs)
     if png is None:
         return H.note("No log records in metrics.jsonl yet.")
+    events = ("Dashed vertical lines: health events, rollbacks, early stops and other events, in the colour of "
+              "their run." if len(runs) > 1 else "Dashed vertical lines: health events (orange), rollbacks "
+              "(red), early stop (black), resumes (green), other events (purple).")
     return (H.img(png, "training curves") +
-            H.note("Mean over each log interval. Dashed vertical lines: health events (orange), rollbacks (red), "
-                   "early stop (black), resumes (green), other events (purple). D's raw output is a logit for "
-                   "minimax/nsgan: D(x) = sigmoid(raw); accuracy counts real scored > 0 and fake < 0."))
+            H.note(f"Training statistics are means over each log interval; evaluations (right) are single "
+                   f"measurements. {events} D's raw output is a logit for minimax/nsgan: D(x) = sigmoid(raw); "
+                   "accuracy counts real scored > 0 and fake < 0."))
 
 
 def _event_details(e: dict[str, Any]) -> str:
@@ -141,6 +144,9 @@ def _eval_section(run: Run) -> str:
     if not rows:
         return H.note(f"No evaluations recorded. Evaluate with: gankit evaluate {run.path} --metrics ... "
                       "(or set eval.metrics for evaluation during training).")
+    provenance = {r[-1] for r in rows}
+    if len(provenance) == 1:  # the same for every row: say it once
+        return H.table(headers[:-1], [r[:-1] for r in rows]) + H.note(f"Provenance (every row): {provenance.pop()}")
     return H.table(headers, rows)
 
 
@@ -153,8 +159,9 @@ def _timing_section(runs: Sequence[tuple[str, Run]]) -> str:
         t = runs[0][1].timing()
         body = H.kv_table({k: t[k] for k in keys if k in t}) if t else H.note("No timing recorded yet.")
     else:
+        cols = ("step", "images_seen", "wall_s", "mean_img_s", "device", "params_G", "params_D", "rollbacks", "early_stopped")
         timings = [(label, r.timing()) for label, r in runs]
-        body = H.table(["run", *keys[1:]], [[label, *(t.get(k, "") for k in keys[1:])] for label, t in timings])
+        body = H.table(["run", *cols], [[label, *(t.get(k, "") for k in cols)] for label, t in timings])
     png = throughput_png(runs)
     return body + (H.img(png, "images per second", "") if png else "") + H.note(
         "wall_s: seconds in the training loop (all resumed segments); images/s counts real images shown to D.")

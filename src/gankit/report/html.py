@@ -32,11 +32,12 @@ tr:nth-child(even) td { background: #fbfbfc; }
 figure { margin: 0; }
 figure.thumb img { width: 200px; height: auto; image-rendering: pixelated; border: 1px solid #ddd; }
 figure.side img { width: 360px; height: auto; image-rendering: pixelated; border: 1px solid #ddd; }
-figure.anim img { width: 570px; max-width: 100%; height: auto; border: 1px solid #ddd; }
+figure.anim img { width: 550px; max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: 12px; color: #555; text-align: center; }
 img.wide { max-width: 100%; height: auto; }
 img.pixel { image-rendering: pixelated; }
 img.final { max-width: 100%; width: 520px; height: auto; image-rendering: pixelated; border: 1px solid #ddd; }
+.scroll { overflow-x: auto; max-width: 100%; }
 code { background: #f3f3f5; padding: 0 3px; border-radius: 3px; }
 """
 
@@ -101,7 +102,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
             num = isinstance(v, (int, float)) and not isinstance(v, bool)
             cells.append(f'<td class="num">{esc(fmt(v))}</td>' if num else f"<td>{esc(fmt(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def kv_table(d: dict[str, Any], title: str = "") -> str:

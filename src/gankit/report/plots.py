@@ -58,56 +58,81 @@ def _positive(values: list[float]) -> bool:
     return all(v > 0 for v in values if math.isfinite(v))
 
 
-def curves_png(runs: Sequence[tuple[str, Run]], width: float = 10.0) -> bytes | None:
-    """The training-curves figure for one or more (label, run) pairs; None when nothing was logged."""
+def curves_png(runs: Sequence[tuple[str, Run]], width: float = 11.0) -> bytes | None:
+    """The training-curves figure for one or more (label, run) pairs; None when nothing was logged.
+
+    Training statistics on the left, evaluation metrics (when any) beside them on the right; every panel
+    shares the same step axis.
+    """
     logs = [r.series("log") for _, r in runs]
     evals = [r.series("eval") for _, r in runs]
     names = list(dict.fromkeys(k for s in logs for k in s))
     eval_names = list(dict.fromkeys(k for s in evals for k in s))[:MAX_EVAL_PANELS]
-    panels = [(t, ns, lg, "log") for t, ns, lg in panels_of(names)]
-    panels += [(f"eval: {n}", [n], False, "eval") for n in eval_names]
-    if not panels:
+    left = [(t, ns, lg, "log") for t, ns, lg in panels_of(names)]
+    right = [(f"eval: {n}", [n], False, "eval") for n in eval_names]
+    if not left and not right:
         return None
     many = len(runs) > 1
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(width, 1.9 * len(panels) + 0.8), sharex=True, squeeze=False)
-    for ax, (title, series_names, log_y, source) in zip(axes[:, 0], panels):
-        positive = True
-        for ri, (label, _run) in enumerate(runs):
-            data = logs[ri] if source == "log" else evals[ri]
-            for si, name in enumerate(series_names):
-                if name not in data:
-                    continue
-                xs, ys = data[name]
-                positive = positive and _positive(ys)
-                colour = colours[ri % len(colours)] if many else colours[si % len(colours)]
-                style = STYLES[si % len(STYLES)] if many else "-"
-                marker = "o" if source == "eval" or len(xs) < 3 else None
-                ax.plot(xs, ys, style, color=colour, marker=marker, ms=3, lw=1.3,
-                        label=(label if si == 0 else None) if many else name)
-        if log_y and positive:
-            ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(_PLAIN)
-            ax.yaxis.set_minor_formatter(_PLAIN_MINOR)
-        ax.set_title(title, fontsize=10, loc="left")
-        ax.grid(alpha=0.3)
-        ax.tick_params(which="both", labelsize=8)
-        if title == "losses":
-            _equilibrium_lines(ax, runs, series_names)
-        outside = {"loc": "upper left", "bbox_to_anchor": (1.005, 1.0), "fontsize": 8, "frameon": False}
-        if many and len(series_names) > 1:  # line styles name the statistics; colours name the runs
-            ax.legend([Line2D([], [], color="0.2", ls=STYLES[i % len(STYLES)]) for i in range(len(series_names))],
-                      series_names, **outside)
-        elif not many:
-            ax.legend(**outside)
-        _mark_events(ax, runs)
+    # evaluation panels two abreast when there are more of them than training panels
+    eval_cols = 2 if left and len(right) > max(len(left), 3) else 1
+    grids = [(c, n) for c, n in ((left, 1), (right, eval_cols)) if c]
+    rows = max(-(-len(c) // n) for c, n in grids)
+    fig = plt.figure(figsize=(width, 1.9 * rows + (1.1 if many else 0.6)), layout="constrained")
+    subfigs = (fig.subfigures(1, 2, width_ratios=[1.2, 1.0 * eval_cols], wspace=0.02) if len(grids) > 1 else [fig])
+    base = None
+    for sub, (column, ncols) in zip(subfigs, grids):
+        nrows = -(-len(column) // ncols)
+        for i, panel in enumerate(column):
+            ax = sub.add_subplot(nrows, ncols, i + 1, sharex=base)
+            base = base or ax
+            _draw_panel(ax, panel, runs, logs, evals)
+            if i + ncols < len(column):  # something below it: the step labels are on the bottom panel
+                ax.tick_params(labelbottom=False)
+            else:
+                ax.set_xlabel("step (G updates)", fontsize=9)
     if many:
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         handles = [Line2D([], [], color=colours[i % len(colours)], lw=2) for i in range(len(runs))]
-        fig.legend(handles, [label for label, _ in runs], loc="upper center", ncol=min(len(runs), 5), fontsize=9,
-                   frameon=False)
-    axes[-1, 0].set_xlabel("step (G updates)", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 0.97 if many else 1))
+        fig.legend(handles, [label for label, _ in runs], loc="outside upper center", ncol=min(len(runs), 5),
+                   fontsize=9, frameon=False)
     return fig_png(fig)
+
+
+def _draw_panel(ax: Any, panel: tuple[str, list[str], bool, str], runs: Sequence[tuple[str, Run]],
+                logs: list[dict], evals: list[dict]) -> None:
+    """One panel: its statistics for every run (colour = statistic for one run, = run for several)."""
+    title, series_names, log_y, source = panel
+    many = len(runs) > 1
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    positive = True
+    for ri, (label, _run) in enumerate(runs):
+        data = logs[ri] if source == "log" else evals[ri]
+        for si, name in enumerate(series_names):
+            if name not in data:
+                continue
+            xs, ys = data[name]
+            positive = positive and _positive(ys)
+            colour = colours[ri % len(colours)] if many else colours[si % len(colours)]
+            style = STYLES[si % len(STYLES)] if many else "-"
+            marker = "o" if source == "eval" or len(xs) < 3 else None
+            ax.plot(xs, ys, style, color=colour, marker=marker, ms=3.5, lw=1.3,
+                    label=(label if si == 0 else None) if many else name)
+    if log_y and positive:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_PLAIN)
+        ax.yaxis.set_minor_formatter(_PLAIN_MINOR)
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.grid(alpha=0.3)
+    ax.tick_params(which="both", labelsize=8)
+    if title == "losses":
+        _equilibrium_lines(ax, runs, series_names)
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.005, 1.0), "fontsize": 8, "frameon": False}
+    if many and len(series_names) > 1:  # line styles name the statistics; colours name the runs
+        ax.legend([Line2D([], [], color="0.2", ls=STYLES[i % len(STYLES)]) for i in range(len(series_names))],
+                  series_names, **outside)
+    elif not many and len(series_names) > 1:  # a single statistic is named by the panel title
+        ax.legend(**outside)
+    _mark_events(ax, runs)
 
 
 #: the losses' values at the GAN equilibrium p_g = p_data, D = 1/2 (Goodfellow et al. 2014)
@@ -123,19 +148,24 @@ def _equilibrium_lines(ax: Any, runs: Sequence[tuple[str, Run]], names: Sequence
     for name, value in EQUILIBRIUM[loss].items():
         if name in names:
             ax.axhline(value, color="0.4", lw=0.8, ls=":")
-            ax.annotate(f"{name} at equilibrium", (0.005, value), xycoords=("axes fraction", "data"), fontsize=7,
-                        color="0.35", va="bottom")
+            ax.annotate(f"{name} at equilibrium", (0.995, value), xycoords=("axes fraction", "data"), fontsize=7,
+                        color="0.35", va="bottom", ha="right")
 
 
 def _mark_events(ax: Any, runs: Sequence[tuple[str, Run]]) -> None:
     """Vertical lines at the steps of health / rollback / early-stop (and any other notable) events."""
-    for _label, run in runs:
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    xs, cs = [], []
+    for ri, (_label, run) in enumerate(runs):
         for e in run.other_events():
-            if e["event"] in QUIET_EVENTS:
-                continue
             step = e.get("step")
-            if isinstance(step, (int, float)) and not isinstance(step, bool):
-                ax.axvline(step, color=_EVENT_COLOURS.get(e["event"], "tab:purple"), lw=0.9, ls="--", alpha=0.7)
+            if e["event"] in QUIET_EVENTS or not isinstance(step, (int, float)) or isinstance(step, bool):
+                continue
+            # one run: the colour says what happened; several: which run it happened to
+            xs.append(step)
+            cs.append(colours[ri % len(colours)] if len(runs) > 1 else _EVENT_COLOURS.get(e["event"], "tab:purple"))
+    if xs:  # vlines in axes-fraction y: no autoscaling of y (axvline would ask for the limits of shared axes)
+        ax.vlines(xs, 0, 1, transform=ax.get_xaxis_transform(), colors=cs, lw=0.9, linestyles="--", alpha=0.7)
 
 
 def throughput_png(runs: Sequence[tuple[str, Run]]) -> bytes | None:
@@ -144,7 +174,7 @@ def throughput_png(runs: Sequence[tuple[str, Run]]) -> bytes | None:
     data = [(label, s) for label, s in data if s]
     if not data:
         return None
-    fig, ax = plt.subplots(figsize=(7, 2.4))
+    fig, ax = plt.subplots(figsize=(7, 2.4), layout="constrained")
     for label, (xs, ys) in data:
         ax.plot(xs, ys, lw=1.3, marker="o" if len(xs) < 3 else None, ms=3, label=label)
     ax.set_xlabel("step (G updates)", fontsize=9)
@@ -154,5 +184,4 @@ def throughput_png(runs: Sequence[tuple[str, Run]]) -> bytes | None:
     ax.tick_params(labelsize=8)
     if len(data) > 1:
         ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig_png(fig)
