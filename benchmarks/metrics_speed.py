@@ -17,6 +17,7 @@ not to spend minutes warming up). Usage:
     python benchmarks/metrics_speed.py            # n = 10,000 per set, writes docs/benchmarks/metrics_speed.md
     python benchmarks/metrics_speed.py --quick    # n = 2,000, fewer repeats and KID subsets
     python benchmarks/metrics_speed.py --json     # also print one JSON object on stdout
+    python benchmarks/metrics_speed.py --threads 1 --note "..."   # 1 BLAS thread (steadier on a busy machine)
 """
 from __future__ import annotations
 
@@ -268,9 +269,11 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [
         "# Metric speed (score layer)",
         "",
-        f"Written by `benchmarks/metrics_speed.py{' --quick' if r['quick'] else ''}` on {r['date']} "
+        f"Written by `benchmarks/metrics_speed.py{' --quick' if r['quick'] else ''}"
+        f"{' --threads ' + str(r['blas_threads_limit']) if r.get('blas_threads_limit') else ''}` on {r['date']} "
         f"(total {r['total_s']:.0f} s).",
         "",
+        *([f"Note: {r['note']}", ""] if r.get("note") else []),
         f"Machine: {m['cpu']}, os.cpu_count() = {m['cpu_count']}, {m['platform']}; Python {m['python']}, "
         f"numpy {m['numpy']}, scipy {m['scipy']}, torch {m['torch']}, scikit-learn {m['sklearn']}; "
         f"BLAS: {m['blas'] or 'unknown'}. Load average (1 min) at start / end: "
@@ -292,15 +295,15 @@ def markdown(r: dict[str, Any]) -> str:
         f"| statistics (one set) | `feature_stats`: mean + covariance, float64 | {f['stats_s_per_set']:.3f} | "
         f"{f['stats_cpu_s_per_set']:.3f} | {f['stats_repeats']} | | | |",
         f"| score from statistics | **ours** (`fid_from_stats`, Cholesky + `eigvalsh`) | {f['ours_s']:.3f} | "
-        f"{c['ours']:.3f} | {f['rounds']} | {f['fid_ours']:.10g} | 0 | 0 |",
+        f"{c['ours']:.3f} | {f['rounds']} | {f['fid_ours']:.13g} | 0 | 0 |",
         f"| score from statistics | ours, `method=\"eigh\"` (S1^½ via `eigh` + `eigvalsh`) | {f['ours_eigh_s']:.3f} | "
-        f"{c['ours_eigh']:.3f} | {f['rounds']} | {f['fid_ours_eigh']:.10g} | {f['abs_diff_eigh']:.3g} | "
+        f"{c['ours_eigh']:.3f} | {f['rounds']} | {f['fid_ours_eigh']:.13g} | {f['abs_diff_eigh']:.3g} | "
         f"{f['rel_diff_eigh']:.3g} |",
         f"| score from statistics | `scipy.linalg.sqrtm(S1 @ S2)` (pytorch-fid, clean-fid) | {f['sqrtm_s']:.3f} | "
-        f"{c['sqrtm']:.3f} | {f['rounds']} | {f['fid_sqrtm']:.10g} | {f['abs_diff_sqrtm']:.3g} | "
+        f"{c['sqrtm']:.3f} | {f['rounds']} | {f['fid_sqrtm']:.13g} | {f['abs_diff_sqrtm']:.3g} | "
         f"{f['rel_diff_sqrtm']:.3g} |",
         f"| score from statistics | `np.linalg.eigvals(S1 @ S2)` (torch-fidelity) | {f['eigvals_s']:.3f} | "
-        f"{c['eigvals']:.3f} | {f['rounds']} | {f['fid_eigvals']:.10g} | {f['abs_diff_eigvals']:.3g} | "
+        f"{c['eigvals']:.3f} | {f['rounds']} | {f['fid_eigvals']:.13g} | {f['abs_diff_eigvals']:.3g} | "
         f"{f['rel_diff_eigvals']:.3g} |",
         "",
         "| target | measured (wall) | measured (CPU) | |",
@@ -355,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--threads", type=int, default=None, help="limit BLAS threads (threadpoolctl); default: leave as configured"
     )
+    ap.add_argument("--note", default="", help="a sentence to print under the title (e.g. about machine load)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "metrics_speed.md")
     args = ap.parse_args(argv)
     if args.threads is not None:
@@ -365,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         result["blas_threads_limit"] = args.threads
     else:
         result = run(args.quick, args.n, args.dim)
+    if args.note:
+        result["note"] = args.note
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(args.out.suffix + ".tmp")
     tmp.write_text(markdown(result))

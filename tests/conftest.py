@@ -42,15 +42,17 @@ def one_line():
     return _OneLine
 
 
+def disable_report(mp: pytest.MonkeyPatch) -> None:
+    """Make training runs skip RUN/report.html (usable from module-scoped fixtures with MonkeyPatch.context())."""
+    from gankit.training import snapshots
+
+    mp.setattr(snapshots.ReportHook, "fire", lambda self, t: None)
+
+
 @pytest.fixture
 def no_report(monkeypatch):
     """Skip RUN/report.html in training runs made by the test (see the module docstring)."""
-    try:
-        from gankit.training import snapshots
-    except ImportError:  # no report hook in this version: nothing to skip
-        return
-    if hasattr(snapshots, "ReportHook"):
-        monkeypatch.setattr(snapshots.ReportHook, "fire", lambda self, t: None)
+    disable_report(monkeypatch)
 
 
 # One on-disk cache for the whole test session (all xdist workers): the digits-cnn extractor trains once

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import disable_report
 import torch
 from PIL import Image
 from safetensors.torch import load_file
@@ -27,14 +28,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # one torch thread per xdist worker (
 FAST = ["train.progress=false", "train.device=cpu", "eval.metrics="]
 
 
-def no_report(monkeypatch) -> None:
-    """Tiny test runs skip RUN/report.html (an animation: the slowest part of a tiny run, and not tested here)."""
-    try:
-        from gankit.training import snapshots
-    except ImportError:
-        return
-    if hasattr(snapshots, "ReportHook"):
-        monkeypatch.setattr(snapshots.ReportHook, "fire", lambda self, t: None)
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -65,7 +58,7 @@ def ring_run(tmp_path_factory):
     """`gankit train --preset ring --out DIR train.steps=30 train.progress=false` (smaller networks, no evaluation)."""
     out = tmp_path_factory.mktemp("cli") / "ring"
     with pytest.MonkeyPatch.context() as mp:
-        no_report(mp)
+        disable_report(mp)
         code, stdout, stderr = run_cli("train", "--preset", "ring", "--out", out, "train.steps=30", *FAST,
                                        "model.g_width=32", "model.d_width=32", "train.batch_size=64")
     assert code == 0, stderr
@@ -76,7 +69,7 @@ def ring_run(tmp_path_factory):
 def digits_cond_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "digits"
     with pytest.MonkeyPatch.context() as mp:
-        no_report(mp)
+        disable_report(mp)
         code, _, stderr = run_cli("train", "--preset", "digits-cond", "--out", out, "train.steps=3", "data.resolution=8",
                                   "model.g_width=8", "model.d_width=8", "model.z_dim=16", "train.batch_size=16", *FAST)
     assert code == 0, stderr
@@ -173,8 +166,7 @@ def test_conditional_sample_by_class(digits_cond_run, tmp_path):
         assert im.width > 2 * im.height  # 10 per row, 2 rows
 
 
-def test_config_file_recreates_the_run(ring_run, tmp_path, monkeypatch):
-    no_report(monkeypatch)
+def test_config_file_recreates_the_run(ring_run, tmp_path, no_report):
     run, _ = ring_run
     code, _, err = run_cli("train", "--config", run / "config.json", "--out", tmp_path / "again")
     assert code == 0, err

@@ -23,14 +23,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # one torch thread per xdist worker (
 RESOLUTIONS = [8, 16, 32, 64, 128, 256]
 
 
-def no_report(monkeypatch) -> None:
-    """Tiny test runs skip RUN/report.html (an animation: the slowest part of a tiny run, and not tested here)."""
-    try:
-        from gankit.training import snapshots
-    except ImportError:
-        return
-    if hasattr(snapshots, "ReportHook"):
-        monkeypatch.setattr(snapshots.ReportHook, "fire", lambda self, t: None)
 
 
 def one_line(e: BaseException) -> str:
@@ -359,8 +351,7 @@ def test_pickle_files_are_refused_and_never_executed(tmp_path, suffix):
 
 # ------------------------------------------------------------------------------------------ a real run
 
-def test_run_directory_generator_matches_the_trained_g_ema(tmp_path, monkeypatch):
-    no_report(monkeypatch)
+def test_run_directory_generator_matches_the_trained_g_ema(tmp_path, no_report):
     from gankit.training.loop import Trainer
 
     cfg = load_preset("digits-cond", ["data.resolution=8", "model.g_width=4", "model.d_width=4", "model.z_dim=8",

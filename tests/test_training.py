@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import disable_report
 import torch
 from PIL import Image
 from safetensors.torch import load_file
@@ -32,14 +33,6 @@ TINY_RING = COMMON + ["model.g_width=16", "model.d_width=16", "model.depth=2", "
 TINY_DIGITS = COMMON + ["data.resolution=8", "model.g_width=8", "model.d_width=8", "model.z_dim=16", "train.batch_size=16"]
 
 
-def no_report(monkeypatch) -> None:
-    """Tiny test runs skip RUN/report.html (an animation: the slowest part of a tiny run, and not tested here)."""
-    try:
-        from gankit.training import snapshots
-    except ImportError:
-        return
-    if hasattr(snapshots, "ReportHook"):
-        monkeypatch.setattr(snapshots.ReportHook, "fire", lambda self, t: None)
 
 
 def train(out: Path, preset: str, *overrides: str) -> dict:
@@ -65,13 +58,12 @@ RING_STEPS = 2000  # the shipped ring preset's own schedule
 
 
 @pytest.mark.slow
-def test_ring_run_puts_samples_on_the_modes(tmp_path, monkeypatch):
+def test_ring_run_puts_samples_on_the_modes(tmp_path, no_report):
     """The shipped ring recipe, as shipped (2,000 steps, seed 0), learns the 8 modes.
 
     Measured when this test was written (torch 2.x CPU): 87% of 2,500 samples within 0.1 of a centre, 80% within
     3 std (0.03), all 8 modes recovered; other seeds 92-97% / 8 modes. The thresholds leave a wide margin.
     """
-    no_report(monkeypatch)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a small MLP: one thread is as fast, and far faster on a busy machine
     try:
@@ -96,8 +88,7 @@ def test_ring_run_puts_samples_on_the_modes(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------------------ determinism
 
-def test_same_seed_same_weights_other_seed_different(tmp_path, monkeypatch):
-    no_report(monkeypatch)
+def test_same_seed_same_weights_other_seed_different(tmp_path, no_report):
     args = [*TINY_RING, "train.steps=6", "train.ema_kimg=0.05", "train.checkpoint_every=6"]
     train(tmp_path / "a", "ring", *args)
     train(tmp_path / "b", "ring", *args)
@@ -124,7 +115,7 @@ def counted_run(tmp_path_factory):
     """10 steps with n_critic=3, a log every 2 steps, samples every 4, checkpoints every 2 (keep 3), no EMA."""
     out = tmp_path_factory.mktemp("counted") / "run"
     with pytest.MonkeyPatch.context() as mp:
-        no_report(mp)
+        disable_report(mp)
         summary = train(out, "ring", *TINY_RING, f"train.batch_size={BATCH}", "train.steps=10", "train.n_critic=3",
                         "train.log_every=2", "train.sample_every=4", "train.checkpoint_every=2",
                         "train.keep_checkpoints=3", "train.ema_kimg=0", "train.lr_g=3e-4", "train.lr_d=5e-4")
@@ -194,8 +185,7 @@ def test_ema_zero_keeps_g_ema_equal_to_g(counted_run):
     assert same_tensors(weights(run / "generator" / "model.safetensors"), weights(run / "checkpoints" / "10" / "G.safetensors"))
 
 
-def test_keep_one_checkpoint(tmp_path, monkeypatch):
-    no_report(monkeypatch)
+def test_keep_one_checkpoint(tmp_path, no_report):
     train(tmp_path / "r", "ring", *TINY_RING, "train.steps=5", "train.checkpoint_every=1", "train.keep_checkpoints=1")
     assert [p.name for p in (tmp_path / "r" / "checkpoints").iterdir()] == ["5"]
 
@@ -203,8 +193,7 @@ def test_keep_one_checkpoint(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------ checkpoint round trip
 
 @pytest.mark.parametrize("preset,overrides", [("ring", TINY_RING), ("digits", TINY_DIGITS)])
-def test_load_checkpoint_restores_everything_exactly(tmp_path, monkeypatch, preset, overrides):
-    no_report(monkeypatch)
+def test_load_checkpoint_restores_everything_exactly(tmp_path, no_report, preset, overrides):
     import random
 
     import numpy as np
@@ -239,9 +228,8 @@ def test_load_checkpoint_restores_everything_exactly(tmp_path, monkeypatch, pres
 # ------------------------------------------------------------------------------------------ resume
 
 @pytest.mark.parametrize("preset,overrides", [("ring", TINY_RING), ("digits", TINY_DIGITS + ["model.conditional=true"])])
-def test_resume_matches_a_straight_run(tmp_path, monkeypatch, preset, overrides):
+def test_resume_matches_a_straight_run(tmp_path, no_report, preset, overrides):
     """20 steps straight == 10 steps, then ``gankit train --resume RUN train.steps=20`` (bitwise)."""
-    no_report(monkeypatch)
     args = [*overrides, "train.checkpoint_every=10", "train.ema_kimg=0.01", "train.log_every=5", "train.sample_every=10"]
     train(tmp_path / "straight", preset, *args, "train.steps=20")
     train(tmp_path / "split", preset, *args, "train.steps=10")
@@ -318,8 +306,7 @@ def test_update_ema_math():
 # ------------------------------------------------------------------------------------------ image runs and errors
 
 @pytest.mark.parametrize("conditional", [False, True])
-def test_tiny_digits_dcgan_run(tmp_path, monkeypatch, conditional):
-    no_report(monkeypatch)
+def test_tiny_digits_dcgan_run(tmp_path, no_report, conditional):
     summary = train(tmp_path / "d", "digits", *TINY_DIGITS, "train.steps=5", f"model.conditional={str(conditional).lower()}")
     assert summary["step"] == 5 and summary["images_seen"] == 5 * 16
     G = gankit.load(tmp_path / "d")

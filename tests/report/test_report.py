@@ -123,6 +123,9 @@ def test_snapshot_grid_orientation(tmp_path: Path) -> None:
     from gankit.training.loop import Trainer
 
     t = Trainer(load_preset("ring", TINY_TOY + ["eval.metrics=[]"]), tmp_path / "run")
+    assert not (tmp_path / "run" / "snapshots").exists(), "nothing is written before training starts"
+    hook = next(h for h in t.hooks if type(h).__name__ == "SnapshotHook")
+    hook(t, final=True)  # writes the recorded step 0 (and the current state, also step 0)
     snap = np.load(tmp_path / "run" / "snapshots" / "step0000000.npz", allow_pickle=False)
     assert snap["samples"].shape == (1000, 2) and snap["d_raw"].shape == (100, 100) and int(snap["step"]) == 0
     ix, iy = 3, 70
@@ -136,12 +139,14 @@ def test_toy_report(toy_run: Path) -> None:
     assert len(snaps) == 21  # step 0 and every step (max(1, 20 // 60) = 1)
     assert (toy_run / "report.html").is_file(), "the end of training writes the report"
     ends = [json.loads(line) for line in (toy_run / "metrics.jsonl").read_text().splitlines()]
-    assert any(e["event"] == "report" and e["ok"] for e in ends)
+    reports = [e for e in ends if e["event"] == "report"]
+    assert len(reports) == 1 and reports[0]["wall_s"] > 0 and "error" not in reports[0]
     gif = Image.open(toy_run / "animation.gif")
     assert gif.n_frames > 1
     assert Image.open(toy_run / "animation_last.png").size == gif.size
     p, images = check_self_contained(toy_run / "report.html")
     assert TOY_IDS <= p.ids
+    assert "when this report was written" in (toy_run / "report.html").read_text()  # timing before the end event
     assert any(getattr(im, "n_frames", 1) > 1 for im in images), "the animation is embedded"
 
 
@@ -213,6 +218,8 @@ def test_compare(toy_run: Path, image_run: Path, tmp_path: Path, capsys: pytest.
     assert len(images) >= 4  # two final samples, the curves, throughput
     with pytest.raises(ConfigError):
         report.compare([tmp_path / "nope"], tmp_path / "x.html")
+    assert cli_main(["report", str(tmp_path / "nope")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- TensorBoard

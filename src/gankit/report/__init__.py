@@ -60,6 +60,8 @@ def render_animation(run_dir: str | Path, force: bool = False) -> list[Path]:
     os.replace(tmp, last)
     written.append(last)
     mp4 = write_mp4(frames, run.path / ANIMATION_FILES[2])
+    if mp4 is None:  # no ffmpeg here: an older MP4 would show another training
+        (run.path / ANIMATION_FILES[2]).unlink(missing_ok=True)
     return written + ([mp4] if mp4 else [])
 
 
@@ -176,11 +178,18 @@ def _animation_section(run: Run) -> str:
         return H.note("No snapshots in snapshots/ (they are recorded during training of toy runs).")
     gif, last = files[0], files[1]
     names = ", ".join(f.name for f in files)
-    dim = "1-D" if run.config.get("data", {}).get("name") == "mog1d" else "2-D"
-    what = ("G's samples (black dots) over D's decision surface (colours; dashed line: the 0.5 level), "
-            "true modes as green rings." if dim == "2-D" else
-            "True density (green), G's histogram and KDE (blue), D(x) (red) and the optimal discriminator "
-            "D*(x) = p_data / (p_data + p_g) (dotted) for the current G — D tracks D* when it is well trained.")
+    shape = run.data_info.get("shape") or ([1] if run.config.get("data", {}).get("name") == "mog1d" else [2])
+    loss = _loss_name(run)
+    level = {"minimax": "D(x) = 1/2", "nsgan": "D(x) = 1/2", "lsgan": "score 1/2"}.get(loss, "score 0")
+    if shape[0] >= 2:
+        what = (f"G's samples (black dots, fixed noise) over D's decision surface (colours; dashed line: {level}), "
+                "true modes as green rings.")
+    elif loss in ("minimax", "nsgan", "lsgan"):
+        what = ("True density (green), G's histogram and KDE (blue), D(x) (red) and the optimal discriminator "
+                "D*(x) = p_data / (p_data + p_g) for the current G (dotted; drawn where the densities have mass). "
+                "A perfectly trained D equals D*; at the equilibrium p_g = p_data both are 1/2 everywhere.")
+    else:
+        what = f"True density (green), G's histogram and KDE (blue) and the critic's score (red; {loss} has no D*)."
     return (H.note(f"{what} Files written: {names} in {run.path}.") + '<div class="strip">' +
             H.figure(gif.read_bytes(), "over training (GIF, loops)", "anim", "image/gif") +
             H.figure(last.read_bytes(), "last frame", "anim") + "</div>")

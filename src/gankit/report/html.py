@@ -71,9 +71,7 @@ def fmt(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        return f"{value:.4g}" if (abs(value) >= 1e-3 or value == 0) and abs(value) < 1e6 else f"{value:.3e}"
+        return str(value) if math.isnan(value) or math.isinf(value) else f"{value:.4g}"
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value, default=str)
     return str(value)

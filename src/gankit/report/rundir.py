@@ -127,17 +127,20 @@ class Run:
         return out
 
     def timing(self) -> dict[str, Any]:
-        """Wall time, counters and mean images/s: from the ``end`` event, else from the last log record."""
+        """Wall time, counters and mean images/s: from the ``end`` event, else the latest ``report`` or log record."""
         end = self.of("end")
         logs = self.of("log")
         start = self.of("start")
         rec: dict[str, Any] = {}
+        later = [e for e in self.events if e.get("event") in ("log", "report") and is_number(e.get("wall_s"))]
         if end:
             rec.update(end[-1])
             rec["source"] = "end of run"
-        elif logs:
-            rec.update(logs[-1])
-            rec["source"] = f"last log record (step {logs[-1].get('step')})"
+        elif later:
+            rec.update(later[-1])
+            rec["source"] = ("when this report was written" if later[-1]["event"] == "report"
+                             else f"last log record (step {later[-1].get('step')})")
+        rec.pop("path", None)
         if start:
             for k in ("device", "params_G", "params_D"):
                 if k in start[0]:

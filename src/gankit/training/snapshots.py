@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,7 +51,8 @@ def plot_box(centers: np.ndarray, std: float) -> tuple[float, float]:
 class SnapshotHook(Hook):
     """Every ``max(1, steps // 60)`` steps (and at the end): G_ema samples from fixed noise and D on a grid.
 
-    A first snapshot (step 0, the untrained networks) is written when the hook is built for a fresh run.
+    The untrained networks are recorded when the hook is built and written as step 0 with the first
+    snapshot (nothing is written before training starts; a resumed run keeps its own step 0).
     """
 
     def __init__(self, trainer: "Trainer") -> None:
@@ -76,9 +76,7 @@ class SnapshotHook(Hook):
             pts[:, 0], pts[:, 1] = xx.ravel(), yy.ravel()
             self.points = torch.from_numpy(pts)
         self.folder = trainer.run_dir / "snapshots"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if trainer.step == 0:
-            self.fire(trainer)
+        self._initial = self.arrays(trainer) if trainer.step == 0 else None
 
     @torch.no_grad()
     def d_on_grid(self, t: "Trainer") -> np.ndarray:
@@ -92,19 +90,37 @@ class SnapshotHook(Hook):
         raw = torch.cat(out).numpy()
         return raw.reshape(len(self.grid_y), len(self.grid_x)) if self.dim > 1 else raw
 
-    def fire(self, t: "Trainer") -> None:
-        samples = t.generate(self.z).numpy().astype(np.float32)
-        path = self.folder / f"step{t.step:07d}.npz"
+    def arrays(self, t: "Trainer") -> dict[str, np.ndarray]:
+        """One snapshot's arrays for the networks as they are now."""
+        return {"samples": t.generate(self.z).numpy().astype(np.float32), "d_raw": self.d_on_grid(t).astype(np.float32),
+                "grid_x": self.grid_x, "grid_y": self.grid_y, "centers": self.centers,
+                "std": np.float32(self.std), "step": np.int64(t.step)}
+
+    def write(self, arrays: dict[str, np.ndarray]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"step{int(arrays['step']):07d}.npz"
         tmp = path.with_name(f".{path.stem}.tmp.npz")
         with open(tmp, "wb") as f:
-            np.savez(f, samples=samples, d_raw=self.d_on_grid(t).astype(np.float32), grid_x=self.grid_x,
-                     grid_y=self.grid_y, centers=self.centers, std=np.float32(self.std), step=np.int64(t.step))
+            np.savez(f, **arrays)
         os.replace(tmp, path)
+
+    def fire(self, t: "Trainer") -> None:
+        if self._initial is not None:
+            if not (self.folder / "step0000000.npz").exists():
+                self.write(self._initial)
+            self._initial = None
+        self.write(self.arrays(t))
+
+
+def is_main(trainer: "Trainer") -> bool:
+    """Whether this process writes files (rank 0, or not distributed)."""
+    dist = getattr(trainer, "dist", None)
+    return dist is None or bool(getattr(dist, "is_main", True))
 
 
 def snapshot_hooks(trainer: "Trainer") -> list[Hook]:
-    """[SnapshotHook] for toy data (true modes known), [] for images."""
-    if trainer.info.kind != "toy" or not trainer.info.centers:
+    """[SnapshotHook] for toy data (true modes known), [] for images and on ranks other than 0."""
+    if trainer.info.kind != "toy" or not trainer.info.centers or not is_main(trainer):
         return []
     return [SnapshotHook(trainer)]
 
@@ -125,12 +141,13 @@ class ReportHook(Hook):
     def fire(self, t: "Trainer") -> None:
         from ..report import write_report  # report/ only reads the run directory
 
+        # The counters as the report sees them (the run's "end" event is written after the hooks).
+        t.log.write("report", step=t.step, d_updates=t.d_updates, images_seen=t.images_seen,
+                    wall_s=round(t.wall_time(), 2), path="report.html")
         try:
             t.export()
-            path = write_report(t.run_dir)
+            write_report(t.run_dir)
         except Exception as e:  # noqa: BLE001 - the run itself succeeded; say what went wrong and go on
             msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             t.log.write("report", step=t.step, ok=False, error=msg)
             print(f"gankit: warning: report not written ({msg}); retry with: gankit report {t.run_dir}", file=sys.stderr)
-            return
-        t.log.write("report", step=t.step, ok=True, path=str(Path(path).relative_to(t.run_dir)))

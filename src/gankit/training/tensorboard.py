@@ -61,9 +61,11 @@ class TensorBoardHook(Hook):
 
 def tensorboard_hooks(trainer: "Trainer") -> list[Hook]:
     """[TensorBoardHook] when ``train.tensorboard`` is on, else []; a one-line ConfigError when not installed."""
+    from .snapshots import is_main
+
     if not getattr(trainer.cfg.train, "tensorboard", False):
         return []
     if not tensorboard_available():
         raise ConfigError("train.tensorboard: true needs the tensorboard package; pip install gankit[tensorboard] "
                           "(or set train.tensorboard=false)")
-    return [TensorBoardHook(trainer)]
+    return [TensorBoardHook(trainer)] if is_main(trainer) else []
