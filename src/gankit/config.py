@@ -62,6 +62,17 @@ class ModelConfig:
     d_width: int = _f(64, help="D channels at the highest resolution (conv) or hidden units (mlp)", low=1, high=4096)
     max_width: int = _f(512, help="cap on channels of any convolutional layer", low=1, high=8192)
     depth: int = _f(3, help="mlp: hidden layers of G and D", low=1, high=32)
+    spectral_norm: str = _f("none", help="spectral normalization (Miyato et al. 2018) of every conv/linear/embedding weight in D, G, both or none",
+                            choices=("none", "d", "g", "both"))
+    g_norm: str = _f("auto", help="dcgan/resnet: G's normalization; auto: the family's published choice (batch)",
+                     choices=("auto", "batch", "layer", "instance", "group", "none"))
+    d_norm: str = _f("auto", help="dcgan/resnet: D's normalization; auto: the family's published choice (dcgan batch, resnet none)",
+                     choices=("auto", "batch", "layer", "instance", "group", "none"))
+    attention: int = _f(0, help="dcgan/resnet: feature-map side at which G and D get one SAGAN self-attention block; 0: off", low=0, high=1024)
+    minibatch_discrimination: int = _f(0, help="D: kernels B of minibatch discrimination (Salimans et al. 2016) on its penultimate features; 0: off",
+                                       low=0, high=1024)
+    minibatch_dims: int = _f(16, help="D: dimensions C of each minibatch-discrimination kernel", low=1, high=1024)
+    mbstd: int = _f(0, help="D: group size of the minibatch standard-deviation feature (Karras et al. 2018); 0: off", low=0, high=1024)
 
 
 @dataclass

@@ -1,0 +1,141 @@
+"""Penalties on the discriminator as pure functions returning one value per sample (shape N).
+
+Every penalty takes D (anything called as ``D(x, c) -> N`` raw scores, higher = more real, as in
+gankit.losses) and the inputs D judges, and returns the *unweighted* per-sample penalty. The objective
+(training/objectives.py) takes the mean, multiplies by the configured weight and applies the lazy interval;
+nothing here knows about configs, steps or weights. Input gradients are taken with
+``torch.autograd.grad(create_graph=True)`` so that D's weights get the penalty's gradient in the same
+backward pass as the adversarial loss (and so the distributed all-reduce covers it too).
+
+=============  ==================================================  =========================================
+name           per-sample value                                    paper
+=============  ==================================================  =========================================
+gp             (‖∇D(x̂)‖ − 1)², x̂ = εx + (1 − ε)G(z), ε ~ U[0,1]   Gulrajani et al. 2017 (WGAN-GP)
+gp one-sided   max(0, ‖∇D(x̂)‖ − 1)²                              same paper, appendix; Petzka et al. 2018
+dragan         (‖∇D(x̃)‖ − 1)², x̃ = x + 0.5·std(x)·u, u ~ U[0,1]  Kodali et al. 2017 (DRAGAN)
+r1             ‖∇D(x)‖² on real x                                  Mescheder et al. 2018 (weight γ/2)
+r2             ‖∇D(G(z))‖² on fake samples                         Mescheder et al. 2018 (weight γ/2)
+bcr            (D(x) − D(T(x)))² for an augmentation T             Zhao et al. 2020 (balanced consistency)
+drift          D(x)²                                               Karras et al. 2018 (ProGAN, ε = 0.001)
+=============  ==================================================  =========================================
+
+Weight clipping (Arjovsky et al. 2017) is not a penalty but a constraint after each D step: :func:`clip_weights`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .registry import Registry
+
+Tensor = torch.Tensor
+Critic = Callable[[Tensor, "Tensor | None"], Tensor]  # D(x: N×..., c: N int64 | None) -> N
+
+PENALTIES: Registry[Callable[..., Tensor]] = Registry("penalties", callable, "a function returning per-sample values",
+                                                      item="penalty")
+
+
+def input_gradient(D: Critic, x: Tensor, c: Tensor | None = None) -> Tensor:
+    """∇_x ΣD(x, c): N×... (each row is the gradient of that sample's own score), differentiable in D's weights."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x, c).sum(), x, create_graph=True)
+    return grad
+
+
+def _norms(grad: Tensor) -> Tensor:
+    return torch.linalg.vector_norm(grad.flatten(1), dim=1)
+
+
+def _per_sample(shape: torch.Size, like: Tensor) -> Tensor:
+    """U[0, 1) per sample, broadcastable over the sample's other dimensions (shape N×1×...)."""
+    return torch.rand((shape[0],) + (1,) * (len(shape) - 1), device=like.device, dtype=like.dtype)
+
+
+@PENALTIES.register("gp", help="WGAN-GP: (‖∇D(x̂)‖ − 1)² on real/fake interpolates (Gulrajani et al. 2017)")
+def gradient_penalty(D: Critic, real: Tensor, fake: Tensor, c: Tensor | None = None, one_sided: bool = False) -> Tensor:
+    """(‖∇D(x̂)‖ − 1)² or, one-sided, max(0, ‖∇D(x̂)‖ − 1)²; N values.
+
+    Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", Algorithm 1: x̂ = εx + (1 − ε)x̃ with one
+    ε ~ U[0, 1] per sample. The one-sided form only penalizes slopes above 1 (their appendix; Petzka et al.
+    2018, "On the regularization of Wasserstein GANs"). ``real`` and ``fake`` are N×... and paired row by
+    row; for a conditional D the interpolates are judged with the real rows' labels ``c``.
+    """
+    eps = _per_sample(real.shape, real)
+    x_hat = eps * real.detach() + (1.0 - eps) * fake.detach()
+    gap = _norms(input_gradient(D, x_hat, c)) - 1.0
+    return gap.clamp(min=0.0).pow(2) if one_sided else gap.pow(2)
+
+
+def dragan_points(real: Tensor, scale: float = 0.5) -> Tensor:
+    """x̃ = x + scale·std(x)·u, u ~ U[0, 1) per element; std over the whole batch (one number).
+
+    The convention of the authors' reference code (kodalinaveen3/DRAGAN, ``get_perturbed_batch``:
+    ``x + 0.5 * x.std() * np.random.random(x.shape)``), which the paper's text describes as perturbations
+    "around the real data" with noise scale 0.5·std: a one-sided uniform, one std for the batch.
+    """
+    return real.detach() + scale * real.detach().std() * torch.rand_like(real)
+
+
+@PENALTIES.register("dragan", help="DRAGAN: (‖∇D‖ − 1)² around perturbed real data (Kodali et al. 2017)")
+def dragan_penalty(D: Critic, real: Tensor, c: Tensor | None = None, scale: float = 0.5) -> Tensor:
+    """(‖∇D(x̃)‖ − 1)² at x̃ = :func:`dragan_points` (real); N values.
+
+    Kodali et al. 2017, "On Convergence and Stability of GANs" (DRAGAN), eq. (9), with the reference code's
+    perturbation (see :func:`dragan_points`).
+    """
+    return (_norms(input_gradient(D, dragan_points(real, scale), c)) - 1.0).pow(2)
+
+
+@PENALTIES.register("r1", help="R1: ‖∇D(x)‖² on real data (Mescheder et al. 2018)")
+def r1_penalty(D: Critic, real: Tensor, c: Tensor | None = None) -> Tensor:
+    """‖∇_x D(x)‖² at the real samples; N values (the objective multiplies by γ/2).
+
+    Mescheder, Geiger & Nowozin 2018, "Which Training Methods for GANs do actually Converge?", eq. (9).
+    """
+    return input_gradient(D, real, c).flatten(1).pow(2).sum(1)
+
+
+@PENALTIES.register("r2", help="R2: ‖∇D(G(z))‖² on generated samples (Mescheder et al. 2018)")
+def r2_penalty(D: Critic, fake: Tensor, c: Tensor | None = None) -> Tensor:
+    """‖∇_x D(x)‖² at generated samples; N values (Mescheder et al. 2018, eq. (10); weight γ/2)."""
+    return input_gradient(D, fake, c).flatten(1).pow(2).sum(1)
+
+
+@PENALTIES.register("bcr", help="balanced consistency: (D(x) − D(T(x)))² (Zhao et al. 2020)")
+def consistency_penalty(D: Critic, x: Tensor, augment: Callable[[Tensor], Tensor], c: Tensor | None = None,
+                        logits: Tensor | None = None) -> Tensor:
+    """(D(x) − D(T(x)))²; N values. Gradients flow through both terms.
+
+    Zhang et al. 2020, "Consistency Regularization for GANs" (CR, on real data); Zhao et al. 2020, "Improved
+    Consistency Regularization for GANs" (bCR: the same term on real and on generated samples, each with its own
+    weight). ``logits``: D(x, c) when already computed (saves a forward pass).
+    """
+    if logits is None:
+        logits = D(x, c)
+    return (logits - D(augment(x), c)).pow(2)
+
+
+@PENALTIES.register("drift", help="ProGAN drift: D(x)² keeps real scores near 0 (Karras et al. 2018)")
+def drift_penalty(real_logits: Tensor) -> Tensor:
+    """D(x)² from D's raw scores on real samples; N values (weight ε_drift = 0.001 in the paper).
+
+    Karras et al. 2018, "Progressive Growing of GANs", appendix A.1: keeps the critic's output from drifting
+    far from zero under the WGAN-GP loss.
+    """
+    return real_logits.pow(2)
+
+
+@torch.no_grad()
+def clip_weights(D: nn.Module, c: float) -> None:
+    """Clamp every parameter of D to [−c, c] in place (Arjovsky, Chintala & Bottou 2017, Algorithm 1, c = 0.01).
+
+    Called after each D optimizer step; keeps the critic in a compact set of functions (a crude Lipschitz bound).
+    """
+    for p in D.parameters():
+        p.clamp_(-c, c)
+
+
+__all__ = ["PENALTIES", "input_gradient", "gradient_penalty", "dragan_points", "dragan_penalty", "r1_penalty",
+           "r2_penalty", "consistency_penalty", "drift_penalty", "clip_weights"]
