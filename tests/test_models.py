@@ -234,6 +234,7 @@ def _trained_like(G: nn.Module) -> nn.Module:
     ("dcgan", {"z_dim": 8, "c_dim": 0, "img_resolution": 16, "img_channels": 3, "width": 8, "max_width": 32}),
     ("dcgan", {"z_dim": 8, "c_dim": 10, "img_resolution": 8, "img_channels": 1, "width": 8, "max_width": 32}),
     ("mlp", {"z_dim": 2, "c_dim": 0, "img_resolution": 0, "img_channels": 2, "width": 16, "depth": 2}),
+    ("resnet", {"z_dim": 8, "c_dim": 10, "img_resolution": 32, "img_channels": 1, "width": 4, "max_width": 8}),
 ])
 def test_export_then_load_gives_identical_samples(tmp_path, family, kwargs):
     G = _trained_like(MODELS.get(family).generator(**kwargs))

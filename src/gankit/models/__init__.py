@@ -12,7 +12,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ..registry import Registry
-from . import dcgan, mlp
+from . import dcgan, mlp, resnet
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,19 @@ def family_of(module: ModuleType) -> Family:
 MODELS: Registry[Family] = Registry("models", lambda f: isinstance(f, Family), "a gankit.models.Family")
 MODELS.register("mlp", family_of(mlp), help="multilayer perceptron G and D (toys, flat vectors)")
 MODELS.register("dcgan", family_of(dcgan), help="DCGAN (Radford et al. 2016), 8-256 px, batch norm, projection D")
+MODELS.register("resnet", family_of(resnet), help="SNGAN-style ResNet (Miyato et al. 2018), 32/64/128 px, cBN G, projection D")
 
 
-def build_models(model_cfg: Any, info: Any) -> tuple[nn.Module, nn.Module, dict, dict]:
-    """G, D and their constructor kwargs for ``model_cfg`` (ModelConfig) on data described by ``info``."""
+def build_models(model_cfg: Any, info: Any, pack: int = 1) -> tuple[nn.Module, nn.Module, dict, dict]:
+    """G, D and their constructor kwargs for ``model_cfg`` (ModelConfig) on data described by ``info``.
+
+    ``pack`` > 1 (PacGAN, Lin et al. 2018): D judges ``pack`` samples joined on the channel / feature axis, so it
+    is built with ``img_channels × pack`` inputs (every family names its input channels ``img_channels``).
+    """
     fam = MODELS.get(model_cfg.name, "model.name")
     g_kwargs, d_kwargs = fam.options(model_cfg, info)
+    if pack > 1:
+        d_kwargs = {**d_kwargs, "img_channels": d_kwargs["img_channels"] * pack}
     return fam.generator(**g_kwargs), fam.discriminator(**d_kwargs), g_kwargs, d_kwargs
 
 

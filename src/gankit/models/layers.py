@@ -6,10 +6,14 @@ family's ``options``), so an exported network is rebuilt exactly from its JSON k
 """
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
+
+from ..errors import ConfigError
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -207,6 +211,8 @@ class MinibatchDiscrimination(nn.Module):
     that large evaluation batches stay within memory.
     """
 
+    max_elements = 2**22  # B·rows·N floats per chunk of the pairwise kernel
+
     def __init__(self, in_features: int, kernels: int, kernel_dims: int = 16) -> None:
         super().__init__()
         self.kernels, self.kernel_dims = kernels, kernel_dims
@@ -215,10 +221,49 @@ class MinibatchDiscrimination(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         n = h.shape[0]
         m = self.T(h).view(n, self.kernels, self.kernel_dims).transpose(0, 1)  # B×N×C
-        chunk = max(1, 2**22 // max(1, self.kernels * n))
+        chunk = max(1, self.max_elements // max(1, self.kernels * n))
         rows = []
         for i in range(0, n, chunk):
             c = torch.exp(-torch.cdist(m[:, i:i + chunk], m, p=1))  # B×chunk×N
             rows.append(c.sum(dim=2) - 1.0)  # minus c(i, i) = exp(0) = 1
         o = torch.cat(rows, dim=1).t() / max(n - 1, 1)  # N×B
         return torch.cat([h, o.to(h.dtype)], dim=1)
+
+
+# ------------------------------------------------------------------------------------------ options and checks
+
+def check_attention(attention: int, allowed: list[int]) -> None:
+    """Constructors: ``attention`` is 0 (off) or one of the feature-map sides ``allowed``."""
+    if attention and attention not in allowed:
+        raise ValueError(f"attention at {attention}×{attention} is not possible here; use 0 or one of {allowed}")
+
+
+def nondefault(cls: type, **kwargs: Any) -> dict[str, Any]:
+    """The kwargs whose value differs from ``cls.__init__``'s default: stabilizer options enter the saved
+    kwargs only when used, so networks exported before they existed keep the same config.json."""
+    params = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in kwargs.items() if v != params[k].default}
+
+
+def check_stabilizers(cfg: Any, family: str, attention_resolutions: list[int] | None, norms: bool) -> None:
+    """Cross-field rules of the ``model.*`` stabilizer fields shared by the families (``cfg``: a Config).
+
+    ``attention_resolutions``: the sides where this family can place self-attention for ``data.resolution``
+    (None: the family has no feature maps); ``norms``: whether g_norm / d_norm mean anything here.
+    """
+    m = cfg.model
+    if m.mbstd == 1:
+        raise ConfigError("model.mbstd: 1 is a group of one (its standard deviation is always 0); use 0 (off) or 2 or more, e.g. 4")
+    if m.mbstd > cfg.train.batch_size:
+        raise ConfigError(f"model.mbstd: group size {m.mbstd} is larger than train.batch_size {cfg.train.batch_size}; use at most the batch size")
+    if not norms:
+        for name in ("g_norm", "d_norm"):
+            if getattr(m, name) != "auto":
+                raise ConfigError(f"model.{name}: {family} has no normalization layers; leave it at auto (or use model.name=dcgan/resnet)")
+    if m.attention:
+        if attention_resolutions is None:
+            raise ConfigError(f"model.attention: {family} has no feature maps to attend over; use 0 (or model.name=dcgan/resnet)")
+        if m.attention not in attention_resolutions:
+            allowed = ", ".join(map(str, attention_resolutions))
+            raise ConfigError(f"model.attention: {m.attention} is not a feature-map side of {family} at data.resolution "
+                              f"{cfg.data.resolution}; use 0 (off) or one of {allowed}")

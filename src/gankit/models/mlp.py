@@ -2,13 +2,18 @@
 
 ``img_resolution = 0`` means flat vectors of ``img_channels`` features (toys: img_channels = 2);
 otherwise samples are C×R×R images and G ends in tanh.
+
+Stabilizers (off by default): ``spectral_norm`` normalizes every weight (Miyato et al. 2018); D's ``mbstd``
+(Karras et al. 2018) and ``minibatch_discrimination`` (Salimans et al. 2016) append features to its last
+hidden layer, which the output layer and the projection read.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .layers import LabelEmbedding, LabelProjection
+from .layers import (LabelEmbedding, LabelProjection, MinibatchDiscrimination, MinibatchStdDev, apply_spectral_norm,
+                     check_stabilizers, nondefault)
 
 
 def _numel(img_resolution: int, img_channels: int) -> int:
@@ -19,7 +24,7 @@ class Generator(nn.Module):
     """``forward(z: N×z_dim, c: N int64 | None) -> N×img_channels`` (or N×C×R×R images in [-1, 1])."""
 
     def __init__(self, z_dim: int = 2, c_dim: int = 0, img_resolution: int = 0, img_channels: int = 2,
-                 width: int = 128, depth: int = 3) -> None:
+                 width: int = 128, depth: int = 3, spectral_norm: bool = False) -> None:
         super().__init__()
         self.z_dim, self.c_dim = z_dim, c_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
@@ -31,6 +36,8 @@ class Generator(nn.Module):
             fan_in = width
         layers.append(nn.Linear(fan_in, _numel(img_resolution, img_channels)))
         self.net = nn.Sequential(*layers)
+        if spectral_norm:
+            apply_spectral_norm(self)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = self.net(self.cond(z, c))
@@ -40,10 +47,15 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """``forward(x: N×img_channels or N×C×R×R, c: N int64 | None) -> N`` raw logits."""
+    """``forward(x: N×img_channels or N×C×R×R, c: N int64 | None) -> N`` raw logits.
+
+    ``head(h: N×width) -> N×(width + extra)`` appends the minibatch features (1 for mbstd, B for minibatch
+    discrimination) to the last hidden layer.
+    """
 
     def __init__(self, c_dim: int = 0, img_resolution: int = 0, img_channels: int = 2,
-                 width: int = 128, depth: int = 3) -> None:
+                 width: int = 128, depth: int = 3, spectral_norm: bool = False, mbstd: int = 0,
+                 minibatch_discrimination: int = 0, minibatch_dims: int = 16) -> None:
         super().__init__()
         self.c_dim = c_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
@@ -53,18 +65,34 @@ class Discriminator(nn.Module):
             layers += [nn.Linear(fan_in, width), nn.LeakyReLU(0.2)]
             fan_in = width
         self.features = nn.Sequential(*layers)
+        self.mbstd = MinibatchStdDev(mbstd) if mbstd else None
+        self.mbd = MinibatchDiscrimination(fan_in, minibatch_discrimination, minibatch_dims) if minibatch_discrimination else None
+        fan_in += (1 if mbstd else 0) + minibatch_discrimination
         self.out = nn.Linear(fan_in, 1)
         self.proj = LabelProjection(c_dim, fan_in) if c_dim > 0 else None
+        if spectral_norm:
+            apply_spectral_norm(self)
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        parts = [self.mbstd(h) if self.mbstd is not None else h]
+        if self.mbd is not None:
+            parts.append(self.mbd(h)[:, h.shape[1]:])
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def embed(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """D's penultimate features, N×F (what ``out`` reads; feature matching, Salimans et al. 2016)."""
+        del c  # the label enters only through the projection head
+        return self.head(self.features(x.flatten(1)))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x.flatten(1))
+        h = self.head(self.features(x.flatten(1)))
         logits = self.out(h).squeeze(1)
         return logits + self.proj(h, c) if self.proj is not None else logits
 
 
 def check_config(cfg) -> None:  # noqa: ANN001 - Config
-    """MLP works on anything; nothing to check beyond field ranges."""
-    del cfg
+    """MLP works on any data; it has no normalization layers and no feature maps for attention."""
+    check_stabilizers(cfg, "mlp", None, norms=False)
 
 
 def options(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, DataInfo
@@ -75,6 +103,12 @@ def options(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, Data
         ch, res = info.shape[0], info.shape[1]
     c_dim = info.num_classes if cfg.conditional else 0
     common = {"c_dim": c_dim, "img_resolution": res, "img_channels": ch, "depth": cfg.depth}
-    return ({"z_dim": cfg.z_dim, "width": cfg.g_width, **common}, {"width": cfg.d_width, **common})
+    g = {"z_dim": cfg.z_dim, "width": cfg.g_width, **common}
+    d = {"width": cfg.d_width, **common}
+    g.update(nondefault(Generator, spectral_norm=cfg.spectral_norm in ("g", "both")))
+    d.update(nondefault(Discriminator, spectral_norm=cfg.spectral_norm in ("d", "both"), mbstd=cfg.mbstd,
+                        minibatch_discrimination=cfg.minibatch_discrimination,
+                        minibatch_dims=cfg.minibatch_dims if cfg.minibatch_discrimination else 16))
+    return g, d
 
 
