@@ -78,6 +78,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         events = ", ".join(f"{k} ×{v}" for k, v in sorted(health.items()))
         print(f"health: {events or 'no warnings'}; rollbacks: {summary.get('rollbacks', 0)} (details in metrics.jsonl)")
     print(f"run directory: {run}")
+    print(f"  open:      {run}/report.html   (samples, curves, evaluations, health; works offline)")
     print(f"  samples:   {run}/samples/   (latest: the highest step)")
     print(f"  metrics:   {run}/metrics.jsonl")
     print(f"  generator: {run}/generator/  (gankit sample {run} --n 64 --out samples.png)")
