@@ -35,7 +35,7 @@ from .health import DivergenceGuard, HealthHook
 from .hooks import CheckpointHook, LogHook, MetricsLog, SampleHook
 from .snapshots import ReportHook, snapshot_hooks
 from .tensorboard import tensorboard_hooks
-from .objectives import GANObjective
+from .objectives import build_objective
 
 
 class Interrupted(Exception):
@@ -105,12 +105,14 @@ class Trainer:
         self.batches = make_batches(data, tc.batch_size, self.device, tc.seed, shard)
 
         # Networks: G, D and G_ema (a slowly moving average of G, used for samples and export).
-        G, D, self.g_kwargs, self.d_kwargs = build_models(cfg.model, self.info)
+        G, D, self.g_kwargs, self.d_kwargs = build_models(cfg.model, self.info, pack=cfg.trick.pack)
         self.G, self.D = G.to(self.device), D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.objective = GANObjective(build_loss(cfg.loss), cfg.model.z_dim, self.info.num_classes if cfg.model.conditional else 0, shard)
         self.opt_g = make_optimizer(tc, self.G.parameters(), tc.lr_g)
         self.opt_d = make_optimizer(tc, self.D.parameters(), tc.lr_d)
+        # The math of a step: adversarial loss + penalties (cfg.reg), D's view (cfg.augment, cfg.trick), tricks.
+        self.objective = build_objective(cfg, build_loss(cfg.loss), self.info.num_classes if cfg.model.conditional else 0,
+                                         shard, self.D, self.opt_d)
 
         self.step = self.d_updates = self.images_seen = 0
         self._wall_before, self._t_start = 0.0, None
@@ -146,32 +148,11 @@ class Trainer:
         bar = tqdm(total=tc.steps, initial=self.step, disable=not (tc.progress and self.dist.is_main), unit="step", dynamic_ncols=True)
         with stop.installed():
             while self.step < tc.steps:
-                # 1. n_critic discriminator updates, each on a fresh real batch.
-                for _ in range(tc.n_critic):
-                    real, labels = self.batches.next()
-                    d_loss, d_stats = self.objective.d_loss(self.G, self.D, real, labels)
-                    self.opt_d.zero_grad(set_to_none=True)
-                    d_loss.backward()
-                    self.dist.sync_grads(self.D)
-                    d_stats["d_grad_norm"] = grad_norm(self.D)
-                    self.opt_d.step()
-                    self.d_updates += 1
-                    self.images_seen += tc.batch_size
-                # 2. one generator update.
-                g_loss, g_stats = self.objective.g_loss(self.G, self.D, tc.batch_size // self.dist.world, self.device)
-                self.opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                self.dist.sync_grads(self.G)
-                g_stats["g_grad_norm"] = grad_norm(self.G)
-                self.opt_g.step()
-                # 3. the moving average of G.
-                update_ema(self.G_ema, self.G, ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup))
-                self.step += 1
-                # 4. the divergence guard: NaN/inf or an exploding D rolls back before anything is logged or saved.
-                stats = self.dist.average({**d_stats, **g_stats})  # the same numbers (and guard decision) on every rank
+                stats = self.train_step()
+                # The divergence guard: NaN/inf or an exploding D rolls back before anything is logged or saved.
                 if self.guard.check(self, stats):
                     continue
-                # 5. hooks: log, health, evaluation, samples, checkpoint (each decides whether it is due).
+                # Hooks: log, health, evaluation, samples, checkpoint (each decides whether it is due).
                 self.log_hook.accumulate(stats)
                 for hook in self.hooks:
                     hook(self)
@@ -196,6 +177,34 @@ class Trainer:
             raise Interrupted(f"stopped by {signal.Signals(stop.signal).name} at step {self.step} (checkpoint written); "
                               f"resume with: gankit train --resume {self.run_dir}", stop.signal)
         return summary
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One step: n_critic D updates, one G update, the EMA of G. Returns the step's statistics
+        (averaged over processes, so every rank sees the same numbers)."""
+        tc = self.cfg.train
+        # 1. n_critic discriminator updates, each on a fresh real batch.
+        for _ in range(tc.n_critic):
+            real, labels = self.batches.next()
+            d_loss, d_stats = self.objective.d_loss(self.G, self.D, real, labels, d_update=self.d_updates, step=self.step)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.dist.sync_grads(self.D)
+            d_stats["d_grad_norm"] = grad_norm(self.D)
+            self.opt_d.step()
+            self.objective.after_d_step(self.D)  # constraints (weight clipping)
+            self.d_updates += 1
+            self.images_seen += tc.batch_size
+        # 2. one generator update.
+        g_loss, g_stats = self.objective.g_loss(self.G, self.D, tc.batch_size // self.dist.world, self.device, step=self.step)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.dist.sync_grads(self.G)
+        g_stats["g_grad_norm"] = grad_norm(self.G)
+        self.opt_g.step()
+        # 3. the moving average of G.
+        update_ema(self.G_ema, self.G, ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup))
+        self.step += 1
+        return self.dist.average({**d_stats, **g_stats})
 
     # ------------------------------------------------------------------ helpers used by hooks and the API
 
@@ -225,7 +234,7 @@ class Trainer:
         """JSON-ready counters and data order (networks, optimizers and RNGs are saved by the checkpoint)."""
         hooks = {type(h).__name__: h.state_dict() for h in [*self.hooks, self.guard] if hasattr(h, "state_dict")}
         return {"d_updates": self.d_updates, "images_seen": self.images_seen, "wall_s": self.wall_time(),
-                "batches": self.batches.state_dict(), "hooks": hooks}
+                "batches": self.batches.state_dict(), "hooks": hooks, "objective": self.objective.state_dict()}
 
     def export(self) -> Path:
         """RUN/generator/: config.json + model.safetensors of G_ema, enough to sample without the run config."""
@@ -240,6 +249,7 @@ class Trainer:
         self.step, self.d_updates, self.images_seen = doc["step"], doc["d_updates"], doc["images_seen"]
         self._wall_before = doc.get("wall_s", 0.0)
         self.batches.load_state_dict(doc["batches"])
+        self.objective.load_state_dict(doc.get("objective", {}))  # penalty weights the guard may have raised
         for h in [*self.hooks, self.guard]:
             if hasattr(h, "load_state_dict") and type(h).__name__ in doc.get("hooks", {}):
                 h.load_state_dict(doc["hooks"][type(h).__name__])
