@@ -100,7 +100,7 @@ def test_list_shows_the_registries():
     for kind in ("datasets", "models", "losses"):
         assert sections[kind] == all_registries()[kind].names(), kind
     assert {"ring", "grid", "digits", "folder", "mnist", "cifar10"} <= set(sections["datasets"])
-    assert sections["losses"] == ["hinge", "lsgan", "minimax", "nsgan", "wgan"]
+    assert sections["losses"] == ["hinge", "lsgan", "minimax", "nsgan", "ragan", "rahinge", "wgan"]
 
 
 def test_list_config_shows_every_field():

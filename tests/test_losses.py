@@ -52,11 +52,16 @@ def t64(xs) -> torch.Tensor:
     return torch.tensor(xs, dtype=torch.float64)
 
 
-def test_registry_lists_exactly_the_five_losses():
-    assert LOSSES.names() == NAMES
-    assert len(LOSSES) == 5
-    for name in NAMES:
-        assert build_loss(LossConfig(name=name)).name == name
+RELATIVISTIC = ["ragan", "rahinge"]
+
+
+def test_registry_lists_exactly_the_seven_losses():
+    assert LOSSES.names() == sorted(NAMES + RELATIVISTIC)
+    assert len(LOSSES) == 7
+    for name in NAMES + RELATIVISTIC:
+        loss = build_loss(LossConfig(name=name))
+        assert loss.name == name and loss.relativistic == (name in RELATIVISTIC)
+    assert [n for n in LOSSES.names() if build_loss(LossConfig(name=n)).critic] == ["hinge", "rahinge", "wgan"]
 
 
 def test_unknown_loss_lists_the_choices():
@@ -64,7 +69,7 @@ def test_unknown_loss_lists_the_choices():
         build_loss(LossConfig(name="foo"))
     msg = str(info.value)
     assert "\n" not in msg and "loss.name" in msg and "'foo'" in msg
-    assert all(n in msg for n in NAMES)
+    assert all(n in msg for n in NAMES + RELATIVISTIC)
 
 
 def test_hand_values_are_what_we_think():
@@ -192,3 +197,67 @@ def test_losses_are_means_over_the_batch():
         r, f = t64(REAL), t64(FAKE)
         assert loss.d_loss(r.repeat(3), f.repeat(5)).item() == pytest.approx(loss.d_loss(r, f).item(), rel=1e-12)
         assert loss.g_loss(f.repeat(4)).item() == pytest.approx(loss.g_loss(f).item(), rel=1e-12)
+
+
+# ------------------------------------------------------------------ relativistic average losses (Jolicoeur-Martineau 2019)
+
+def softplus(x: float) -> float:
+    return math.log1p(math.exp(x))
+
+
+def expected_relativistic(name: str, real, fake) -> tuple[float, float]:
+    """D's and G's loss written out: each sample against the other kind's mean score."""
+    mr, mf = mean(real), mean(fake)
+    if name == "ragan":  # −log σ(r − m_f) = softplus(−(r − m_f));  −log(1 − σ(f − m_r)) = softplus(f − m_r)
+        d = mean(softplus(-(r - mf)) for r in real) + mean(softplus(f - mr) for f in fake)
+        g = mean(softplus(-(f - mr)) for f in fake) + mean(softplus(r - mf) for r in real)
+    else:
+        d = mean(relu(1 - (r - mf)) for r in real) + mean(relu(1 + (f - mr)) for f in fake)
+        g = mean(relu(1 - (f - mr)) for f in fake) + mean(relu(1 + (r - mf)) for r in real)
+    return d, g
+
+
+def test_relativistic_worked_example():
+    # REAL = [0, 2] (m_r = 1), FAKE = [-1, 3] (m_f = 1).  rahinge D: relu(1 − (0 − 1)) = 2, relu(1 − (2 − 1)) = 0,
+    # relu(1 + (−1 − 1)) = 0, relu(1 + (3 − 1)) = 3  ->  mean(2, 0) + mean(0, 3) = 2.5; G swaps roles: also 2.5.
+    assert expected_relativistic("rahinge", REAL, FAKE) == (2.5, 2.5)
+    # ragan at equal scores everywhere: every term is softplus(0) = log 2, for D and for G.
+    d, g = expected_relativistic("ragan", [0.5, 0.5], [0.5])
+    assert d == pytest.approx(2 * math.log(2)) and g == pytest.approx(2 * math.log(2))
+
+
+@pytest.mark.parametrize("name", RELATIVISTIC)
+@pytest.mark.parametrize("real,fake", [(REAL, FAKE), ([0.5, -2.0, 1.5], [0.25]), ([-3.0], [4.0, -0.5, 0.0, 2.0])])
+def test_relativistic_closed_forms(name, real, fake):
+    loss = build_loss(LossConfig(name=name))
+    d_exp, g_exp = expected_relativistic(name, real, fake)
+    r, f = t64(real), t64(fake)
+    assert loss.d_loss(r, f).item() == pytest.approx(d_exp, rel=1e-12, abs=1e-12)
+    assert loss.generator(f, r).item() == pytest.approx(g_exp, rel=1e-12, abs=1e-12)
+    assert loss.g_loss_rel(f, r).item() == loss.generator(f, r).item()
+    # G's loss is D's with the roles of real and fake exchanged (the relativistic symmetry)
+    assert loss.generator(f, r).item() == pytest.approx(loss.d_loss(f, r).item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", RELATIVISTIC)
+def test_relativistic_g_loss_needs_real_scores(name):
+    loss = build_loss(LossConfig(name=name))
+    with pytest.raises(ValueError, match="real"):
+        loss.generator(t64(FAKE))
+    with pytest.raises(ValueError, match="real"):
+        loss.g_loss(t64(FAKE))
+    # the absolute losses ignore real scores in generator()
+    ns = build_loss(LossConfig(name="nsgan"))
+    assert ns.generator(t64(FAKE), t64(REAL)).item() == ns.g_loss(t64(FAKE)).item()
+
+
+@pytest.mark.parametrize("name", RELATIVISTIC)
+def test_relativistic_stable_at_extreme_logits(name):
+    loss = build_loss(LossConfig(name=name))
+    for r, f in [(100.0, -100.0), (-100.0, 100.0)]:
+        real = torch.tensor([r, r], requires_grad=True)
+        fake = torch.tensor([f, f], requires_grad=True)
+        total = loss.d_loss(real, fake) + loss.generator(fake, real)
+        assert torch.isfinite(total)
+        total.backward()
+        assert torch.isfinite(real.grad).all() and torch.isfinite(fake.grad).all()

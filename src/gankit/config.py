@@ -130,10 +130,46 @@ class HealthConfig:
     max_retries: int = _f(3, help="rollbacks before the run stops with exit code 3", low=0, high=100)
     snapshot_every: int = _f(50, help="steps between in-memory snapshots the guard rolls back to", low=1)
     lr_factor: float = _f(0.5, help="learning rates are multiplied by this on each rollback", low=0.0, high=1.0)
+    strengthen: bool = _f(True, help="on each rollback also switch on or raise a gradient penalty (critic losses: reg.gp=10, else ×2)")
     max_abs_logit: float = _f(1e4, help="|mean D output| above this counts as exploding", low=0.0)
     monitor: bool = _f(True, help="log health events (D overpowering, mode collapse, oscillation)")
     diversity_every: int = _f(0, help="steps between diversity checks; 0: every train.sample_every", low=0)
     collapse_ratio: float = _f(0.5, help="warn when G's sample spread falls below this fraction of the data's", low=0.0, high=1.0)
+
+
+@dataclass
+class RegConfig:
+    """Penalties on D (gankit.regularizers); each weight 0 = off. D's loss = adversarial + Σ weight · mean penalty."""
+
+    gp: float = _f(0.0, help="WGAN-GP gradient penalty λ on real/fake interpolates (Gulrajani et al. 2017: 10)", low=0.0)
+    gp_one_sided: bool = _f(False, help="penalize only gradient norms above 1: max(0, ‖∇‖ − 1)²")
+    dragan: float = _f(0.0, help="DRAGAN penalty λ around perturbed real data (Kodali et al. 2017: 10)", low=0.0)
+    r1: float = _f(0.0, help="R1 γ: (γ/2)‖∇D(x)‖² on real data (Mescheder et al. 2018)", low=0.0)
+    r2: float = _f(0.0, help="R2 γ: (γ/2)‖∇D(G(z))‖² on generated data", low=0.0)
+    lazy: int = _f(1, help="gradient penalties (gp, dragan, r1, r2) every this many D updates, weight × interval (StyleGAN2)", low=1, high=1000)
+    bcr_real: float = _f(0.0, help="balanced consistency λ on real images (Zhao et al. 2020: 10); T = augment.bcr_policy", low=0.0)
+    bcr_fake: float = _f(0.0, help="balanced consistency λ on generated images (Zhao et al. 2020: 10)", low=0.0)
+    clip: float = _f(0.0, help="WGAN weight clipping: D's parameters clamped to [−c, c] after each D step (Arjovsky et al. 2017: 0.01)", low=0.0)
+    drift: float = _f(0.0, help="ProGAN drift ε·D(x)² on real scores (Karras et al. 2018: 0.001)", low=0.0)
+
+
+@dataclass
+class AugmentConfig:
+    """Differentiable augmentation of D's inputs (gankit.augment); images only. ADA settings belong here too."""
+
+    policy: str = _f("", help="DiffAugment transforms for real and fake alike, e.g. color,translation,cutout; empty: off")
+    bcr_policy: str = _f("flip,translation", help="the augmentation T of consistency regularization (reg.bcr_real / reg.bcr_fake)")
+
+
+@dataclass
+class TrickConfig:
+    """Training tricks from the literature (training/objectives.py); each 0 = off."""
+
+    instance_noise: float = _f(0.0, help="std of Gaussian noise on D's real and fake inputs at step 0, annealed linearly to 0 (Sønderby et al. 2017)", low=0.0)
+    instance_noise_steps: int = _f(0, help="steps over which the instance noise anneals to 0; 0: the whole run", low=0)
+    feature_matching: float = _f(0.0, help="weight of ‖E f(x) − E f(G(z))‖² on D's penultimate features added to G's loss (Salimans et al. 2016)", low=0.0)
+    unroll: int = _f(0, help="unrolled GAN: G's loss through this many look-ahead D updates (Metz et al. 2017: 5)", low=0, high=100)
+    pack: int = _f(1, help="PacGAN: D judges this many samples jointly (Lin et al. 2018: 2-4); batch_size must be a multiple", low=1, high=64)
 
 
 @dataclass
@@ -148,6 +184,9 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    reg: RegConfig = field(default_factory=RegConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    trick: TrickConfig = field(default_factory=TrickConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -395,6 +434,30 @@ def validate(cfg: Config) -> None:
             checker(cfg)
     if cfg.train.device not in ("auto", "cpu") and not cfg.train.device.startswith(("cuda", "mps")):
         raise ConfigError(f"train.device: {cfg.train.device!r} is not a device; use auto, cpu, cuda or cuda:N")
+    _check_stabilizers(cfg, regs["datasets"].get(cfg.data.name) if "datasets" in regs else None)
+
+
+def _check_stabilizers(cfg: Config, dataset: Any) -> None:
+    """Rules that tie reg / augment / trick to the data and the schedule."""
+    from .augment import parse_policy
+
+    toy = getattr(dataset, "kind", None) == "toy"
+    for key in ("policy", "bcr_policy"):
+        try:
+            parse_policy(getattr(cfg.augment, key), f"augment.{key}")
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    if toy and cfg.augment.policy:
+        raise ConfigError(f"augment.policy: {cfg.augment.policy!r} augments images, but {cfg.data.name!r} is 2-D toy data; set augment.policy=''")
+    if toy and (cfg.reg.bcr_real or cfg.reg.bcr_fake):
+        raise ConfigError(f"reg.bcr_real / reg.bcr_fake: consistency regularization augments images, but {cfg.data.name!r} is toy data; set them to 0")
+    if (cfg.reg.bcr_real or cfg.reg.bcr_fake) and not cfg.augment.bcr_policy.strip():
+        raise ConfigError("augment.bcr_policy: consistency regularization needs an augmentation T; e.g. augment.bcr_policy=flip,translation")
+    m = cfg.trick.pack
+    if m > 1 and cfg.train.batch_size % m:
+        raise ConfigError(f"trick.pack: train.batch_size={cfg.train.batch_size} is not a multiple of {m}; use a batch size divisible by {m}")
+    if m > 1 and cfg.model.conditional:
+        raise ConfigError("trick.pack: PacGAN packs unconditional samples; set trick.pack=1 or model.conditional=false")
 
 
 def data_config(values: dict[str, Any], overrides: list[str] = ()) -> DataConfig:

@@ -83,6 +83,7 @@ def _toy(make: Callable[..., toy.ToyMixture], default_modes: int, default_std: f
 
     build.check_config = check_config  # type: ignore[attr-defined]
     build.labelled = False  # type: ignore[attr-defined]
+    build.kind = "toy"  # type: ignore[attr-defined]  (config refuses image-only options on toys)
     build.__doc__ = make.__doc__
     return build
 

@@ -2,8 +2,9 @@
 
 * :class:`DivergenceGuard` checks every step for NaN/inf in the losses or gradient norms and for an
   exploding D output (``|mean D| > health.max_abs_logit``). On a hit it rolls back to the last good in-memory
-  snapshot (networks, optimizers, counters, data order, RNG), halves both learning rates and tries again,
-  at most ``health.max_retries`` times; then the run stops with a one-line :class:`DivergenceError`
+  snapshot (networks, optimizers, counters, data order, RNG), halves both learning rates, lets the objective
+  change what caused it (``objective.strengthen()``: switch on or raise a gradient penalty; ``health.strengthen``)
+  and tries again, at most ``health.max_retries`` times; then the run stops with a one-line :class:`DivergenceError`
   (exit code 3). Snapshots are taken every ``health.snapshot_every`` steps and only from a finite state.
 * :class:`HealthHook` reads what the loop already computes and logs ``health`` events:
   ``d_overpowering`` (D right on nearly all real and fake samples while G's gradient norm collapsed),
@@ -40,6 +41,7 @@ class DivergenceGuard:
         hc = trainer.cfg.health
         self.enabled, self.every, self.max_retries = hc.guard, hc.snapshot_every, hc.max_retries
         self.max_abs_logit, self.lr_factor = hc.max_abs_logit, hc.lr_factor
+        self.strengthen = hc.strengthen
         self.retries = 0
         # A step's statistics are measured before its own updates, so a state is known to be good only once the
         # *next* step passes: snapshots wait as `pending` for one step before they become the rollback target.
@@ -101,9 +103,10 @@ class DivergenceGuard:
         for opt, new_lrs in zip((t.opt_g, t.opt_d), lrs):  # the snapshot's optimizer state holds the old rates
             for g, lr in zip(opt.param_groups, new_lrs):
                 g["lr"] = lr
+        changed = t.objective.strengthen() if self.strengthen else {}  # e.g. {"gp": [0.0, 10.0]}
         t.log_hook.reset()
         t.log.write("rollback", step=step, to_step=t.step, reason=why, retry=self.retries,
-                    lr_g=t.opt_g.param_groups[0]["lr"], lr_d=t.opt_d.param_groups[0]["lr"])
+                    lr_g=t.opt_g.param_groups[0]["lr"], lr_d=t.opt_d.param_groups[0]["lr"], strengthened=changed)
         return True
 
     def start(self, t: "Trainer") -> None:

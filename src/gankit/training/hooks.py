@@ -63,28 +63,28 @@ class LogHook(Hook):
     def __init__(self, every: int) -> None:
         super().__init__(every)
         self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
+        self._counts: dict[str, int] = {}  # per key: lazy penalties appear only on the updates that compute them
         self._t0 = time.perf_counter()
         self._images0 = 0
 
     def reset(self) -> None:
         """Forget the interval's sums (after a rollback they hold the diverged step)."""
-        self._sums, self._count = {}, 0
+        self._sums, self._counts = {}, {}
 
     def accumulate(self, stats: dict[str, torch.Tensor]) -> None:
         for k, v in stats.items():
             self._sums[k] = self._sums[k] + v if k in self._sums else v.clone()
-        self._count += 1
+            self._counts[k] = self._counts.get(k, 0) + 1
 
     def fire(self, t: "Trainer") -> None:
         now = time.perf_counter()
-        means = {k: round(float(v) / max(self._count, 1), 6) for k, v in self._sums.items()}
+        means = {k: round(float(v) / self._counts[k], 6) for k, v in self._sums.items()}
         img_s = (t.images_seen - self._images0) / max(now - self._t0, 1e-9)
         rec = t.log.write("log", step=t.step, d_updates=t.d_updates, images_seen=t.images_seen,
                           lr_g=t.opt_g.param_groups[0]["lr"], lr_d=t.opt_d.param_groups[0]["lr"],
                           img_s=round(img_s, 2), wall_s=round(t.wall_time(), 2), **means)
         t.last_log = rec
-        self._sums, self._count, self._t0, self._images0 = {}, 0, now, t.images_seen
+        self._sums, self._counts, self._t0, self._images0 = {}, {}, now, t.images_seen
 
 
 class SampleHook(Hook):

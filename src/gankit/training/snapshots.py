@@ -84,7 +84,7 @@ class SnapshotHook(Hook):
         was_training = t.D.training
         t.D.eval()
         try:
-            out = [t.D(chunk.to(t.device), None).float().reshape(-1).cpu() for chunk in self.points.split(4096)]
+            out = [t.objective.judge(t.D, chunk.to(t.device)).float().reshape(-1).cpu() for chunk in self.points.split(4096)]
         finally:
             t.D.train(was_training)
         raw = torch.cat(out).numpy()

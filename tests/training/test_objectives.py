@@ -1,0 +1,312 @@
+"""The composed objective: lazy penalties, clipping, unrolling, packing, instance noise, feature matching,
+relativistic G losses, the guard's strengthen(), and every stabilizer preset on toys and digits."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.config import LossConfig, load_preset
+from gankit.losses import build_loss
+from gankit.regularizers import r1_penalty
+from gankit.training.hooks import Hook
+from gankit.training.loop import Trainer
+from gankit.training.objectives import DView, GANObjective, pack, penalty_term
+
+CPU = torch.device("cpu")
+TINY_RING = ["train.progress=false", "eval.metrics=[]", "model.g_width=16", "model.d_width=16", "train.batch_size=16",
+             "train.sample_every=1000", "train.checkpoint_every=1000", "train.log_every=1"]
+TINY_DIGITS = ["train.progress=false", "eval.metrics=[]", "data.resolution=8", "model.g_width=8", "model.d_width=8",
+               "train.batch_size=16", "train.sample_every=1000", "train.checkpoint_every=1000", "train.log_every=1"]
+STABILIZER_PRESETS = ["gan-minimax", "nsgan", "lsgan", "wgan", "wgan-gp", "dragan", "unrolled", "pacgan", "r1", "toy-best", "hinge-sngan"]
+
+
+class TinyG(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z)
+
+
+class TinyD(nn.Module):
+    def __init__(self, inputs: int = 2) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Linear(inputs, 4), nn.Tanh())
+        self.out = nn.Linear(4, 1)
+
+    def embed(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.features(x.flatten(1))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.out(self.embed(x)).squeeze(1)
+
+
+@pytest.fixture
+def f64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def nets(seed: int = 0) -> tuple[nn.Module, nn.Module, torch.Tensor]:
+    torch.manual_seed(seed)
+    return TinyG(), TinyD(), torch.randn(8, 2) + 1.0
+
+
+def events(run: Path, kind: str) -> list[dict]:
+    return [e for e in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if e["event"] == kind]
+
+
+# ------------------------------------------------------------------ lazy penalties
+
+def test_lazy_r1_every_4th_update_with_weight_times_4(f64):
+    G, D, real = nets()
+    gamma = 2.0
+    obj = GANObjective(build_loss(LossConfig()), 2, terms=[penalty_term("r1", gamma, lazy=4)])
+    r1 = r1_penalty(D, real).mean().item()  # deterministic: R1 draws no randomness
+    for u in range(8):
+        total, stats = obj.d_loss(G, D, real, None, d_update=u)
+        extra = (total - stats["d_loss"]).item()
+        if u % 4 == 0:
+            assert stats["r1"].item() == pytest.approx(r1, rel=1e-12)
+            assert extra == pytest.approx(4 * gamma / 2 * r1, rel=1e-10) and stats["d_reg"].item() == pytest.approx(extra)
+        else:
+            assert "r1" not in stats and extra == 0.0 and stats["d_reg"].item() == 0.0
+
+
+def test_lazy_r1_in_the_log(tmp_path, no_report):
+    run = tmp_path / "run"
+    Trainer(load_preset("ring", TINY_RING + ["train.steps=8", "reg.r1=0.1", "reg.lazy=4"]), run).run()
+    logs = events(run, "log")
+    # the D update of step s is number s − 1: R1 runs at updates 0 and 4 (steps 1 and 5), weight 4 · γ/2
+    assert [r["step"] for r in logs if "r1" in r] == [1, 5]
+    for r in logs:
+        assert r["d_reg"] == pytest.approx(4 * 0.05 * r["r1"] if "r1" in r else 0.0, rel=1e-4, abs=1e-6)
+
+
+# ------------------------------------------------------------------ clipping
+
+def test_clipping_bounds_every_d_weight_after_steps(tmp_path, no_report):
+    t = Trainer(load_preset("wgan", TINY_RING + ["train.steps=3", "train.lr_d=0.1"]), tmp_path / "run")
+    t.run()
+    assert t.d_updates == 15
+    params = list(t.D.parameters())
+    assert all(p.abs().max().item() <= 0.01 for p in params)
+    assert any(p.abs().max().item() == pytest.approx(0.01, rel=1e-6) for p in params)  # lr 0.1 pushes weights to the bound
+
+
+# ------------------------------------------------------------------ unrolled GAN
+
+def _unrolled_setup(k: int, adam: bool):
+    G, D, real = nets(1)
+    opt = torch.optim.Adam(D.parameters(), lr=0.05, betas=(0.5, 0.9)) if adam else torch.optim.SGD(D.parameters(), lr=0.5)
+    loss = build_loss(LossConfig(name="nsgan"))
+    obj = GANObjective(loss, 2, unroll=k, d_optimizer=opt)
+    for u in range(2):  # two real D steps: Adam has moments to continue from; obj keeps the last real batch
+        d, _ = obj.d_loss(G, D, real, None, d_update=u)
+        opt.zero_grad()
+        d.backward()
+        opt.step()
+    return G, D, obj, opt, loss
+
+
+def _g(obj, G, D):
+    torch.manual_seed(123)  # the same z at every evaluation
+    return obj.g_loss(G, D, 6, CPU)[0]
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("adam", [False, True])
+def test_unrolled_value_is_g_loss_after_k_real_d_steps(f64, k, adam):
+    G, D, obj, opt, loss = _unrolled_setup(k, adam)
+    value = _g(obj, G, D).item()
+    # The same k D steps, taken for real on a copy of D with a copy of its optimizer, on the same batches.
+    torch.manual_seed(123)
+    fake = G(torch.randn(6, 2)).detach()
+    D2 = copy.deepcopy(D)
+    opt2 = type(opt)(D2.parameters(), **{k_: v for k_, v in opt.defaults.items() if k_ in ("lr", "betas")})
+    opt2.load_state_dict(opt.state_dict())
+    real = obj._real[0]
+    for _ in range(k):
+        opt2.zero_grad()
+        loss.d_loss(D2(real), D2(fake)).backward()
+        opt2.step()
+    assert value == pytest.approx(loss.g_loss(D2(fake)).item(), rel=1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("adam", [False, True])
+def test_unrolled_gradient_matches_finite_differences(f64, k, adam):
+    G, D, obj, opt, _ = _unrolled_setup(k, adam)
+    d_before = [p.detach().clone() for p in D.parameters()]
+    grads_before = [p.grad.clone() for p in D.parameters()]
+    state_before = copy.deepcopy(opt.state_dict())
+    G.zero_grad()
+    _g(obj, G, D).backward()
+    analytic = torch.cat([p.grad.flatten() for p in G.parameters()])
+    numeric = []
+    h = 1e-6
+    with torch.no_grad():
+        for p in G.parameters():
+            flat = p.view(-1)
+            for i in range(flat.numel()):
+                old = flat[i].item()
+                flat[i] = old + h
+                up = _g(obj, G, D).item()
+                flat[i] = old - h
+                down = _g(obj, G, D).item()
+                flat[i] = old
+                numeric.append((up - down) / (2 * h))
+    assert torch.allclose(analytic, torch.tensor(numeric), rtol=1e-5, atol=1e-8)
+    # the look-ahead left D alone: weights, .grad and optimizer state
+    assert all(torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
+    assert all(torch.equal(a, p.grad) for a, p in zip(grads_before, D.parameters()))
+    assert str(opt.state_dict()) == str(state_before)
+    # and the second-order path matters: the gradient differs from plain (k = 0) G's
+    plain = GANObjective(obj.loss, 2)
+    plain._real = obj._real
+    G.zero_grad()
+    _g(plain, G, D).backward()
+    assert not torch.allclose(analytic, torch.cat([p.grad.flatten() for p in G.parameters()]), rtol=1e-3)
+
+
+# ------------------------------------------------------------------ PacGAN
+
+def test_pack_joins_consecutive_samples():
+    x = torch.arange(24.0).view(6, 2, 2)  # 6 samples of 2×2
+    p = pack(x, 3)
+    assert p.shape == (2, 6, 2)
+    assert torch.equal(p[1], torch.cat([x[3], x[4], x[5]]))
+    assert torch.equal(pack(x, 1), x)
+    with pytest.raises(ValueError, match="packs of 4"):
+        pack(x, 4)
+
+
+@pytest.mark.parametrize("data", ["ring", "digits"])
+def test_pacgan_d_input_is_m_times_wider_and_batch_n_over_m(tmp_path, no_report, data):
+    extra = TINY_DIGITS if data == "digits" else TINY_RING
+    t = Trainer(load_preset("pacgan", extra + [f"data.name={data}", "train.steps=2"]), tmp_path / "run")
+    first = next(m for m in t.D.modules() if isinstance(m, nn.Linear))
+    single = 2 if data == "ring" else 8 * 8
+    assert first.in_features == 4 * single
+    real, _ = t.batches.next()
+    seen = t.objective.view(real, 0)
+    assert seen.shape[0] == 16 // 4 and t.D(seen).shape == (4,)
+    assert t.objective.judge(t.D, real).shape == (16,)  # single samples scored as packs of copies
+    t.run()
+
+
+def test_pacgan_refuses_indivisible_batches(one_line):
+    from gankit.errors import ConfigError
+
+    with one_line(ConfigError, match="trick.pack"):
+        load_preset("pacgan", ["train.batch_size=30"])
+
+
+# ------------------------------------------------------------------ instance noise
+
+def test_instance_noise_schedule():
+    v = DView(noise=0.2, noise_steps=100)
+    assert [v.sigma(s) for s in (0, 25, 50, 100, 150)] == pytest.approx([0.2, 0.15, 0.1, 0.0, 0.0])
+    torch.manual_seed(0)
+    added = DView(noise=0.5, noise_steps=10)(torch.zeros(20000, 2), 0)
+    assert added.std().item() == pytest.approx(0.5, rel=0.02) and added.mean().abs().item() < 0.01
+    assert torch.equal(DView(noise=0.5, noise_steps=10)(torch.ones(3, 2), 10), torch.ones(3, 2))  # annealed away
+
+
+def test_instance_noise_over_the_whole_run_by_default(tmp_path, no_report):
+    run = tmp_path / "run"
+    t = Trainer(load_preset("ring", TINY_RING + ["train.steps=10", "trick.instance_noise=0.1"]), run)
+    assert t.objective.view.noise_steps == 10
+    t.run()
+    logged = {r["step"]: r["noise_std"] for r in events(run, "log")}
+    assert logged[1] == pytest.approx(0.1) and logged[6] == pytest.approx(0.05) and logged[10] == pytest.approx(0.01)
+
+
+# ------------------------------------------------------------------ G's terms: feature matching, relativistic
+
+def test_feature_matching_value(f64):
+    G, D, real = nets(2)
+    obj = GANObjective(build_loss(LossConfig()), 2, feature_matching=0.5)
+    obj.d_loss(G, D, real, None)
+    torch.manual_seed(123)
+    loss, stats = obj.g_loss(G, D, 6, CPU)
+    torch.manual_seed(123)
+    fake = G(torch.randn(6, 2))
+    fm = (D.embed(real).mean(0) - D.embed(fake).mean(0)).pow(2).sum()
+    assert stats["fm"].item() == pytest.approx(fm.item(), rel=1e-12)
+    assert loss.item() == pytest.approx(stats["g_loss"].item() + 0.5 * fm.item(), rel=1e-12)
+
+
+def test_relativistic_g_loss_uses_the_last_real_batch(f64):
+    G, D, real = nets(3)
+    loss = build_loss(LossConfig(name="ragan"))
+    obj = GANObjective(loss, 2)
+    with pytest.raises(RuntimeError, match="d_loss first"):
+        obj.g_loss(G, D, 6, CPU)
+    obj.d_loss(G, D, real, None)
+    value = _g(obj, G, D).item()
+    torch.manual_seed(123)
+    fake = G(torch.randn(6, 2))
+    assert value == pytest.approx(loss.generator(D(fake), D(real)).item(), rel=1e-12)
+
+
+# ------------------------------------------------------------------ the guard's strengthen()
+
+class PoisonD(Hook):
+    """Fault injection (as in test_robustness): fill one of D's weights with NaN after the given step."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(1)
+        self.at = at
+
+    def fire(self, t: Trainer) -> None:
+        if t.step == self.at:
+            self.at = -1
+            with torch.no_grad():
+                next(t.D.parameters()).fill_(float("nan"))
+
+
+@pytest.mark.parametrize("loss,extra,changed", [
+    ("wgan", [], {"gp": [0.0, 10.0]}),                      # critic loss: GP switched on at λ = 10
+    ("wgan", ["reg.gp=4"], {"gp": [4.0, 8.0]}),              # ... or doubled
+    ("nsgan", ["reg.r1=0.5"], {"r1": [0.5, 1.0]}),           # other losses: an active gradient penalty doubled
+    ("nsgan", [], {}),                                      # nothing to raise
+    ("wgan", ["health.strengthen=false"], {}),
+])
+def test_rollback_strengthens_the_penalty(tmp_path, no_report, loss, extra, changed):
+    run = tmp_path / "run"
+    cfg = load_preset("ring", TINY_RING + ["train.steps=12", "health.snapshot_every=2", f"loss.name={loss}", *extra])
+    t = Trainer(cfg, run)
+    t.hooks.append(PoisonD(6))
+    t.run()
+    (rb,) = events(run, "rollback")
+    assert rb["strengthened"] == changed
+    for name, (_, new) in changed.items():
+        assert t.objective.weights()[name] == new
+        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        after = records[records.index(next(r for r in records if r["event"] == "rollback")):]
+        assert all(name in r for r in after if r["event"] == "log")  # logged from the rollback on
+        # the raised weight survives a resume (saved with the training state)
+        assert Trainer(load_preset("ring", TINY_RING + ["train.steps=14", f"loss.name={loss}", *extra]), run,
+                       resume=True).objective.weights()[name] == new
+
+
+# ------------------------------------------------------------------ every stabilizer preset runs
+
+@pytest.mark.parametrize("data", ["ring", "digits"])
+@pytest.mark.parametrize("preset", STABILIZER_PRESETS)
+def test_preset_runs_on_toys_and_digits(tmp_path, no_report, preset, data):
+    extra = TINY_DIGITS if data == "digits" else TINY_RING
+    run = tmp_path / "run"
+    summary = Trainer(load_preset(preset, extra + [f"data.name={data}", "train.steps=3"]), run).run()
+    assert summary["step"] == 3 and summary["rollbacks"] == 0
+    last = events(run, "log")[-1]
+    assert all(isinstance(v, (int, float)) and v == v for k, v in last.items() if k not in ("event",))
