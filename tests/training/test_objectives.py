@@ -299,6 +299,36 @@ def test_rollback_strengthens_the_penalty(tmp_path, no_report, loss, extra, chan
                        resume=True).objective.weights()[name] == new
 
 
+# ------------------------------------------------------------------ penalties in the distributed path
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not built in")
+def test_lazy_r1_in_two_processes_matches_one_process(tmp_path, no_report):
+    """R1 draws no randomness, so 2 gloo ranks (each its shard's mean, gradients all-reduced) equal 1 process."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    import gankit
+
+    ov = ["train.progress=false", "eval.metrics=[]", "train.steps=6", "train.batch_size=32", "model.g_width=16",
+          "model.d_width=16", "train.checkpoint_every=6", "train.sample_every=1000", "train.log_every=3",
+          "reg.r1=1.0", "reg.lazy=2", "health.monitor=false"]
+    gankit.train("ring", out=tmp_path / "one", overrides=ov)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gankit", "train",
+           "--preset", "ring", "--out", str(tmp_path / "two"), *ov]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for net in ("G", "D"):
+        a = load_file(str(tmp_path / "one" / "checkpoints" / "6" / f"{net}.safetensors"))
+        b = load_file(str(tmp_path / "two" / "checkpoints" / "6" / f"{net}.safetensors"))
+        assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4) for k in a), net
+    assert [r["r1"] for r in events(tmp_path / "two", "log")] == pytest.approx([r["r1"] for r in events(tmp_path / "one", "log")], rel=1e-4)
+
+
 # ------------------------------------------------------------------ every stabilizer preset runs
 
 @pytest.mark.parametrize("data", ["ring", "digits"])
