@@ -24,7 +24,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from .layers import (LabelEmbedding, LabelProjection, MinibatchDiscrimination, MinibatchStdDev, SelfAttention,
-                     apply_spectral_norm, check_attention, check_stabilizers, dcgan_init, nondefault, norm2d, widths)
+                     apply_spectral_norm, check_attention, check_stabilizers, conv_options, dcgan_init, norm2d,
+                     require_images, widths)
 
 
 def _stages(img_resolution: int) -> int:
@@ -134,8 +135,7 @@ class Discriminator(nn.Module):
 
 
 def check_config(cfg) -> None:  # noqa: ANN001 - Config
-    if cfg.data.name in ("ring", "grid", "mog1d"):
-        raise ConfigError(f"model.name: dcgan needs image data, not {cfg.data.name!r}; use model.name=mlp for toys")
+    require_images(cfg, "dcgan")
     r = cfg.data.resolution
     if not (8 <= r <= 256 and r & (r - 1) == 0):
         raise ConfigError(f"data.resolution: {r} is not allowed for dcgan; use a power of two from 8 to 256")
@@ -143,14 +143,5 @@ def check_config(cfg) -> None:  # noqa: ANN001 - Config
 
 
 def options(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, DataInfo
-    c_dim = info.num_classes if cfg.conditional else 0
-    common = {"c_dim": c_dim, "img_resolution": info.shape[1], "img_channels": info.shape[0], "max_width": cfg.max_width}
-    g = {"z_dim": cfg.z_dim, "width": cfg.g_width, **common}
-    d = {"width": cfg.d_width, **common}
-    g.update(nondefault(Generator, norm="batch" if cfg.g_norm == "auto" else cfg.g_norm, attention=cfg.attention,
-                        spectral_norm=cfg.spectral_norm in ("g", "both")))
-    d.update(nondefault(Discriminator, norm="batch" if cfg.d_norm == "auto" else cfg.d_norm, attention=cfg.attention,
-                        spectral_norm=cfg.spectral_norm in ("d", "both"), mbstd=cfg.mbstd,
-                        minibatch_discrimination=cfg.minibatch_discrimination,
-                        minibatch_dims=cfg.minibatch_dims if cfg.minibatch_discrimination else 16))
-    return g, d
+    """G and D constructor arguments (D's ``auto`` norm: batch)."""
+    return conv_options(cfg, info, Generator, Discriminator, d_norm_default="batch")

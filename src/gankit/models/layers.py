@@ -267,3 +267,30 @@ def check_stabilizers(cfg: Any, family: str, attention_resolutions: list[int] | 
             allowed = ", ".join(map(str, attention_resolutions))
             raise ConfigError(f"model.attention: {m.attention} is not a feature-map side of {family} at data.resolution "
                               f"{cfg.data.resolution}; use 0 (off) or one of {allowed}")
+
+
+def require_images(cfg, family: str) -> None:  # noqa: ANN001 - Config
+    """Convolutional families refuse the toy mixtures with a one-line ConfigError."""
+    from ..errors import ConfigError
+
+    if cfg.data.name in ("ring", "grid", "mog1d"):
+        raise ConfigError(f"model.name: {family} needs image data, not {cfg.data.name!r}; use model.name=mlp for toys")
+
+
+def conv_options(cfg, info, generator: type, discriminator: type, d_norm_default: str) -> tuple[dict, dict]:  # noqa: ANN001
+    """G and D constructor kwargs of a convolutional family from ModelConfig and DataInfo.
+
+    ``auto`` norms resolve to the family's published choice (G: batch; D: ``d_norm_default``); stabilizer
+    options appear only when they differ from the constructor defaults, so saved kwargs stay minimal.
+    """
+    c_dim = info.num_classes if cfg.conditional else 0
+    common = {"c_dim": c_dim, "img_resolution": info.shape[1], "img_channels": info.shape[0], "max_width": cfg.max_width}
+    g = {"z_dim": cfg.z_dim, "width": cfg.g_width, **common}
+    d = {"width": cfg.d_width, **common}
+    g.update(nondefault(generator, norm="batch" if cfg.g_norm == "auto" else cfg.g_norm, attention=cfg.attention,
+                        spectral_norm=cfg.spectral_norm in ("g", "both")))
+    d.update(nondefault(discriminator, norm=d_norm_default if cfg.d_norm == "auto" else cfg.d_norm, attention=cfg.attention,
+                        spectral_norm=cfg.spectral_norm in ("d", "both"), mbstd=cfg.mbstd,
+                        minibatch_discrimination=cfg.minibatch_discrimination,
+                        minibatch_dims=cfg.minibatch_dims if cfg.minibatch_discrimination else 16))
+    return g, d

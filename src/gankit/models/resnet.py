@@ -38,7 +38,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from .layers import (ConditionalNorm2d, LabelProjection, MinibatchDiscrimination, MinibatchStdDev, SelfAttention,
-                     apply_spectral_norm, check_attention, check_stabilizers, nondefault, norm2d)
+                     apply_spectral_norm, check_attention, check_stabilizers, conv_options, norm2d,
+                     require_images)
 
 RESOLUTIONS = (32, 64, 128)
 
@@ -236,8 +237,7 @@ class Discriminator(nn.Module):
 
 
 def check_config(cfg) -> None:  # noqa: ANN001 - Config
-    if cfg.data.name in ("ring", "grid", "mog1d"):
-        raise ConfigError(f"model.name: resnet needs image data, not {cfg.data.name!r}; use model.name=mlp for toys")
+    require_images(cfg, "resnet")
     r = cfg.data.resolution
     if r not in RESOLUTIONS:
         raise ConfigError(f"data.resolution: {r} is not allowed for resnet; use 32, 64 or 128 (or model.name=dcgan)")
@@ -245,15 +245,5 @@ def check_config(cfg) -> None:  # noqa: ANN001 - Config
 
 
 def options(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, DataInfo
-    """G and D constructor arguments; stabilizer options appear only when they differ from the defaults."""
-    c_dim = info.num_classes if cfg.conditional else 0
-    common = {"c_dim": c_dim, "img_resolution": info.shape[1], "img_channels": info.shape[0], "max_width": cfg.max_width}
-    g = {"z_dim": cfg.z_dim, "width": cfg.g_width, **common}
-    d = {"width": cfg.d_width, **common}
-    g.update(nondefault(Generator, norm="batch" if cfg.g_norm == "auto" else cfg.g_norm, attention=cfg.attention,
-                        spectral_norm=cfg.spectral_norm in ("g", "both")))
-    d.update(nondefault(Discriminator, norm="none" if cfg.d_norm == "auto" else cfg.d_norm, attention=cfg.attention,
-                        spectral_norm=cfg.spectral_norm in ("d", "both"), mbstd=cfg.mbstd,
-                        minibatch_discrimination=cfg.minibatch_discrimination,
-                        minibatch_dims=cfg.minibatch_dims if cfg.minibatch_discrimination else 16))
-    return g, d
+    """G and D constructor arguments (D's ``auto`` norm: none)."""
+    return conv_options(cfg, info, Generator, Discriminator, d_norm_default="none")
