@@ -14,7 +14,7 @@ accepted are a handful of names that numpy and Python use to pickle arrays and b
 
 Anything else (another global, INST/OBJ/NEWOBJ, persistent ids, out-of-band buffers) raises
 :class:`UnsafePickleContent` before anything happens. Python 2 byte strings (STRING, BINSTRING,
-SHORT_BINSTRING) come back as ``bytes``, like ``pickle.load(..., encoding='bytes')``.
+SHORT_BINSTRING) come back as ``bytes``, as pickle's loader gives them with encoding='bytes'.
 """
 from __future__ import annotations
 

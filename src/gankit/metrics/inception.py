@@ -5,7 +5,7 @@ CVPR), in the exact variant of the TensorFlow graph ``inception-2015-12-05`` tha
 (Heusel et al., 2017, "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium",
 NeurIPS) and the original Inception Score code (Salimans et al., 2016, "Improved Techniques for Training GANs",
 NeurIPS) use, as ported to PyTorch by pytorch-fid (M. Seitzer), weights file ``pt_inception-2015-12-05-6726825d.pth``.
-It differs from torchvision's ImageNet Inception-v3 in three ways that change the numbers:
+It differs from the ImageNet Inception-v3 of torchvision in three ways that change the numbers:
 
 1. 1008 output classes, not 1000 (the TF graph's softmax layer);
 2. the 3×3 stride-1 average pools inside the Mixed blocks do not count the zero padding
