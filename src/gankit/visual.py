@@ -9,6 +9,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .data.images import to_uint8
+
 
 def _atomic_target(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -17,7 +19,7 @@ def _atomic_target(path: Path) -> Path:
 
 def grid_array(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
     """N×C×H×W images in [-1, 1] -> H'×W'×C uint8 grid (C = 1 or 3), ``nrow`` images per row."""
-    x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).numpy()
+    x = to_uint8(images.detach().float().cpu()).numpy()
     n, c, h, w = x.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     rows = math.ceil(n / nrow)

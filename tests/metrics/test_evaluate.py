@@ -29,6 +29,7 @@ from gankit.data import build_dataset, info_of
 from gankit.data.images import load_digits, to_float
 from gankit.errors import ConfigError, DataError
 from gankit.metrics import digits_cnn as dcnn
+from gankit.metrics._common import cache_root
 from gankit.metrics.evaluate import (
     evaluate_run,
     evaluate_samples,
@@ -92,7 +93,7 @@ def ring_run(tmp_path_factory) -> Path:
 
 
 def test_digits_cnn_sha256_is_the_cached_file_hash(digits_ext):
-    path = dcnn.cache_dir() / "extractors" / f"digits-cnn-{dcnn.recipe_key()}.safetensors"
+    path = cache_root() / "extractors" / f"digits-cnn-{dcnn.recipe_key()}.safetensors"
     assert path.is_file()
     assert digits_ext.weights_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert digits_ext.provenance() == {"extractor": "digits-cnn", "extractor_sha256": digits_ext.weights_sha256,
@@ -549,7 +550,7 @@ def test_evaluate_digits_real_vs_noise(digits_ext, digits_test):
     assert real["extractor"] == "digits-cnn" and real["extractor_sha256"] == digits_ext.weights_sha256
     assert (real["n_real"], real["n_fake"], real["reference"]) == (359, 359, "digits/train")
     key = reference_key(cfg, "train", digits_ext, 359, 0)
-    assert (dcnn.cache_dir() / "reference" / f"{key}.npz").is_file()
+    assert (cache_root() / "reference" / f"{key}.npz").is_file()
     noise = torch.rand(359, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     bad = evaluate_samples(noise, info, cfg, ["fid", "is"], extractor=digits_ext)
     assert bad["fid"] > 10 * real["fid"]

@@ -6,6 +6,8 @@ most about ``_CHUNK_ELEMENTS`` distances (128 MiB in float64) unless the caller 
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -154,3 +156,9 @@ def nearest_sq_dist(
         idx[start:stop] = nearest
         dist[start:stop] = sq_norms(a[start:stop] - b[nearest])
     return dist, idx
+
+
+def cache_root() -> Path:
+    """gankit's on-disk cache: ``$GANKIT_CACHE`` or ``~/.cache/gankit`` (extractors/, reference/, weights/)."""
+    root = os.environ.get("GANKIT_CACHE")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "gankit"

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ._common import cache_root
+
 RECIPE = {"arch": "conv16-32-64-fc128", "epochs": 10, "batch": 64, "lr": 1e-3, "shift": 2, "seed": 0,
           "resolution": 32, "split": "train", "version": 1}
 FEATURE_DIM = 128
@@ -86,18 +88,13 @@ def train_digits_cnn() -> DigitsCNN:
     return net.eval().requires_grad_(False)
 
 
-def cache_dir() -> Path:
-    """``$GANKIT_CACHE`` or ``~/.cache/gankit``."""
-    return Path(os.environ.get("GANKIT_CACHE") or Path.home() / ".cache" / "gankit")
-
-
 def recipe_key() -> str:
     return hashlib.sha256(json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_digits_cnn() -> tuple[DigitsCNN, str]:
     """The cached classifier (trained on first use) and the SHA-256 of its weights file."""
-    path = cache_dir() / "extractors" / f"digits-cnn-{recipe_key()}.safetensors"
+    path = cache_root() / "extractors" / f"digits-cnn-{recipe_key()}.safetensors"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent processes: one trains, the others wait and load

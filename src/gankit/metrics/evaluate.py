@@ -27,6 +27,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..registry import Registry
+from ._common import cache_root
 from .features import Extractor, build_extractor, default_extractor
 from .fid import feature_stats, fid, fid_from_stats
 from .inception_score import inception_score
@@ -146,10 +147,6 @@ METRICS.register("memorization", Metric(_memorization, {"mem_ratio": True, "copy
 # --------------------------------------------------------------------------- reference features (cached)
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("GANKIT_CACHE") or Path.home() / ".cache" / "gankit")
-
-
 def _data_key(data_cfg: Any, split: str) -> dict[str, Any]:
     fields = ("name", "path", "resolution", "channels", "modes", "radius", "spacing", "std")
     key = {f: getattr(data_cfg, f) for f in fields}
@@ -203,7 +200,7 @@ def reference_features(data_cfg: Any, split: str, extractor: Extractor, n: int, 
         x, labels = real_samples(data_cfg, split, n, seed)
         return {"features": x.flatten(1).double().numpy(), "probs": None, "labels": labels, "n": len(x), "cached": False}
     key = reference_key(data_cfg, split, extractor, n, seed)
-    path = cache_dir() / "reference" / f"{key}.npz"
+    path = cache_root() / "reference" / f"{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             return {"features": z["features"].astype(np.float64), "probs": z["probs"].astype(np.float64) if z["probs"].size else None,

@@ -53,6 +53,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import DataError
+from ._common import cache_root
 
 __all__ = [
     "EXPECTED_SHA256",
@@ -379,9 +380,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def default_cache_dir() -> Path:
     """Where the weights file is looked for: ``$GANKIT_CACHE/weights`` or ``~/.cache/gankit/weights``."""
-    root = os.environ.get("GANKIT_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "gankit"
-    return base / "weights"
+    return cache_root() / "weights"
 
 
 def _check_digest(path: Path, digest: str) -> None:

@@ -52,12 +52,6 @@ def load_module_weights(module: nn.Module, path: Path) -> None:
     module.load_state_dict(tensors)
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-
-
 def export_generator(G: nn.Module, family: str, kwargs: dict, data_info: dict, out: Path, extra: dict | None = None) -> Path:
     """Write ``out/config.json`` and ``out/model.safetensors`` atomically (a temp dir renamed into place)."""
     from .. import __version__
