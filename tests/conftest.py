@@ -61,3 +61,19 @@ def no_report(monkeypatch):
 _SESSION_CACHE = Path(__file__).resolve().parent.parent / ".pytest_cache" / "gankit-cache"
 _SESSION_CACHE.mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("GANKIT_CACHE", str(_SESSION_CACHE))
+
+
+def torchrun(nproc: int, *args: str) -> list[str]:
+    """The command for ``torchrun --nproc_per_node=nproc -m gankit ARGS`` on one machine.
+
+    A free loopback port is chosen here instead of ``--standalone``'s rendezvous, so that two multi-process tests
+    running at the same time on different xdist workers never share or race for a port.
+    """
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc_per_node={nproc}",
+            "--master_addr=127.0.0.1", f"--master_port={port}", "-m", "gankit", *args]

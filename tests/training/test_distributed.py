@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import torchrun
 import torch
 from safetensors.torch import load_file
 
@@ -31,8 +31,7 @@ def test_two_process_gloo_run_matches_one_process(tmp_path, no_report):
     gankit.train("ring", out=single, overrides=OVERRIDES)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("PYTEST_XDIST_WORKER", None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gankit", "train",
-           "--preset", "ring", "--out", str(multi), *OVERRIDES]
+    cmd = torchrun(2, "train", "--preset", "ring", "--out", str(multi), *OVERRIDES)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for net in ("G", "D", "G_ema"):

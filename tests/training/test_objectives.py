@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import torchrun
 import torch
 from torch import nn
 
@@ -306,7 +307,6 @@ def test_lazy_r1_in_two_processes_matches_one_process(tmp_path, no_report):
     """R1 draws no randomness, so 2 gloo ranks (each its shard's mean, gradients all-reduced) equal 1 process."""
     import os
     import subprocess
-    import sys
 
     from safetensors.torch import load_file
 
@@ -318,8 +318,7 @@ def test_lazy_r1_in_two_processes_matches_one_process(tmp_path, no_report):
     gankit.train("ring", out=tmp_path / "one", overrides=ov)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("PYTEST_XDIST_WORKER", None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "gankit", "train",
-           "--preset", "ring", "--out", str(tmp_path / "two"), *ov]
+    cmd = torchrun(2, "train", "--preset", "ring", "--out", str(tmp_path / "two"), *ov)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for net in ("G", "D"):
