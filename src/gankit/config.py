@@ -73,6 +73,15 @@ class ModelConfig:
                                        low=0, high=1024)
     minibatch_dims: int = _f(16, help="D: dimensions C of each minibatch-discrimination kernel", low=1, high=1024)
     mbstd: int = _f(0, help="D: group size of the minibatch standard-deviation feature (Karras et al. 2018); 0: off", low=0, high=1024)
+    # style-based generators (stylegan, stylegan2)
+    w_dim: int = _f(512, help="stylegan/stylegan2: dimension of the intermediate latent w", low=1, high=4096)
+    mapping_layers: int = _f(8, help="stylegan/stylegan2: layers of the mapping network z -> w (Karras et al. 2019: 8)", low=1, high=32)
+    mapping_lr_mul: float = _f(0.01, help="stylegan/stylegan2: learning-rate multiplier of the mapping network", low=0.0, high=1.0)
+    style_mixing: float = _f(0.9, help="stylegan/stylegan2: probability of style-mixing regularization per training batch", low=0.0, high=1.0)
+    w_avg_beta: float = _f(0.995, help="stylegan/stylegan2: decay of the tracked average w used by the truncation trick", low=0.0, high=1.0)
+    # progressive growing (progan)
+    start_resolution: int = _f(4, help="progan: resolution the growing starts from (a power of two)", low=4, high=1024)
+    phase_kimg: float = _f(600.0, help="progan: thousands of real images per fade-in phase and per stable phase (Karras et al. 2018: 800)", low=0.0)
 
 
 @dataclass
@@ -150,6 +159,8 @@ class RegConfig:
     bcr_real: float = _f(0.0, help="balanced consistency λ on real images (Zhao et al. 2020: 10); T = augment.bcr_policy", low=0.0)
     bcr_fake: float = _f(0.0, help="balanced consistency λ on generated images (Zhao et al. 2020: 10)", low=0.0)
     clip: float = _f(0.0, help="WGAN weight clipping: D's parameters clamped to [−c, c] after each D step (Arjovsky et al. 2017: 0.01)", low=0.0)
+    pl: float = _f(0.0, help="StyleGAN2 path-length regularization weight on G (Karras et al. 2020: 2); needs a style-based G", low=0.0)
+    pl_lazy: int = _f(4, help="path-length regularization every this many G updates, weight × interval", low=1, high=1000)
     drift: float = _f(0.0, help="ProGAN drift ε·D(x)² on real scores (Karras et al. 2018: 0.001)", low=0.0)
 
 
@@ -159,6 +170,13 @@ class AugmentConfig:
 
     policy: str = _f("", help="DiffAugment transforms for real and fake alike, e.g. color,translation,cutout; empty: off")
     bcr_policy: str = _f("flip,translation", help="the augmentation T of consistency regularization (reg.bcr_real / reg.bcr_fake)")
+    ada: str = _f("off", help="adaptive discriminator augmentation (Karras et al. 2020): off, adaptive (p steered toward ada_target) or fixed (p = ada_p)",
+                  choices=("off", "adaptive", "fixed"))
+    ada_pipeline: str = _f("bgc", help="ADA transforms: bgc (blit, geometric, color), bgcc (+ cutout) or a comma list of transform names")
+    ada_p: float = _f(0.0, help="ADA: the augmentation probability at the start (adaptive) or throughout (fixed)", low=0.0, high=1.0)
+    ada_target: float = _f(0.6, help="ADA: target of r_t = E[sign(D(real))]; p rises above it and falls below", low=0.0, high=1.0)
+    ada_kimg: float = _f(500.0, help="ADA: thousands of images over which p can move from 0 to 1", low=0.0)
+    ada_interval: int = _f(4, help="ADA: D updates between adjustments of p", low=1, high=10000)
 
 
 @dataclass

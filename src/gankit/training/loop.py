@@ -182,6 +182,10 @@ class Trainer:
         """One step: n_critic D updates, one G update, the EMA of G. Returns the step's statistics
         (averaged over processes, so every rank sees the same numbers)."""
         tc = self.cfg.train
+        # 0. growing networks (ProGAN) set their resolution and fade-in from the images shown so far.
+        for net in (self.G, self.D):
+            if hasattr(net, "progress"):
+                net.progress(self.images_seen)
         # 1. n_critic discriminator updates, each on a fresh real batch.
         for _ in range(tc.n_critic):
             real, labels = self.batches.next()
