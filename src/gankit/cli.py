@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 
@@ -35,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="FILE.npy (data space) or FILE.png (grid / scatter)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--class", dest="label", type=int, help="class for a conditional generator (default: all in turn)")
+    s.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="truncation ψ toward the average w (style-based generators; 1: off, 0: the average image)")
+    pic = s.add_mutually_exclusive_group()
+    pic.add_argument("--style-mixing", action="store_true",
+                     help="a style-mixing grid: coarse styles of the top row with the fine styles of the left column (--n sources each)")
+    pic.add_argument("--interpolate", choices=("z", "w"), help="a latent interpolation: --out FILE.png (strip) or FILE.gif (animation)")
+    s.add_argument("--frames", type=int, default=16, help="frames of an interpolation (default 16)")
+    s.add_argument("--cutoff", type=int, help="style mixing: how many styles (rows of w) the top row gives (default: up to 8×8)")
 
     r = sub.add_parser("report", help="write RUN/report.html (self-contained: curves, samples, animation, ...)")
     r.add_argument("run", metavar="RUN")
@@ -88,11 +97,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from . import api
 
+    from . import sampling
+    from .errors import ConfigError
+
+    if not 0.0 <= args.truncation <= 2.0:
+        raise ConfigError(f"--truncation: {args.truncation} is outside 0..2; 1 is off, 0.5-0.7 is the usual trade of variety for quality")
+    out = Path(args.out)
+    if args.interpolate and out.suffix not in (".png", ".gif"):
+        raise ConfigError(f"--out: {out.name}: an interpolation is written as FILE.png (a strip) or FILE.gif (an animation)")
+    if args.style_mixing and out.suffix != ".png":
+        raise ConfigError(f"--out: {out.name}: a style-mixing grid is written as FILE.png")
     G = api.load(args.run)
-    x = api.generate(G, args.n, seed=args.seed, labels=args.label)
     data = G.gankit_meta.get("data", {})
+    if (args.interpolate or args.style_mixing) and len(data.get("shape", [])) != 3:
+        raise ConfigError("--interpolate / --style-mixing draw pictures of images; this generator makes toy points")
+    if args.style_mixing:
+        n = min(args.n, 12)
+        x = sampling.style_mixing_grid(G, n, seed=args.seed, psi=args.truncation, cutoff=args.cutoff, label=args.label)
+        api.save_samples(x, out, nrow=n + 1)
+        print(f"wrote a {n}×{n} style-mixing grid to {out}")
+        return 0
+    if args.interpolate:
+        x = sampling.interpolation_frames(G, args.frames, args.interpolate, seed=args.seed, psi=args.truncation, label=args.label)
+        if out.suffix == ".gif":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            sampling.save_gif(x, out)
+        else:
+            api.save_samples(x, out, nrow=len(x))
+        print(f"wrote a {len(x)}-frame interpolation in {args.interpolate} to {out}")
+        return 0
+    if args.truncation != 1.0:
+        x = sampling.truncated_samples(G, args.n, seed=args.seed, psi=args.truncation, label=args.label)
+    else:
+        x = api.generate(G, args.n, seed=args.seed, labels=args.label)
     nrow = data.get("num_classes") if (G.c_dim and args.label is None) else None
-    out = api.save_samples(x, args.out, nrow=nrow, centers=data.get("centers"))
+    out = api.save_samples(x, out, nrow=nrow, centers=data.get("centers"))
     print(f"wrote {args.n} samples to {out}")
     return 0
 

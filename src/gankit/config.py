@@ -114,6 +114,11 @@ class TrainConfig:
     device: str = _f("auto", help="auto, cpu, cuda or cuda:N")
     threads: int = _f(0, help="CPU threads for torch; 0 leaves torch's default", low=0, high=1024)
     progress: bool = _f(True, help="show a progress bar")
+    reuse_fake: bool = _f(True, help="G's update reuses the last D update's fake batch (one G forward pass fewer per step; same gradients)")
+    channels_last: bool = _f(False, help="convolutional networks and batches in channels_last memory format")
+    precision: str = _f("fp32", help="autocast precision of the forward passes: fp32, bf16 (CPU or GPU) or fp16 (GPU, with a gradient scaler)",
+                        choices=("fp32", "bf16", "fp16"))
+    compile: bool = _f(False, help="torch.compile G and D (D stays eager when a gradient penalty needs double backward)")
     tensorboard: bool = _f(False, help="also write scalars and sample images to RUN/tensorboard/ (pip install gankit[tensorboard])")
 
 
@@ -170,8 +175,8 @@ class AugmentConfig:
 
     policy: str = _f("", help="DiffAugment transforms for real and fake alike, e.g. color,translation,cutout; empty: off")
     bcr_policy: str = _f("flip,translation", help="the augmentation T of consistency regularization (reg.bcr_real / reg.bcr_fake)")
-    ada: str = _f("off", help="adaptive discriminator augmentation (Karras et al. 2020): off, adaptive (p steered toward ada_target) or fixed (p = ada_p)",
-                  choices=("off", "adaptive", "fixed"))
+    ada: str = _f("none", help="adaptive discriminator augmentation (Karras et al. 2020): none, adaptive (p steered toward ada_target) or fixed (p = ada_p)",
+                  choices=("none", "adaptive", "fixed"))
     ada_pipeline: str = _f("bgc", help="ADA transforms: bgc (blit, geometric, color), bgcc (+ cutout) or a comma list of transform names")
     ada_p: float = _f(0.0, help="ADA: the augmentation probability at the start (adaptive) or throughout (fixed)", low=0.0, high=1.0)
     ada_target: float = _f(0.6, help="ADA: target of r_t = E[sign(D(real))]; p rises above it and falls below", low=0.0, high=1.0)
@@ -457,16 +462,22 @@ def validate(cfg: Config) -> None:
 
 def _check_stabilizers(cfg: Config, dataset: Any) -> None:
     """Rules that tie reg / augment / trick to the data and the schedule."""
-    from .augment import parse_policy
+    from .augment import parse_ada_pipeline, parse_policy
 
     toy = getattr(dataset, "kind", None) == "toy"
-    for key in ("policy", "bcr_policy"):
-        try:
+    try:
+        for key in ("policy", "bcr_policy"):
             parse_policy(getattr(cfg.augment, key), f"augment.{key}")
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+        parse_ada_pipeline(cfg.augment.ada_pipeline)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if toy and cfg.augment.policy:
         raise ConfigError(f"augment.policy: {cfg.augment.policy!r} augments images, but {cfg.data.name!r} is 2-D toy data; set augment.policy=''")
+    if toy and cfg.augment.ada != "none":
+        raise ConfigError(f"augment.ada: adaptive augmentation transforms images, but {cfg.data.name!r} is 2-D toy data; set augment.ada=none")
+    if cfg.augment.ada != "none" and cfg.augment.policy:
+        raise ConfigError(f"augment.ada={cfg.augment.ada} and augment.policy={cfg.augment.policy!r} both augment D's inputs; "
+                          "choose one (set augment.policy='' or augment.ada=none)")
     if toy and (cfg.reg.bcr_real or cfg.reg.bcr_fake):
         raise ConfigError(f"reg.bcr_real / reg.bcr_fake: consistency regularization augments images, but {cfg.data.name!r} is toy data; set them to 0")
     if (cfg.reg.bcr_real or cfg.reg.bcr_fake) and not cfg.augment.bcr_policy.strip():

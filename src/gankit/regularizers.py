@@ -139,3 +139,18 @@ def clip_weights(D: nn.Module, c: float) -> None:
 
 __all__ = ["PENALTIES", "input_gradient", "gradient_penalty", "dragan_points", "dragan_penalty", "r1_penalty",
            "r2_penalty", "consistency_penalty", "drift_penalty", "clip_weights"]
+
+
+def path_lengths(G: nn.Module, z: Tensor, c: Tensor | None = None) -> Tensor:
+    """StyleGAN2's path lengths ‖J_wᵀ y‖₂ per sample, N values, differentiable in G's weights.
+
+    Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN", §3.2: w = mapping(z), images
+    g(w) of H×W pixels, y ~ N(0, I)/sqrt(H·W); the Jacobian-vector product is taken by autograd on
+    Σ g(w)·y and its squared norm averaged over the num_ws rows of w before the square root. ``G`` must be
+    style-based (``mapping(z, c) -> N×num_ws×w_dim`` and ``synthesis(ws) -> images``).
+    """
+    ws = G.mapping(z, c)
+    img = G.synthesis(ws)
+    y = torch.randn_like(img) / (img.shape[2] * img.shape[3]) ** 0.5
+    (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+    return grad.pow(2).sum(dim=2).mean(dim=1).sqrt()

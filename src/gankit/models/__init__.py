@@ -12,7 +12,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ..registry import Registry
-from . import dcgan, mlp, resnet
+from . import dcgan, mlp, progan, resnet, stylegan
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,14 @@ MODELS: Registry[Family] = Registry("models", lambda f: isinstance(f, Family), "
 MODELS.register("mlp", family_of(mlp), help="multilayer perceptron G and D (toys, flat vectors)")
 MODELS.register("dcgan", family_of(dcgan), help="DCGAN (Radford et al. 2016), 8-256 px, batch norm, projection D")
 MODELS.register("resnet", family_of(resnet), help="SNGAN-style ResNet (Miyato et al. 2018), 32/64/128 px, cBN G, projection D")
+MODELS.register("progan", family_of(progan),
+                help="ProGAN (Karras et al. 2018), progressive growing 8-1024 px, equalized lr, pixel norm, unconditional")
+MODELS.register("stylegan", Family(stylegan.Generator, stylegan.Discriminator, stylegan.options, stylegan.check_config,
+                                   stylegan.__name__),
+                help="StyleGAN (Karras, Laine & Aila 2019), 8-1024 px: mapping net, AdaIN, noise, style mixing; ProGAN D")
+MODELS.register("stylegan2", Family(stylegan.Generator2, stylegan.Discriminator2, stylegan.options2, stylegan.check_config2,
+                                    stylegan.__name__),
+                help="StyleGAN2 (Karras et al. 2020), 8-1024 px: modulated/demodulated convs, skip G, residual D")
 
 
 def build_models(model_cfg: Any, info: Any, pack: int = 1) -> tuple[nn.Module, nn.Module, dict, dict]:

@@ -19,6 +19,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 
+from ..sampling import slerp  # noqa: E402,F401  (re-exported for the report)
 from ..visual import grid_array  # noqa: E402
 from .plots import fig_png  # noqa: E402
 
@@ -32,21 +33,6 @@ def png_bytes(arr: np.ndarray, min_width: int = 640) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
-
-
-def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between rows of z0 and z1 (N×D) at fractions t (T,) -> N×T×D.
-
-    Falls back to linear interpolation where the two latents are (nearly) parallel.
-    """
-    a, b = z0[:, None, :], z1[:, None, :]
-    tt = t[None, :, None]
-    cos = (torch.nn.functional.normalize(z0, dim=1) * torch.nn.functional.normalize(z1, dim=1)).sum(1).clamp(-1, 1)
-    omega = torch.arccos(cos)[:, None, None]
-    so = torch.sin(omega)
-    lerp = (1 - tt) * a + tt * b
-    spherical = (torch.sin((1 - tt) * omega) * a + torch.sin(tt * omega) * b) / so.clamp_min(1e-6)
-    return torch.where(so > 1e-4, spherical, lerp)
 
 
 @torch.inference_mode()

@@ -69,6 +69,37 @@ def make_optimizer(cfg: Any, params: Any, lr: float) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, foreach=True)
 
 
+def precision_context(precision: str, device: torch.device) -> tuple[Any, dict[str, Any]]:
+    """(a context-manager factory for the forward passes, {"G": scaler, "D": scaler} for fp16).
+
+    bf16 autocasts matrix multiplies and convolutions on CPU and GPU; fp16 needs CUDA and a gradient scaler per
+    network (small fp16 gradients would flush to zero). Backward passes run outside autocast, as PyTorch advises.
+    """
+    import contextlib
+    import functools
+
+    if precision == "fp32":
+        return contextlib.nullcontext, {}
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError(f"train.precision: fp16 needs a CUDA device (this run is on {device.type}); use train.precision=bf16 or fp32")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    ctx = functools.partial(torch.autocast, device_type=device.type, dtype=dtype)
+    scalers = {"G": torch.amp.GradScaler("cuda"), "D": torch.amp.GradScaler("cuda")} if precision == "fp16" else {}
+    return ctx, scalers
+
+
+def compile_targets(cfg: Config, G: nn.Module, D: nn.Module) -> list[nn.Module]:
+    """The networks ``train.compile`` compiles: G and D, except a network that is differentiated twice
+    (input-gradient penalties on D, path-length regularization on G, the unrolled look-ahead, or a GP the divergence
+    guard may switch on for critic losses): torch.compile does not support double backward."""
+    from ..losses import build_loss
+
+    r = cfg.reg
+    d_twice = bool(r.gp or r.dragan or r.r1 or r.r2 or cfg.trick.unroll or
+                   (cfg.health.guard and cfg.health.strengthen and build_loss(cfg.loss).critic))
+    return [net for net, twice in ((G, bool(r.pl)), (D, d_twice)) if not twice]
+
+
 def grad_norm(module: nn.Module) -> torch.Tensor:
     """L2 norm of all gradients of ``module`` (a 0-d tensor; no device sync)."""
     grads = [p.grad for p in module.parameters() if p.grad is not None]
@@ -107,12 +138,19 @@ class Trainer:
         # Networks: G, D and G_ema (a slowly moving average of G, used for samples and export).
         G, D, self.g_kwargs, self.d_kwargs = build_models(cfg.model, self.info, pack=cfg.trick.pack)
         self.G, self.D = G.to(self.device), D.to(self.device)
+        self.memory_format = torch.channels_last if tc.channels_last and len(self.info.shape) == 3 else torch.contiguous_format
+        if self.memory_format == torch.channels_last:
+            self.G, self.D = self.G.to(memory_format=self.memory_format), self.D.to(memory_format=self.memory_format)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.autocast, self.scalers = precision_context(tc.precision, self.device)
         self.opt_g = make_optimizer(tc, self.G.parameters(), tc.lr_g)
         self.opt_d = make_optimizer(tc, self.D.parameters(), tc.lr_d)
         # The math of a step: adversarial loss + penalties (cfg.reg), D's view (cfg.augment, cfg.trick), tricks.
         self.objective = build_objective(cfg, build_loss(cfg.loss), self.info.num_classes if cfg.model.conditional else 0,
                                          shard, self.D, self.opt_d)
+        if tc.compile:  # after the objective saw the eager D (feature-matching checks); state-dict keys are unchanged
+            for net in compile_targets(cfg, self.G, self.D):
+                net.compile()
 
         self.step = self.d_updates = self.images_seen = 0
         self._wall_before, self._t_start = 0.0, None
@@ -189,26 +227,40 @@ class Trainer:
         # 1. n_critic discriminator updates, each on a fresh real batch.
         for _ in range(tc.n_critic):
             real, labels = self.batches.next()
-            d_loss, d_stats = self.objective.d_loss(self.G, self.D, real, labels, d_update=self.d_updates, step=self.step)
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.dist.sync_grads(self.D)
-            d_stats["d_grad_norm"] = grad_norm(self.D)
-            self.opt_d.step()
+            if self.memory_format == torch.channels_last:
+                real = real.contiguous(memory_format=torch.channels_last)
+            with self.autocast():
+                d_loss, d_stats = self.objective.d_loss(self.G, self.D, real, labels, d_update=self.d_updates, step=self.step)
+            d_stats["d_grad_norm"] = self._update(self.D, self.opt_d, d_loss, "D")
             self.objective.after_d_step(self.D)  # constraints (weight clipping)
             self.d_updates += 1
             self.images_seen += tc.batch_size
         # 2. one generator update.
-        g_loss, g_stats = self.objective.g_loss(self.G, self.D, tc.batch_size // self.dist.world, self.device, step=self.step)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.dist.sync_grads(self.G)
-        g_stats["g_grad_norm"] = grad_norm(self.G)
-        self.opt_g.step()
+        with self.autocast():
+            g_loss, g_stats = self.objective.g_loss(self.G, self.D, tc.batch_size // self.dist.world, self.device, step=self.step)
+        g_stats["g_grad_norm"] = self._update(self.G, self.opt_g, g_loss, "G")
         # 3. the moving average of G.
         update_ema(self.G_ema, self.G, ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup))
         self.step += 1
         return self.dist.average({**d_stats, **g_stats})
+
+    def _update(self, net: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, name: str) -> torch.Tensor:
+        """Backward, all-reduce, gradient norm, optimizer step (through the fp16 gradient scaler when there is one)."""
+        opt.zero_grad(set_to_none=True)
+        scaler = self.scalers.get(name)
+        if scaler is None:
+            loss.backward()
+            self.dist.sync_grads(net)
+            norm = grad_norm(net)
+            opt.step()
+            return norm
+        scaler.scale(loss).backward()
+        self.dist.sync_grads(net)
+        scaler.unscale_(opt)
+        norm = grad_norm(net)
+        scaler.step(opt)  # skipped when the scaled gradients overflowed
+        scaler.update()
+        return norm
 
     # ------------------------------------------------------------------ helpers used by hooks and the API
 
@@ -238,7 +290,9 @@ class Trainer:
         """JSON-ready counters and data order (networks, optimizers and RNGs are saved by the checkpoint)."""
         hooks = {type(h).__name__: h.state_dict() for h in [*self.hooks, self.guard] if hasattr(h, "state_dict")}
         return {"d_updates": self.d_updates, "images_seen": self.images_seen, "wall_s": self.wall_time(),
-                "batches": self.batches.state_dict(), "hooks": hooks, "objective": self.objective.state_dict()}
+                "batches": self.batches.state_dict(), "hooks": hooks, "objective": self.objective.state_dict(),
+                "scalers": {k: {n: float(v) if isinstance(v, float) else v for n, v in sc.state_dict().items()}
+                            for k, sc in self.scalers.items()}}
 
     def export(self) -> Path:
         """RUN/generator/: config.json + model.safetensors of G_ema, enough to sample without the run config."""
@@ -254,6 +308,9 @@ class Trainer:
         self._wall_before = doc.get("wall_s", 0.0)
         self.batches.load_state_dict(doc["batches"])
         self.objective.load_state_dict(doc.get("objective", {}))  # penalty weights the guard may have raised
+        for name, state in doc.get("scalers", {}).items():
+            if name in self.scalers:
+                self.scalers[name].load_state_dict(state)
         for h in [*self.hooks, self.guard]:
             if hasattr(h, "load_state_dict") and type(h).__name__ in doc.get("hooks", {}):
                 h.load_state_dict(doc["hooks"][type(h).__name__])

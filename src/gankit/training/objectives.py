@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .. import regularizers as R
-from ..augment import DiffAugment
+from ..augment import DiffAugment, build_augment
 from ..errors import ConfigError
 from ..losses import AdversarialLoss
 from .unrolled import unrolled_critic
@@ -130,7 +130,8 @@ class GANObjective:
     def __init__(self, loss: AdversarialLoss, z_dim: int, num_classes: int = 0, shard: tuple[int, int] = (0, 1), *,
                  terms: list[Term] = (), view: DView | None = None, clip: float = 0.0, feature_matching: float = 0.0,
                  unroll: int = 0, d_optimizer: torch.optim.Optimizer | None = None, gp_one_sided: bool = False,
-                 lazy: int = 1, bcr_augment: Callable[[Tensor], Tensor] | None = None) -> None:
+                 lazy: int = 1, bcr_augment: Callable[[Tensor], Tensor] | None = None, reuse_fake: bool = False,
+                 path_length: float = 0.0, pl_lazy: int = 4) -> None:
         self.loss, self.z_dim, self.num_classes = loss, z_dim, num_classes
         self.rank, self.world = shard
         self.terms = list(terms)
@@ -138,6 +139,9 @@ class GANObjective:
         self.clip, self.fm_weight, self.unroll, self.d_optimizer = clip, feature_matching, unroll, d_optimizer
         self.gp_one_sided, self.lazy, self.bcr_augment = gp_one_sided, lazy, bcr_augment
         self._real: tuple[Tensor, Tensor | None] | None = None  # the last D update's real batch, for G's terms
+        self.reuse_fake = reuse_fake
+        self._fake: tuple[Tensor, Tensor | None] | None = None  # the last D update's fake batch, still attached to G
+        self.pl_weight, self.pl_lazy, self.pl_mean = path_length, pl_lazy, 0.0
 
     def latents(self, n: int, device: torch.device) -> tuple[Tensor, Tensor | None]:
         """z: n×z_dim standard normal; c: n labels or None, from torch's global RNG (seeded, resumable).
@@ -159,14 +163,23 @@ class GANObjective:
         ``d_update``: D updates before this one (decides which lazy terms are due); ``step``: G updates so far.
         """
         z, c = self.latents(real.shape[0], real.device)
-        with torch.no_grad():
+        if self.reuse_fake:  # keep G's graph: G's update reuses this batch instead of a second forward pass
             fake = G(z, c)
+            self._fake = (fake, c)
+            fake = fake.detach()
+        else:
+            with torch.no_grad():
+                fake = G(z, c)
         c_real = c_real if self.num_classes else None
         self._real = (real, c_real)
         x_real, x_fake = self.view(real, step), self.view(fake, step)
         real_logits, fake_logits = D(x_real, c_real), D(x_fake, c)
         loss = self.loss.d_loss(real_logits, fake_logits)
         stats = self.d_stats(loss, real_logits, fake_logits)
+        observe = getattr(self.view.augment, "observe", None)
+        if observe is not None:  # adaptive augmentation steers p from the sign of D on reals
+            observe(real_logits.detach())
+            stats.update({k: torch.tensor(v) for k, v in self.view.augment.stats().items()})
         if self.view.noise:
             stats["noise_std"] = torch.tensor(self.view.sigma(step))
         batch = DBatch(x_real, x_fake, c_real, c, real_logits, fake_logits)
@@ -206,12 +219,17 @@ class GANObjective:
 
         Relativistic losses, feature matching and unrolling also use the real batch of the last D update.
         """
-        z, c = self.latents(batch_size, device)
+        if self._fake is not None and self._fake[0].shape[0] == batch_size:
+            fake, c = self._fake  # the last D update's batch (same G weights): the same gradients, one forward fewer
+        else:
+            z, c = self.latents(batch_size, device)
+            fake = G(z, c)
+        self._fake = None
         needs_real = self.loss.relativistic or self.fm_weight or self.unroll
         if needs_real and self._real is None:
             raise RuntimeError("this objective's G loss uses the last real batch: run d_loss first")
         with frozen(D):
-            x_fake = self.view(G(z, c), step)
+            x_fake = self.view(fake, step)
             x_real, c_real = (self.view(self._real[0], step), self._real[1]) if needs_real else (None, None)
             critic = D
             if self.unroll:
@@ -228,7 +246,20 @@ class GANObjective:
                 fm = feature_matching(real_features, D.embed(x_fake, c))
                 stats["fm"] = fm.detach()
                 loss = loss + self.fm_weight * fm
+        if self.pl_weight and step % self.pl_lazy == 0:
+            loss = loss + self.pl_weight * self.pl_lazy * self.path_length_term(G, max(batch_size // 2, 1), device, stats)
         return loss, stats
+
+    def path_length_term(self, G: nn.Module, n: int, device: torch.device, stats: Stats) -> Tensor:
+        """StyleGAN2 path-length regularization (Karras et al. 2020, §3.2) on n fresh latents:
+        mean (‖J_wᵀy‖ − a)², with a the running mean of the path lengths (decay 0.01)."""
+        z, c = self.latents(n, device)
+        lengths = R.path_lengths(G, z, c)
+        self.pl_mean += 0.01 * (lengths.mean().item() - self.pl_mean)
+        stats["pl_length"] = lengths.mean().detach()
+        penalty = (lengths - self.pl_mean).pow(2).mean()
+        stats["pl"] = penalty.detach()
+        return penalty
 
     # ------------------------------------------------------------------ the guard's lever, and resume
 
@@ -263,12 +294,18 @@ class GANObjective:
         self.terms.append(penalty_term(name, weight, self.lazy, self.gp_one_sided, self.bcr_augment))
 
     def state_dict(self) -> dict[str, Any]:
-        """JSON-ready: the penalty weights (the guard may have changed them)."""
-        return {"weights": self.weights()}
+        """JSON-ready: the penalty weights (the guard may have changed them), the path-length mean, ADA's p."""
+        out: dict[str, Any] = {"weights": self.weights(), "pl_mean": self.pl_mean}
+        if hasattr(self.view.augment, "state_dict"):
+            out["augment"] = self.view.augment.state_dict()
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name, w in state.get("weights", {}).items():
             self.set_weight(name, float(w))
+        self.pl_mean = float(state.get("pl_mean", 0.0))
+        if "augment" in state and hasattr(self.view.augment, "load_state_dict"):
+            self.view.augment.load_state_dict(state["augment"])
 
 
 # --------------------------------------------------------------------------- building from the config
@@ -307,8 +344,8 @@ def build_objective(cfg: Any, loss: AdversarialLoss, num_classes: int, shard: tu
     if per_rank % trick.pack:
         raise ConfigError(f"trick.pack: each of {shard[1]} processes gets {per_rank} samples, not a multiple of {trick.pack}; "
                           f"use train.batch_size divisible by {trick.pack * shard[1]}")
-    view = DView(DiffAugment(cfg.augment.policy) if cfg.augment.policy else None, trick.instance_noise,
-                 trick.instance_noise_steps or cfg.train.steps, trick.pack)
+    view = DView(build_augment(cfg.augment, cfg.train.batch_size), trick.instance_noise, trick.instance_noise_steps or cfg.train.steps, trick.pack)
     return GANObjective(loss, cfg.model.z_dim, num_classes, shard, terms=terms, view=view, clip=reg.clip,
                         feature_matching=trick.feature_matching, unroll=trick.unroll, d_optimizer=d_optimizer,
-                        gp_one_sided=reg.gp_one_sided, lazy=reg.lazy, bcr_augment=bcr_augment)
+                        gp_one_sided=reg.gp_one_sided, lazy=reg.lazy, bcr_augment=bcr_augment,
+                        reuse_fake=cfg.train.reuse_fake, path_length=reg.pl, pl_lazy=reg.pl_lazy)

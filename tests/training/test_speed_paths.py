@@ -1,0 +1,142 @@
+"""The speed options of the training step give the eager fp32 results: reusing the fake batch, channels_last,
+torch.compile, bf16 autocast (within its precision), and the fp16 refusal on CPU."""
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+import torch
+
+from gankit.config import load_preset
+from gankit.errors import ConfigError
+from gankit.losses import build_loss
+from gankit.config import LossConfig
+from gankit.models import dcgan
+from gankit.training.loop import Trainer, compile_targets
+from gankit.training.objectives import GANObjective
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+
+TINY_DIGITS = ["train.progress=false", "eval.metrics=[]", "data.resolution=8", "model.g_width=8", "model.d_width=8",
+               "train.batch_size=16", "train.sample_every=1000", "train.checkpoint_every=1000", "train.log_every=1",
+               "health.monitor=false", "health.guard=false"]
+
+
+def _weights(net: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def _grads(net: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.grad.detach().clone() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_reused_fake_batch_gives_the_gradients_of_a_recomputed_one(conditional: bool) -> None:
+    """G's gradients from the D update's batch (reuse) equal those of a second forward pass on the same z, c."""
+    torch.manual_seed(0)
+    c_dim = 3 if conditional else 0
+    G = dcgan.Generator(z_dim=8, c_dim=c_dim, img_resolution=8, img_channels=1, width=4)
+    D = dcgan.Discriminator(c_dim=c_dim, img_resolution=8, img_channels=1, width=4)
+    opt_d = torch.optim.Adam(D.parameters(), lr=1e-2)
+    loss = build_loss(LossConfig(name="nsgan"))
+    obj = GANObjective(loss, 8, c_dim, reuse_fake=True)
+    real = torch.rand(16, 1, 8, 8) * 2 - 1
+    c_real = torch.randint(3, (16,)) if conditional else None
+
+    torch.manual_seed(1)
+    z, c = obj.latents(16, torch.device("cpu"))  # what d_loss will draw under the same seed
+    torch.manual_seed(1)
+    d_loss, _ = obj.d_loss(G, D, real, c_real)
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()  # G's update sees the updated D either way
+    assert all(p.grad is None or not p.grad.abs().sum() for p in G.parameters())  # D's backward left G alone
+
+    g_loss, _ = obj.g_loss(G, D, 16, torch.device("cpu"))
+    G.zero_grad(set_to_none=True)
+    g_loss.backward()
+    reused = _grads(G)
+
+    G.zero_grad(set_to_none=True)
+    D.requires_grad_(False)
+    recomputed_loss = loss.generator(D(G(z, c), c))
+    recomputed_loss.backward()
+    torch.testing.assert_close(g_loss, recomputed_loss)
+    for a, b in zip(reused, _grads(G)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    assert obj._fake is None  # consumed: never reused across steps
+
+
+def test_reuse_is_skipped_when_the_batch_sizes_differ() -> None:
+    torch.manual_seed(0)
+    G = dcgan.Generator(z_dim=8, img_resolution=8, img_channels=1, width=4)
+    D = dcgan.Discriminator(img_resolution=8, img_channels=1, width=4)
+    obj = GANObjective(build_loss(LossConfig(name="nsgan")), 8, reuse_fake=True)
+    obj.d_loss(G, D, torch.zeros(16, 1, 8, 8), None)
+    loss, _ = obj.g_loss(G, D, 8, torch.device("cpu"))
+    loss.backward()
+    assert obj._fake is None
+
+
+def _train(tmp_path, name: str, extra: list[str], steps: int = 3) -> Trainer:
+    cfg = load_preset("digits", TINY_DIGITS + [f"train.steps={steps}"] + extra)
+    t = Trainer(cfg, tmp_path / name)
+    for _ in range(steps):
+        t.train_step()
+    return t
+
+
+def test_channels_last_training_matches_contiguous(tmp_path) -> None:
+    a = _train(tmp_path, "a", ["train.optimizer=sgd"])
+    b = _train(tmp_path, "b", ["train.optimizer=sgd", "train.channels_last=true"])
+    assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+               for p in b.G.parameters())
+    for p, q in zip([*a.G.parameters(), *a.D.parameters()], [*b.G.parameters(), *b.D.parameters()]):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_reuse_fake_changes_only_the_noise_stream(tmp_path) -> None:
+    """With reuse off the G update draws a fresh batch, so runs differ; both train."""
+    a = _train(tmp_path, "a", ["train.reuse_fake=true"])
+    b = _train(tmp_path, "b", ["train.reuse_fake=false"])
+    assert not all(torch.equal(p, q) for p, q in zip(a.G.parameters(), b.G.parameters()))
+    assert all(torch.isfinite(p).all() for p in a.G.parameters())
+
+
+def test_bf16_autocast_stays_close_to_fp32(tmp_path) -> None:
+    a = _train(tmp_path, "a", [], steps=1)
+    b = _train(tmp_path, "b", ["train.precision=bf16"], steps=1)
+    rel = [((p - q).norm() / (p - w).norm()).item()  # the bf16 update relative to the fp32 update
+           for p, q, w in zip(a.G.parameters(), b.G.parameters(), _weights(Trainer(a.cfg, tmp_path / "init").G))]
+    assert max(rel) < 0.3  # Adam's first steps are ±lr·sign-like: bf16 changes only small components
+
+
+def test_fp16_on_cpu_is_refused(tmp_path, one_line) -> None:
+    cfg = load_preset("digits", TINY_DIGITS + ["train.precision=fp16", "train.device=cpu"])
+    with one_line(ConfigError, "fp16 needs a CUDA device"):
+        Trainer(cfg, tmp_path / "x")
+
+
+def test_compile_targets_leave_double_backward_networks_eager() -> None:
+    G, D = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    assert compile_targets(load_preset("digits"), G, D) == [G, D]
+    assert compile_targets(load_preset("r1"), G, D) == [G]
+    assert compile_targets(load_preset("wgan"), G, D) == [G]  # the guard may switch on a GP for critic losses
+    assert compile_targets(load_preset("digits", ["reg.pl=2", "model.name=stylegan2"]), G, D) == [D]
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(tmp_path) -> None:
+    ring = ["train.progress=false", "eval.metrics=[]", "model.g_width=16", "model.d_width=16", "train.batch_size=16",
+            "health.monitor=false", "health.guard=false", "train.steps=3", "train.optimizer=sgd"]  # Adam would amplify
+    # last-bit differences of near-zero gradients into ±lr steps
+    a = Trainer(load_preset("ring", ring), tmp_path / "a")
+    b = Trainer(load_preset("ring", ring + ["train.compile=true"]), tmp_path / "b")
+    for _ in range(3):
+        a.train_step()
+        b.train_step()
+    for p, q in zip([*a.G.parameters(), *a.D.parameters()], [*b.G.parameters(), *b.D.parameters()]):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    assert set(a.G.state_dict()) == set(b.G.state_dict())  # checkpoints keep their keys
