@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--extractor", help="feature extractor (default: by dataset)")
     e.add_argument("--weights", help="inception-v3-fid weights file (pt_inception-2015-12-05-6726825d.pth)")
     e.add_argument("--ref-stats", help="pytorch-fid style .npz (mu, sigma) to compute FID against")
+    e.add_argument("--ppl-distance", help="ppl: perceptual distance (digits-cnn, pixel, lpips-vgg; default by dataset)")
+    e.add_argument("--ppl-weights", help="ppl with lpips-vgg: the LPIPS weights file (.safetensors, or .pth with its SHA-256 checked)")
+    e.add_argument("--ppl-space", choices=("w", "z"), help="ppl: latent space (default w for style-based generators, else z)")
     e.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     e.add_argument("overrides", nargs="*", metavar="data.key=value", help="with --real-vs-real: data options, e.g. data.resolution=32")
 
@@ -202,7 +205,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if not metrics:
             raise ConfigError("--metrics: name at least one, e.g. --metrics fid,kid,pr (gankit list shows all)")
         result = evaluate_run(args.run, metrics, args.n, seed=args.seed, extractor=args.extractor,
-                              weights=args.weights, ref_stats=args.ref_stats)
+                              weights=args.weights, ref_stats=args.ref_stats, ppl_distance=args.ppl_distance,
+                              ppl_weights=args.ppl_weights, ppl_space=args.ppl_space)
     if args.json:
         print(json.dumps(result))
         return 0

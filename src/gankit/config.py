@@ -436,6 +436,8 @@ def validate(cfg: Config) -> None:
     for i, m in enumerate(cfg.eval.metrics):
         if "metrics" in regs:
             regs["metrics"].get(m, field=f"eval.metrics[{i}]")
+        if m == "ppl":
+            raise ConfigError(f"eval.metrics[{i}]: ppl scores the generator itself, not samples; after training run: gankit evaluate RUN --metrics ppl")
     if cfg.eval.best_metric and "metrics" in regs:
         reported = [v for m in cfg.eval.metrics for v in regs["metrics"].get(m).values]
         if cfg.eval.best_metric not in reported:

@@ -15,12 +15,13 @@ from .inception_score import inception_score
 from .kid import kid
 from .memorization import memorization
 from .modes import class_coverage, mode_coverage
+from .ppl import DISTANCES, perceptual_path_length
 from .prdc import density_coverage, prdc, precision_recall
 from .two_sample import c2st
 
 __all__ = [
     "fid", "fid_from_stats", "feature_stats", "kid", "inception_score", "precision_recall", "density_coverage",
-    "prdc", "c2st", "mode_coverage", "class_coverage", "memorization",
+    "prdc", "c2st", "mode_coverage", "class_coverage", "memorization", "perceptual_path_length", "DISTANCES",
     "METRICS", "EXTRACTORS", "Extractor", "build_extractor", "from_module",
     "evaluate_samples", "evaluate_run", "real_vs_real", "save_stats", "load_stats",
 ]

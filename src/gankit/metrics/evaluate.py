@@ -141,6 +141,12 @@ METRICS.register("dc", Metric(_dc, {"coverage": True, "density": True}), help="d
 METRICS.register("is", Metric(_is, {"is": True, "is_std": False}, ("probs",)), help="inception score from the extractor's class probabilities")
 METRICS.register("c2st", Metric(_c2st, {"c2st_accuracy": False, "c2st_p_value": True}), help="classifier two-sample test: held-out accuracy (0.5 = indistinguishable)")
 METRICS.register("modes", Metric(_modes, {"modes": True, "hq_fraction": True, "reverse_kl": False}, ("toy",)), help="toys: modes recovered, high-quality fraction, reverse KL (VEEGAN/PacGAN)")
+def _ppl(i: Inputs) -> dict[str, float]:
+    raise ConfigError("ppl scores a generator, not samples: use gankit evaluate RUN --metrics ppl (or gankit.metrics.ppl)")
+
+
+METRICS.register("ppl", Metric(_ppl, {"ppl": False, "ppl_std": False}, ("generator",)),
+                 help="perceptual path length (Karras et al. 2019) of a style-based G in w (or any G in z); gankit evaluate RUN only")
 METRICS.register("classes", Metric(_classes, {"class_kl": False, "classes": True}, ("probs",)), help="labelled images: classes found and KL to the data's class histogram")
 METRICS.register("memorization", Metric(_memorization, {"mem_ratio": True, "copy_fraction": False}, ("heldout",)), help="nearest-training-neighbour distances vs held-out reals")
 
@@ -293,9 +299,34 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
     return result
 
 
+def default_ppl_distance(data_name: str, kind: str) -> str:
+    """digits-cnn features for digits / MNIST, pixels for toys, LPIPS-VGG (weights from the user) otherwise."""
+    if kind == "toy":
+        return "pixel"
+    return "digits-cnn" if data_name in ("digits", "mnist") else "lpips-vgg"
+
+
+def run_ppl(G: Any, data_name: str, info: Any, n: int, seed: int, distance: str | None, weights: str | None,
+            space: str | None) -> dict[str, Any]:
+    """PPL of an exported generator with provenance: w space for style-based G, z otherwise."""
+    from ..sampling import is_style_based
+    from .ppl import build_distance, perceptual_path_length
+
+    name = distance or default_ppl_distance(data_name, info.kind)
+    space = space or ("w" if is_style_based(G) else "z")
+    out = perceptual_path_length(G, build_distance(name, weights=weights), n=n, space=space, sampling="end", seed=seed)
+    return {"ppl": float(out["ppl"]), "ppl_std": float(out["ppl_std"]), "ppl_pairs": int(out["n"]), "ppl_distance": name,
+            "ppl_space": space, "ppl_epsilon": 1e-4}
+
+
 def evaluate_run(run_dir: str | Path, metrics: list[str], n: int, *, seed: int = 0, extractor: str | None = None,
-                 weights: str | None = None, ref_stats: str | None = None, log: bool = True) -> dict[str, Any]:
-    """Evaluate a run's exported generator; appends an ``eval`` event to RUN/metrics.jsonl."""
+                 weights: str | None = None, ref_stats: str | None = None, log: bool = True, ppl_distance: str | None = None,
+                 ppl_weights: str | None = None, ppl_space: str | None = None) -> dict[str, Any]:
+    """Evaluate a run's exported generator; appends an ``eval`` event to RUN/metrics.jsonl.
+
+    ``ppl`` (perceptual path length) runs on the generator itself: ``ppl_distance`` (default by dataset, see
+    :func:`default_ppl_distance`), ``ppl_weights`` (LPIPS weights file), ``ppl_space`` (w or z; default w when style-based).
+    """
     from ..api import generate, load
     from ..config import load_file
     from ..data import DataInfo
@@ -306,13 +337,22 @@ def evaluate_run(run_dir: str | Path, metrics: list[str], n: int, *, seed: int =
     cfg = load_file(run_dir / "config.json") if (run_dir / "config.json").is_file() else None
     if cfg is None:
         raise ConfigError(f"{run_dir}: no config.json; evaluate needs the run directory (it names the real data)")
-    check_metrics(metrics, info)
+    check_metrics([m for m in metrics if m != "ppl"], info)
     if ref_stats and metrics != ["fid"]:
         raise ConfigError("--ref-stats: a statistics file only supports --metrics fid")
     stats = load_stats(ref_stats) if ref_stats else None
     ext = build_extractor(extractor or default_extractor(cfg.data.name, info.kind), weights=weights)
-    fake = generate(G, n, seed=seed + 1)
-    result = evaluate_samples(fake, info, cfg.data, metrics, extractor=ext, n_real=n, seed=seed, ref_stats=stats)
+    result: dict[str, Any] = {}
+    requested = list(metrics)
+    if "ppl" in metrics:
+        result.update(run_ppl(G, cfg.data.name, info, n, seed, ppl_distance, ppl_weights, ppl_space))
+        metrics = [m for m in metrics if m != "ppl"]
+    if metrics:
+        fake = generate(G, n, seed=seed + 1)
+        result.update(evaluate_samples(fake, info, cfg.data, metrics, extractor=ext, n_real=n, seed=seed, ref_stats=stats))
+    from .. import __version__
+
+    result.update({"metrics": requested, "seed": seed, "gankit_version": __version__})
     step = G.gankit_meta.get("step")
     if step is not None:
         result["step"] = step

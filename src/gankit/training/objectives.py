@@ -15,6 +15,7 @@ calls :meth:`GANObjective.after_d_step` after each D optimizer step; it never kn
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -179,7 +180,8 @@ class GANObjective:
         observe = getattr(self.view.augment, "observe", None)
         if observe is not None:  # adaptive augmentation steers p from the sign of D on reals
             observe(real_logits.detach())
-            stats.update({k: torch.tensor(v) for k, v in self.view.augment.stats().items()})
+            # r_t is NaN until the first adjustment: leave it out rather than trip the divergence guard
+            stats.update({k: torch.tensor(v) for k, v in self.view.augment.stats().items() if math.isfinite(v)})
         if self.view.noise:
             stats["noise_std"] = torch.tensor(self.view.sigma(step))
         batch = DBatch(x_real, x_fake, c_real, c, real_logits, fake_logits)
