@@ -110,12 +110,12 @@ def write_markdown(path: Path, result: dict) -> None:
     t = result["table"]
     lines = ["# Mode coverage on the 2-D mixtures", "",
              f"Written by `benchmarks/mode_coverage.py` on {result['date']} ({result['machine']}, 1 thread per run, "
-             f"{result['jobs']} runs at a time; {result['total_min']:.0f} min in all).", "",
+             f"{result['jobs']} runs at a time; about {result['total_min']:.0f} min of wall time in all).", "",
              "Protocol: ring of 8 Gaussians (radius 1, std 0.01), grid of 25 ({-4,-2,0,2,4}², std 0.05); 2,500 samples of "
              "G_ema after training; high quality = within 3 std of the nearest centre; a mode is recovered when it is the "
              "nearest centre of at least one high-quality sample; reverse KL of the high-quality mode histogram to uniform "
              "(nats; ∞ when no sample is high quality). Each preset keeps its own recipe (see `gankit presets`), only "
-             f"`data.name` changes. Mean ± standard error over {result['seeds']} seeds (0…{result['seeds'] - 1}). "
+             f"`data.name` changes. Mean ± standard error over the seeds of each row (0, 1, …; the `all` column shows how many). "
              "`all` = seeds with every mode; `all & ≥95%` = seeds with every mode and ≥ 95 % high-quality samples.", "",
              "| preset | toy | modes | high quality % | min HQ % | reverse KL | all | all & ≥95% | rollbacks | s/run |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -147,24 +147,31 @@ def main() -> None:
     p.add_argument("--extra", action="store_true", help="also toy-best on larger mixtures")
     p.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)))
     p.add_argument("--json", action="store_true")
-    p.add_argument("--rows", default="", help="also write every run's row to this JSON file")
+    p.add_argument("--rows", default="", help="append every run's row to this JSON-lines file as it finishes")
+    p.add_argument("--from-rows", default="", help="comma-separated JSON-lines files of earlier runs: write the table from "
+                   "them (plus any runs asked for here), so pieces measured separately form one table")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "mode_coverage.md"))
     args = p.parse_args()
     jobs = [(preset, toy, TOYS[toy], seed) for preset in args.presets.split(",") for toy in args.toys.split(",")
             for seed in range(args.seeds)]
     if args.extra:
         jobs += [("toy-best", label, ov, seed) for label, ov in EXTRA.items() for seed in range(args.seeds)]
+    if args.from_rows and "--presets" not in sys.argv and not args.extra:
+        jobs = []  # only re-tabulate the earlier rows
     t0 = time.perf_counter()
-    rows = []
+    rows = [json.loads(line) for f in filter(None, args.from_rows.split(",")) for line in Path(f).read_text().splitlines() if line.strip()]
     with ProcessPoolExecutor(args.jobs) as pool:
         for r in pool.map(run_one, jobs):
             rows.append(r)
+            if args.rows:
+                with open(args.rows, "a") as fh:
+                    fh.write(json.dumps(r) + "\n")
             print(f"{r['preset']:12s} {r['toy']:18s} seed {r['seed']}: {r['modes']}/{r['k']} modes, hq {100 * r['hq']:.1f}%, "
                   f"rkl {r['reverse_kl']:.3f}, {r['wall_s']:.0f}s", file=sys.stderr, flush=True)
+    total_min = sum(r["wall_s"] for r in rows) / 60 / max(args.jobs, 1)
     result = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "jobs": args.jobs,
-              "seeds": args.seeds, "total_min": (time.perf_counter() - t0) / 60, "table": summarize(rows)}
-    if args.rows:
-        Path(args.rows).write_text(json.dumps(rows, indent=1))
+              "seeds": max(len({r["seed"] for r in rows if (r["preset"], r["toy"]) == k}) for k in {(r["preset"], r["toy"]) for r in rows}),
+              "total_min": total_min, "table": summarize(rows)}
     write_markdown(Path(args.out), result)
     if args.json:
         print(json.dumps(result["table"]))

@@ -6,7 +6,13 @@ shared machine hits both alike; warm-up steps are excluded and the median per-st
 FLOPs per step come from torch.utils.flop_counter on one plain step; the fp32 matrix-multiply peak of this
 machine is measured in the same run, and utilization = achieved FLOP/s / peak.
 
-    python benchmarks/throughput.py [--quick] [--json] [--models dcgan32,mlp-toy] [--out docs/benchmarks/throughput.md]
+Further sections, each measured in the same run: the training options on dcgan32 (fake-batch reuse off,
+channels_last, bf16 autocast, torch.compile) against the same plain loop; seconds per thousand images of the
+style-based and progressive presets; evaluation throughput (sampling G_ema, digits-cnn and Inception-v3 feature
+extraction); and data-parallel training with 2 gloo processes against 1 process (torchrun).
+
+    python benchmarks/throughput.py [--quick] [--json] [--models dcgan32,mlp-toy] [--sections train,options,families,eval,ddp]
+                                    [--out docs/benchmarks/throughput.md]
 """
 from __future__ import annotations
 
@@ -122,6 +128,136 @@ def bench_model(name: str, rounds: int, steps: int, warmup: int, tmp: Path) -> d
             "plain_s_per_step": mp, "gankit_s_per_step": mg, "batch": cfg.train.batch_size}
 
 
+OPTIONS = {  # dcgan32 with one training option changed; each against the same plain loop
+    "gankit defaults (reuse_fake on)": [],
+    "reuse_fake off": ["train.reuse_fake=false"],
+    "channels_last": ["train.channels_last=true"],
+    "bf16 autocast": ["train.precision=bf16"],
+    "torch.compile": ["train.compile=true"],
+}
+
+
+def bench_options(rounds: int, steps: int, warmup: int, tmp: Path, quick: bool) -> dict:
+    """dcgan32's plain loop and one gankit trainer per option, alternating every round."""
+    preset, overrides = MODELS["dcgan32"]
+    trainers = {}
+    for name, extra in OPTIONS.items():
+        if quick and "compile" in name:
+            continue
+        trainers[name] = Trainer(load_preset(preset, overrides + COMMON + extra), tmp / f"opt-{len(trainers)}")
+    plain = PlainLoop(next(iter(trainers.values())))
+    t0 = time.perf_counter()
+    for _ in range(warmup):  # includes torch.compile's compilation
+        plain.step()
+        for t in trainers.values():
+            t.train_step()
+    warm_s = time.perf_counter() - t0
+    times: dict[str, list[float]] = {"plain": [], **{k: [] for k in trainers}}
+    for _ in range(rounds):
+        times["plain"].append(time_steps(plain.step, steps))
+        for k, t in trainers.items():
+            times[k].append(time_steps(t.train_step, steps))
+    batch = 64
+    mp = statistics.median(times["plain"])
+    out = {"plain_img_s": batch / mp, "warmup_s": warm_s, "options": {}}
+    for k in trainers:
+        m = statistics.median(times[k])
+        out["options"][k] = {"img_s": batch / m, "ratio": mp / m}
+    return out
+
+
+FAMILIES = {  # preset -> overrides: seconds per thousand images at the preset's own settings
+    "stylegan2-digits": [],
+    "stylegan2-digits + path length": ["reg.pl=2"],
+    "progan-digits (32×32 stage)": ["model.phase_kimg=0"],
+    "digits (DCGAN, for scale)": [],
+}
+
+
+def bench_families(steps: int, warmup: int, tmp: Path) -> dict:
+    out = {}
+    for label, extra in FAMILIES.items():
+        preset = label.split()[0]
+        cfg = load_preset(preset, COMMON + extra)
+        t = Trainer(cfg, tmp / f"fam-{len(out)}")
+        for _ in range(warmup):
+            t.train_step()
+        s = time_steps(t.train_step, steps)
+        out[label] = {"s_per_kimg": s / (cfg.train.batch_size * cfg.train.n_critic) * 1000, "img_s": cfg.train.batch_size / s,
+                      "batch": cfg.train.batch_size, "params_G": sum(p.numel() for p in t.G.parameters())}
+    return out
+
+
+def bench_eval(tmp: Path, quick: bool) -> dict:
+    """Sampling G_ema and feature extraction, images per second (inference mode, batched)."""
+    from gankit.metrics import inception
+    from gankit.metrics.features import Extractor, build_extractor
+
+    out = {}
+    t = Trainer(load_preset("digits", COMMON), tmp / "eval")
+    z = torch.randn(2048, 100)
+    t.generate(z[:256])
+    s = time_steps(lambda: t.generate(z), 1)
+    out["sample G_ema (digits DCGAN, 32×32)"] = {"img_s": len(z) / s, "batch": 512}
+    x = t.generate(z)
+    ext = build_extractor("digits-cnn")
+    ext(x[:256])
+    s = time_steps(lambda: ext(x), 1)
+    out["digits-cnn features + classes"] = {"img_s": len(x) / s, "batch": ext.batch_size}
+    net = inception.FIDInceptionV3().eval()  # random weights: the same work as the real network
+    inc = Extractor("inception-v3-fid (random weights)", lambda b: (net(b)["pool3"], None), batch_size=64)
+    n = 128 if quick else 512
+    inc(x[:64])
+    s = time_steps(lambda: inc(x[:n]), 1)
+    out["inception-v3-fid pool3 (299×299)"] = {"img_s": n / s, "batch": 64}
+    return out
+
+
+DDP_WORKER = "--ddp-worker"
+
+
+def ddp_worker(steps: int, warmup: int, threads: int) -> None:
+    """Run under torchrun: dcgan32 with the global batch 64 split over the processes; rank 0 prints img/s."""
+    import tempfile
+
+    torch.set_num_threads(threads)
+    preset, overrides = MODELS["dcgan32"]
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Trainer(load_preset(preset, overrides + COMMON + [f"train.threads={threads}"]), Path(tmp) / "ddp")
+        for _ in range(warmup):
+            t.train_step()
+        s = time_steps(t.train_step, steps)
+        if t.dist.is_main:
+            print(json.dumps({"img_s": 64 / s, "world": t.dist.world}))
+        t.dist.close()
+
+
+def bench_ddp(steps: int, warmup: int) -> dict:
+    import socket
+    import subprocess
+
+    out = {}
+    for nproc, threads in ((1, 2), (2, 1)):
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            port = sk.getsockname()[1]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
+               f"--master_port={port}", __file__, DDP_WORKER, str(steps), str(warmup), str(threads)]
+        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+        lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+        if res.returncode or not lines:
+            out[f"{nproc} process(es)"] = {"error": (res.stderr.strip().splitlines() or ["failed"])[-1]}
+            continue
+        out[f"{nproc} process{'es' if nproc > 1 else ''} × {threads} thread{'s' if threads > 1 else ''}"] = json.loads(lines[-1])
+    return out
+
+
+def _section(title: str, intro: str, header: list[str], rows: list[list]) -> list[str]:
+    """A markdown section: title, one paragraph, a table whose first column is left-aligned."""
+    return ["", f"## {title}", "", intro, "", "| " + " | ".join(header) + " |",
+            "|---|" + "---:|" * (len(header) - 1), *("| " + " | ".join(str(c) for c in r) + " |" for r in rows)]
+
+
 def write_markdown(out: Path, result: dict) -> None:
     lines = [
         "# Training throughput", "",
@@ -145,6 +281,31 @@ def write_markdown(out: Path, result: dict) -> None:
                      f"{m['plain_flops_per_step'] / 1e9:.2f} / {m['flops_per_step'] / 1e9:.2f} | "
                      f"{m['flops_per_step'] / m['gankit_s_per_step'] / 1e9:.1f} | "
                      f"{m['plain_utilization']:.0%} / {m['utilization']:.0%} |")
+    if "options" in result:
+        o = result["options"]
+        lines += ["", "## Training options on dcgan32", "",
+                  f"Each option alone on top of gankit's defaults, alternating with the same plain loop ({o['plain_img_s']:.0f} img/s) "
+                  f"in every round (warm-up, including any compilation: {o['warmup_s']:.0f} s). Fake-batch reuse is on by default: "
+                  "G's update reuses the D update's fake batch (same G weights, so the same gradients; one G forward pass fewer).", "",
+                  "| option | img/s | ratio to plain |", "|---|---:|---:|"]
+        lines += [f"| {k} | {v['img_s']:.0f} | {v['ratio']:.2f} |" for k, v in o["options"].items()]
+    if "families" in result:
+        lines += _section("Style-based and progressive presets (CPU)",
+                          "Seconds per thousand real images shown to D at each preset's own batch and regularization schedule "
+                          "(lazy R1, ADA; path length where named), median step time after warm-up.",
+                          ["preset", "batch", "G params", "img/s", "s/kimg"],
+                          [[k, v["batch"], f"{v['params_G'] / 1e6:.2f} M", f"{v['img_s']:.0f}", f"{v['s_per_kimg']:.1f}"]
+                           for k, v in result["families"].items()])
+    if "eval" in result:
+        lines += _section("Evaluation throughput",
+                          "Inference mode, batched in chunks (the batch column); images per second including the transfer to NumPy "
+                          "float64. Inception-v3 runs with random weights of the real shapes (the same work as the real network).",
+                          ["stage", "batch", "img/s"], [[k, v["batch"], f"{v['img_s']:.0f}"] for k, v in result["eval"].items()])
+    if "ddp" in result:
+        lines += _section("Data parallel on this machine (gloo, torchrun)",
+                          "dcgan32 with the global batch of 64 split over the processes (gradients all-reduced every update); "
+                          "the same two cores either way.", ["layout", "img/s"],
+                          [[k, f"{v['img_s']:.0f}" if "img_s" in v else f"failed: {v['error']}"] for k, v in result["ddp"].items()])
     lines += ["", f"Load average at start / end: {result['load'][0]:.2f} / {result['load'][1]:.2f}.", ""]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
@@ -156,8 +317,13 @@ def main() -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--sections", default="train,options,families,eval,ddp", help="which tables to measure")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "throughput.md"))
+    if len(sys.argv) > 1 and sys.argv[1] == DDP_WORKER:
+        ddp_worker(*map(int, sys.argv[2:5]))
+        return
     args = p.parse_args()
+    sections = set(args.sections.split(","))
     if args.threads:
         torch.set_num_threads(args.threads)
     rounds, steps, warmup = (3, 5, 3) if args.quick else (5, 10, 5)
@@ -167,7 +333,7 @@ def main() -> None:
     peak = gemm_peak_gflops()
     models = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models.split(","):
+        for name in (args.models.split(",") if "train" in sections else []):
             try:
                 m = bench_model(name, rounds, steps, warmup, Path(tmp))
             except gankit.errors.ConfigError as e:  # e.g. a model family this version does not have
@@ -178,7 +344,20 @@ def main() -> None:
             models[name] = m
             print(f"{name}: plain {m['plain_img_s']:.0f} img/s, gankit {m['gankit_img_s']:.0f} img/s, "
                   f"ratio {m['ratio']:.2f}, utilization {m['utilization']:.0%}", file=sys.stderr)
-    result = {"date": dt.datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "rounds": rounds, "steps": steps,
+        extra = {}
+        if "options" in sections:
+            extra["options"] = bench_options(rounds, steps, warmup, Path(tmp), args.quick)
+            print(f"options: {json.dumps(extra['options'])}", file=sys.stderr)
+        if "families" in sections:
+            extra["families"] = bench_families(steps, 2, Path(tmp))
+            print(f"families: {json.dumps(extra['families'])}", file=sys.stderr)
+        if "eval" in sections:
+            extra["eval"] = bench_eval(Path(tmp), args.quick)
+            print(f"eval: {json.dumps(extra['eval'])}", file=sys.stderr)
+    if "ddp" in sections:
+        extra["ddp"] = bench_ddp(steps * rounds, warmup)
+        print(f"ddp: {json.dumps(extra['ddp'])}", file=sys.stderr)
+    result = {"date": dt.datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "rounds": rounds, "steps": steps, **extra,
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", "threads": torch.get_num_threads(),
               "gemm_peak_gflops": peak, "models": models, "load": (load0, os.getloadavg()[0])}
     write_markdown(Path(args.out), result)

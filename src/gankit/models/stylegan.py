@@ -317,8 +317,8 @@ class _StyleDiscriminator(nn.Module):
 
     block: type[nn.Module]
 
-    def __init__(self, c_dim: int, img_resolution: int, img_channels: int, width: int, max_width: int,
-                 mbstd: int) -> None:
+    def __init__(self, c_dim: int = 0, img_resolution: int = 32, img_channels: int = 3, width: int = 64,
+                 max_width: int = 512, mbstd: int = 4) -> None:
         super().__init__()
         if mbstd == 1 or mbstd < 0:
             raise ValueError(f"mbstd must be 0 (off) or a group size of 2 or more, got {mbstd}")
@@ -359,10 +359,6 @@ class Discriminator(_StyleDiscriminator):
     """
 
     block = ProGANDBlock
-
-    def __init__(self, c_dim: int = 0, img_resolution: int = 32, img_channels: int = 3, width: int = 64,
-                 max_width: int = 512, mbstd: int = 4) -> None:
-        super().__init__(c_dim, img_resolution, img_channels, width, max_width, mbstd)
 
 
 # ------------------------------------------------------------------------------------------ StyleGAN2
@@ -475,21 +471,18 @@ class Generator2(StyleGenerator):
         return img
 
 
-class ResidualDBlock(nn.Module):
-    """``forward(x: N×cin×s×s) -> N×cout×s/2×s/2``: (pool(conv1×1(x)) + pool(LReLU(conv3×3(LReLU(conv3×3(x))))))/√2.
+class ResidualDBlock(ProGANDBlock):
+    """``forward(x: N×cin×s×s) -> N×cout×s/2×s/2``: (pool(conv1×1(x)) + the ProGAN block(x))/√2.
 
     The 1/√2 keeps the variance of the sum of two unit-variance paths at one (StyleGAN2 §4.1, Fig. 7c).
     """
 
     def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        self.conv0 = EqualConv2d(cin, cin, 3)
-        self.conv1 = EqualConv2d(cin, cout, 3)
+        super().__init__(cin, cout)
         self.skip = EqualConv2d(cin, cout, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = down2(lrelu(self.conv1(lrelu(self.conv0(x)))))
-        return (self.skip(down2(x)) + y) * math.sqrt(0.5)
+        return (self.skip(down2(x)) + super().forward(x)) * math.sqrt(0.5)
 
 
 class Discriminator2(_StyleDiscriminator):
@@ -499,10 +492,6 @@ class Discriminator2(_StyleDiscriminator):
     """
 
     block = ResidualDBlock
-
-    def __init__(self, c_dim: int = 0, img_resolution: int = 32, img_channels: int = 3, width: int = 64,
-                 max_width: int = 512, mbstd: int = 4) -> None:
-        super().__init__(c_dim, img_resolution, img_channels, width, max_width, mbstd)
 
 
 # ------------------------------------------------------------------------------------------ options and checks
