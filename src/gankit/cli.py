@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=int, default=16, help="frames of an interpolation (default 16)")
     s.add_argument("--cutoff", type=int, help="style mixing: how many styles (rows of w) the top row gives (default: up to 8×8)")
 
+    pj = sub.add_parser("project", help="GAN inversion: find the w whose image reproduces IMAGE (style-based generators)")
+    pj.add_argument("run", metavar="RUN|GENERATOR_DIR")
+    pj.add_argument("image", metavar="IMAGE", help="an image file (cropped to a square and resized to the generator's size)")
+    pj.add_argument("--out", required=True, help="folder to write: target and projection side by side (projection.png), w.npy")
+    pj.add_argument("--steps", type=int, default=300, help="optimizer steps (default 300)")
+    pj.add_argument("--seed", type=int, default=0)
+    pj.add_argument("--class", dest="label", type=int, help="class for a conditional generator (default 0)")
+
     r = sub.add_parser("report", help="write RUN/report.html (self-contained: curves, samples, animation, ...)")
     r.add_argument("run", metavar="RUN")
     c = sub.add_parser("compare", help="one HTML page comparing runs: curves on the same axes, final samples")
@@ -139,6 +147,31 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_project(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from . import api, sampling
+    from .data.images import load_image
+    from .errors import ConfigError
+
+    if args.steps < 1:
+        raise ConfigError(f"--steps: {args.steps} must be at least 1")
+    G = api.load(args.run)
+    sampling.require_style_based(G, "project")
+    target = load_image(args.image, G.img_resolution, G.img_channels)
+    ws, img, losses = sampling.project(G, target, steps=args.steps, seed=args.seed, label=args.label)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    api.save_samples(torch.cat([target[None], img]), out / "projection.png", nrow=2)
+    tmp = out / ".w.tmp.npy"
+    np.save(tmp, ws[0].numpy())
+    tmp.replace(out / "w.npy")
+    print(f"projected {args.image} in {args.steps} steps: pixel MSE {float((img[0] - target).pow(2).mean()):.4f} "
+          f"(first step {losses[0]:.4f}); wrote {out}/projection.png (target | projection) and {out}/w.npy")
+    return 0
+
+
 def _cmd_presets(args: argparse.Namespace) -> int:
     from .config import preset_dict, preset_names
 
@@ -217,7 +250,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": _cmd_evaluate, "train": _cmd_train, "sample": _cmd_sample, "presets": _cmd_presets, "list": _cmd_list,
+COMMANDS = {"evaluate": _cmd_evaluate, "train": _cmd_train, "sample": _cmd_sample, "project": _cmd_project, "presets": _cmd_presets, "list": _cmd_list,
             "report": _cmd_report, "compare": _cmd_compare}
 
 

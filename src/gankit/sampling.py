@@ -13,6 +13,7 @@ held constant (``noise_mode="const"``) so that pictures are deterministic and fr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -136,6 +137,47 @@ def truncated_samples(G: nn.Module, n: int, seed: int = 0, psi: float = 1.0, lab
     return synthesize(G, mapped(G, z, c, psi))
 
 
+def project(G: nn.Module, target: Tensor, steps: int = 300, lr: float = 0.05, distance: Callable | None = None,
+            seed: int = 0, label: int | None = None) -> tuple[Tensor, Tensor, list[float]]:
+    """GAN inversion: the w whose image reproduces ``target`` (C×H×W in [-1, 1]).
+
+    One w (w_dim) broadcast to every style row, started at the average w (Karras et al. 2020, StyleGAN2 §5 and
+    Appendix D, without their noise optimization: noise is held constant), optimized by Adam on
+    mean squared pixel error + ``distance(image, target)`` when given (e.g. LPIPS or a feature distance), with a
+    small Gaussian perturbation of w that shrinks to zero over the first three quarters of the steps.
+
+    Returns (ws: 1×num_ws×w_dim, the image 1×C×H×W, the loss per step).
+    """
+    require_style_based(G, "project")
+    if target.shape != (G.img_channels, G.img_resolution, G.img_resolution):
+        raise ConfigError(f"project: the image is {tuple(target.shape)}, the generator makes "
+                          f"{(G.img_channels, G.img_resolution, G.img_resolution)}")
+    dev = _device(G)
+    target = target[None].to(dev)
+    c = _labels(G, 1, label)
+    gen = torch.Generator().manual_seed(seed)
+    w_avg = G.w_avg.detach().clone()
+    with torch.no_grad():  # the spread of w, for the perturbation's scale
+        z = torch.randn(1000, G.z_dim, generator=gen).to(dev)
+        w_std = (G.mapping(z, c.expand(1000).to(dev) if c is not None else None)[:, 0] - w_avg).pow(2).sum(1).mean().sqrt()
+    w = w_avg[None].clone().requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=lr, betas=(0.9, 0.999))
+    losses = []
+    for i in range(steps):
+        noise_scale = float(w_std) * 0.05 * max(0.0, 1.0 - i / (0.75 * steps)) ** 2
+        w_in = w + noise_scale * torch.randn(w.shape, generator=gen).to(dev)
+        img = G.synthesis(w_in[:, None].expand(1, G.num_ws, -1), noise_mode="const")
+        loss = (img - target).pow(2).mean()
+        if distance is not None:
+            loss = loss + distance(img, target).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    ws = w.detach()[:, None].expand(1, G.num_ws, -1).cpu()
+    return ws, synthesize(G, ws), losses
+
+
 def save_gif(images: Tensor, path: str | Path, ms_per_frame: int = 80, min_side: int = 128) -> Path:
     """An endlessly looping GIF of frames×C×H×W images in [-1, 1], played forward then backward."""
     from PIL import Image
@@ -151,5 +193,5 @@ def save_gif(images: Tensor, path: str | Path, ms_per_frame: int = 80, min_side:
     return write_gif(frames, Path(path), ms_per_frame=ms_per_frame, hold_last_ms=ms_per_frame)
 
 
-__all__ = ["slerp", "is_style_based", "style_mixing_grid", "interpolation_frames", "truncated_samples", "save_gif",
+__all__ = ["slerp", "is_style_based", "project", "style_mixing_grid", "interpolation_frames", "truncated_samples", "save_gif",
            "synthesize", "mapped"]

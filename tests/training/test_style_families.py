@@ -167,3 +167,21 @@ def test_evaluate_ppl_on_a_run(sg2_run) -> None:
     assert "ppl" in [json.loads(line) for line in (sg2_run / "metrics.jsonl").read_text().splitlines()][-1]
     msg = assert_usage_error(*run_cli("train", "--preset", "digits", "eval.metrics=[ppl]"))
     assert "gankit evaluate RUN --metrics ppl" in msg
+
+
+def test_project_recovers_an_image_the_generator_can_make(sg2_run, tmp_path) -> None:
+    G = gankit.load(sg2_run)
+    z = torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(7))
+    target = sampling.synthesize(G, sampling.mapped(G, z, None))[0]
+    arr = ((target[0].clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+    Image.fromarray(arr, mode="L").save(tmp_path / "t.png")
+    code, out, err = run_cli("project", sg2_run, tmp_path / "t.png", "--out", tmp_path / "proj", "--steps", "150")
+    assert code == 0, err
+    w = np.load(tmp_path / "proj" / "w.npy")
+    assert w.shape == (G.num_ws, G.w_dim)
+    first = float(out.split("first step ")[1].split(")")[0])
+    final = float(out.split("pixel MSE ")[1].split(" ")[0])
+    assert final < 0.5 * first  # the optimization moved toward the target
+    assert Image.open(tmp_path / "proj" / "projection.png").width > Image.open(tmp_path / "proj" / "projection.png").height
+    assert "no such image" in assert_usage_error(*run_cli("project", sg2_run, tmp_path / "missing.png", "--out", tmp_path / "p2"))
+    assert not (tmp_path / "p2").exists()

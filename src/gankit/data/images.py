@@ -425,6 +425,17 @@ def _decode_image(file: str, resolution: int, channels: int) -> np.ndarray:
     return np.ascontiguousarray(arr[None] if channels == 1 else arr.transpose(2, 0, 1))
 
 
+def load_image(file: str, resolution: int, channels: int) -> torch.Tensor:
+    """One image file as float C×R×R in [-1, 1] (centre square crop, resized); one-line DataError if unreadable."""
+    if not os.path.isfile(file):
+        raise DataError(f"{file}: no such image file")
+    try:
+        arr = _decode_image(file, resolution, channels)
+    except _BadImage as e:
+        raise _bad_file_error(file, str(e)) from None
+    return to_float(torch.from_numpy(arr))
+
+
 def _bad_file_error(file: str, reason: str) -> DataError:
     return DataError(f"{file}: cannot read as an image ({reason}); {_FIX_HINT}")
 
