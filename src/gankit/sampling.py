@@ -173,7 +173,7 @@ def project(G: nn.Module, target: Tensor, steps: int = 300, lr: float = 0.05, di
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     ws = w.detach()[:, None].expand(1, G.num_ws, -1).cpu()
     return ws, synthesize(G, ws), losses
 
