@@ -103,6 +103,9 @@ class TrainConfig:
     optimizer: str = _f("adam", help="optimizer of G and D", choices=("adam", "rmsprop", "sgd"))
     lr_g: float = _f(2e-4, help="G learning rate", low=0.0, high=10.0)
     lr_d: float = _f(2e-4, help="D learning rate (two time-scale rule: may differ from lr_g)", low=0.0, high=10.0)
+    lr_decay: str = _f("none", help="learning-rate schedule of G and D: none, or linear decay to 0 from lr_decay_start·steps to the end",
+                       choices=("none", "linear"))
+    lr_decay_start: float = _f(0.5, help="fraction of train.steps after which the linear decay begins", low=0.0, high=1.0)
     beta1: float = _f(0.5, help="Adam beta1 (sgd: momentum)", low=0.0, high=1.0)
     beta2: float = _f(0.999, help="Adam beta2", low=0.0, high=1.0)
     ema_kimg: float = _f(0.0, help="half-life of G_ema in thousands of images shown; 0 keeps G_ema = G", low=0.0)

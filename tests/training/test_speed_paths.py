@@ -140,3 +140,19 @@ def test_compiled_training_matches_eager(tmp_path) -> None:
     for p, q in zip([*a.G.parameters(), *a.D.parameters()], [*b.G.parameters(), *b.D.parameters()]):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
     assert set(a.G.state_dict()) == set(b.G.state_dict())  # checkpoints keep their keys
+
+
+def test_linear_lr_decay_schedule_and_guard_interplay(tmp_path) -> None:
+    cfg = load_preset("digits", TINY_DIGITS + ["train.steps=10", "train.lr_decay=linear", "train.lr_decay_start=0.6",
+                                               "train.lr_g=0.01", "train.lr_d=0.02"])
+    t = Trainer(cfg, tmp_path / "r")
+    seen = []
+    for _ in range(10):
+        t.train_step()
+        seen.append((t.opt_g.param_groups[0]["lr"], t.opt_d.param_groups[0]["lr"]))
+    # step s (0-based) trains with 1 before 6, then 1 − (s − 6)/4: 1, 0.75, 0.5, 0.25
+    expected = [1.0] * 6 + [1.0, 0.75, 0.5, 0.25]
+    assert [g for g, _ in seen] == pytest.approx([0.01 * f for f in expected])
+    assert [d for _, d in seen] == pytest.approx([0.02 * f for f in expected])
+    for g in t.opt_g.param_groups:  # the peak rate is kept (the guard lowers it on a rollback; resume resets it)
+        assert g["lr_peak"] == pytest.approx(0.01)

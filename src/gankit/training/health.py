@@ -92,7 +92,7 @@ class DivergenceGuard:
             raise DivergenceError(f"training diverged at step {step} ({why}) and {self.max_retries} rollbacks did not help; "
                                   f"{where}; try lower train.lr_g / train.lr_d")
         s = self.snapshot
-        lrs = [[g["lr"] * self.lr_factor for g in opt.param_groups] for opt in (t.opt_g, t.opt_d)]
+        lrs = [[g.get("lr_peak", g["lr"]) * self.lr_factor for g in opt.param_groups] for opt in (t.opt_g, t.opt_d)]
         for k, m in t.networks().items():
             m.load_state_dict(s["nets"][k])
         t.opt_g.load_state_dict(copy.deepcopy(s["opts"]["G"]))
@@ -103,6 +103,8 @@ class DivergenceGuard:
         for opt, new_lrs in zip((t.opt_g, t.opt_d), lrs):  # the snapshot's optimizer state holds the old rates
             for g, lr in zip(opt.param_groups, new_lrs):
                 g["lr"] = lr
+                if "lr_peak" in g:  # the schedule scales the lowered peak rate from the next step on
+                    g["lr_peak"] = lr
         changed = t.objective.strengthen() if self.strengthen else {}  # e.g. {"gp": [0.0, 10.0]}
         t.log_hook.reset()
         t.log.write("rollback", step=step, to_step=t.step, reason=why, retry=self.retries,

@@ -220,7 +220,12 @@ class Trainer:
         """One step: n_critic D updates, one G update, the EMA of G. Returns the step's statistics
         (averaged over processes, so every rank sees the same numbers)."""
         tc = self.cfg.train
-        # 0. growing networks (ProGAN) set their resolution and fade-in from the images shown so far.
+        # 0. the learning-rate schedule; growing networks (ProGAN) set their resolution and fade-in from the images shown.
+        if tc.lr_decay != "none":
+            f = self.lr_factor()
+            for opt in (self.opt_g, self.opt_d):
+                for g in opt.param_groups:
+                    g["lr"] = g.setdefault("lr_peak", g["lr"]) * f
         for net in (self.G, self.D):
             if hasattr(net, "progress"):
                 net.progress(self.images_seen)
@@ -243,6 +248,14 @@ class Trainer:
         update_ema(self.G_ema, self.G, ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup))
         self.step += 1
         return self.dist.average({**d_stats, **g_stats})
+
+    def lr_factor(self) -> float:
+        """The schedule's multiplier of the learning rates at this step (linear: 1, then down to 0 at the last step)."""
+        tc = self.cfg.train
+        start = tc.lr_decay_start * tc.steps
+        if tc.lr_decay == "none" or self.step < start:
+            return 1.0
+        return max(0.0, 1.0 - (self.step - start) / max(tc.steps - start, 1.0))
 
     def _update(self, net: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, name: str) -> torch.Tensor:
         """Backward, all-reduce, gradient norm, optimizer step (through the fp16 gradient scaler when there is one)."""
@@ -315,8 +328,10 @@ class Trainer:
             if hasattr(h, "load_state_dict") and type(h).__name__ in doc.get("hooks", {}):
                 h.load_state_dict(doc["hooks"][type(h).__name__])
         for group, lr in ((self.opt_g.param_groups, self.cfg.train.lr_g), (self.opt_d.param_groups, self.cfg.train.lr_d)):
-            for g in group:  # learning rates may be overridden on resume
+            for g in group:  # learning rates may be overridden on resume (the schedule then scales them)
                 g["lr"] = lr
+                if "lr_peak" in g:
+                    g["lr_peak"] = lr
         self.log.write("resume", step=self.step, checkpoint=str(ckpt.relative_to(self.run_dir)))
 
 
