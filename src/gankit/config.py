@@ -119,8 +119,8 @@ class TrainConfig:
     progress: bool = _f(True, help="show a progress bar")
     reuse_fake: bool = _f(True, help="G's update reuses the last D update's fake batch (one G forward pass fewer per step; same gradients)")
     channels_last: bool = _f(True, help="image models: networks and batches in channels_last memory format (measured faster on CPU; see docs/benchmarks/throughput.md)")
-    precision: str = _f("fp32", help="autocast precision of the forward passes: fp32, bf16 (CPU or GPU) or fp16 (GPU, with a gradient scaler)",
-                        choices=("fp32", "bf16", "fp16"))
+    precision: str = _f("auto", help="autocast precision of the forward passes: auto (bf16 for image models where the CPU or GPU computes bf16 "
+                        "natively, else fp32), fp32, bf16, or fp16 (GPU, with a gradient scaler)", choices=("auto", "fp32", "bf16", "fp16"))
     compile: bool = _f(False, help="torch.compile G and D (D stays eager when a gradient penalty needs double backward)")
     tensorboard: bool = _f(False, help="also write scalars and sample images to RUN/tensorboard/ (pip install gankit[tensorboard])")
 

@@ -19,7 +19,7 @@ from gankit.training.objectives import GANObjective
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
-TINY_DIGITS = ["train.progress=false", "eval.metrics=[]", "data.resolution=8", "model.g_width=8", "model.d_width=8",
+TINY_DIGITS = ["train.precision=fp32", "train.progress=false", "eval.metrics=[]", "data.resolution=8", "model.g_width=8", "model.d_width=8",
                "train.batch_size=16", "train.sample_every=1000", "train.checkpoint_every=1000", "train.log_every=1",
                "health.monitor=false", "health.guard=false"]
 
@@ -111,6 +111,16 @@ def test_bf16_autocast_stays_close_to_fp32(tmp_path) -> None:
     rel = [((p - q).norm() / (p - w).norm()).item()  # the bf16 update relative to the fp32 update
            for p, q, w in zip(a.G.parameters(), b.G.parameters(), _weights(Trainer(a.cfg, tmp_path / "init").G))]
     assert max(rel) < 0.3  # Adam's first steps are ±lr·sign-like: bf16 changes only small components
+
+
+def test_auto_precision_is_bf16_only_for_image_models_on_native_bf16_hardware(tmp_path, monkeypatch) -> None:
+    from gankit.training import loop
+
+    monkeypatch.setattr(loop, "native_bf16", lambda device: True)
+    assert Trainer(load_preset("digits", TINY_DIGITS[1:]), tmp_path / "a").precision == "bf16"
+    assert Trainer(load_preset("ring", ["train.progress=false", "eval.metrics=[]"]), tmp_path / "b").precision == "fp32"
+    monkeypatch.setattr(loop, "native_bf16", lambda device: False)
+    assert Trainer(load_preset("digits", TINY_DIGITS[1:]), tmp_path / "c").precision == "fp32"
 
 
 def test_fp16_on_cpu_is_refused(tmp_path, one_line) -> None:
