@@ -356,7 +356,7 @@ def main() -> None:
             extra["options"] = bench_options(rounds, steps, warmup, Path(tmp), args.quick)
             print(f"options: {json.dumps(extra['options'])}", file=sys.stderr)
         if "families" in sections:
-            extra["families"] = bench_families(steps, 2, Path(tmp))
+            extra["families"] = bench_families(3 * steps, 4, Path(tmp))
             print(f"families: {json.dumps(extra['families'])}", file=sys.stderr)
         if "eval" in sections:
             extra["eval"] = bench_eval(Path(tmp), args.quick)
@@ -370,10 +370,13 @@ def main() -> None:
     if args.merge:
         earlier = json.loads(Path(args.merge).read_text())
         kept = [k for k in ("options", "families", "eval", "ddp") if k in earlier and k not in result]
+        if not result["models"] and earlier.get("models"):  # the main table, with the peak its utilization used
+            kept.insert(0, "models")
+            result["gemm_peak_gflops"] = earlier["gemm_peak_gflops"]
         for k in kept:
             result[k] = earlier[k]
         if kept:
-            result["merged"] = f"{', '.join(kept)} from the run of {earlier['date']}"
+            result["merged"] = "; ".join(filter(None, [earlier.get("merged"), f"{', '.join(kept)} from the run of {earlier['date']}"]))
     write_markdown(Path(args.out), result)
     if args.json:
         print(json.dumps(result))
