@@ -151,6 +151,20 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def match_param_layout(opt: torch.optim.Optimizer) -> None:
+    """Give per-parameter optimizer state (Adam's moments) its parameter's memory layout.
+
+    Saved state comes back contiguous; next to channels_last weights the fused optimizer kernels would then pair
+    elements differently from an uninterrupted run (a resume was measurably not bitwise before this).
+    """
+    for group in opt.param_groups:
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            for k, v in state.items():
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    state[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
+
 def load_checkpoint(path: Path, networks: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
                     restore_rng: bool = True) -> dict[str, Any]:
     """Load weights and optimizer state into the given objects; returns the JSON state (counters, data order)."""
@@ -167,6 +181,7 @@ def load_checkpoint(path: Path, networks: dict[str, nn.Module], optimizers: dict
             opt.load_state_dict(join_optimizer(tensors, doc["optimizers"][name], f"opt_{name}"))
         except (KeyError, ValueError) as e:
             raise CheckpointError(f"{path}: optimizer state for {name} does not fit this run ({e})") from None
+        match_param_layout(opt)
     if restore_rng:
         set_rng_state(tensors, doc["rng"])
     return doc

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import DivergenceError
-from .checkpoint import rng_state, set_rng_state
+from .checkpoint import match_param_layout, rng_state, set_rng_state
 from .hooks import Hook
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,6 +97,8 @@ class DivergenceGuard:
             m.load_state_dict(s["nets"][k])
         t.opt_g.load_state_dict(copy.deepcopy(s["opts"]["G"]))
         t.opt_d.load_state_dict(copy.deepcopy(s["opts"]["D"]))
+        for opt in (t.opt_g, t.opt_d):
+            match_param_layout(opt)
         t.step, t.d_updates, t.images_seen = s["counters"]
         t.batches.load_state_dict(copy.deepcopy(s["batches"]))
         set_rng_state(*s["rng"])
