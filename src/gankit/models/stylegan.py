@@ -124,8 +124,9 @@ class StyleGenerator(nn.Module):
     img_resolution, img_channels, num_ws`` and the buffer ``w_avg`` (w_dim,).
     """
 
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int,
-                 mapping_layers: int, mapping_lr_mul: float, style_mixing: float, w_avg_beta: float) -> None:
+    def __init__(self, z_dim: int = 512, c_dim: int = 0, w_dim: int = 512, img_resolution: int = 32,
+                 img_channels: int = 3, width: int = 64, max_width: int = 512, mapping_layers: int = 8,
+                 mapping_lr_mul: float = 0.01, style_mixing: float = 0.9, w_avg_beta: float = 0.995) -> None:
         super().__init__()
         if not 0.0 <= style_mixing <= 1.0 or not 0.0 <= w_avg_beta <= 1.0:
             raise ValueError(f"style_mixing ({style_mixing}) and w_avg_beta ({w_avg_beta}) must be in [0, 1]")
@@ -137,6 +138,13 @@ class StyleGenerator(nn.Module):
         self.style_mixing, self.w_avg_beta = style_mixing, w_avg_beta
         self.map = MappingNetwork(z_dim, c_dim, w_dim, mapping_layers, mapping_lr_mul)
         self.register_buffer("w_avg", torch.zeros(w_dim))
+        ch = channels(img_resolution, width, max_width)
+        self.const = nn.Parameter(torch.randn(ch[4], 4, 4))
+        self.build_synthesis(ch)
+
+    def build_synthesis(self, ch: dict[int, int]) -> None:
+        """Create the synthesis layers from the channels per resolution ``ch`` (side -> channels)."""
+        raise NotImplementedError
 
     def mapping(self, z: Tensor, c: Tensor | None = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, update_w_avg: bool = False) -> Tensor:
@@ -255,18 +263,13 @@ class Generator(StyleGenerator):
     Layer i (0 … num_ws − 1) is styled by ws[:, i]: two per resolution 4, 8, …, R; toRGB takes no style.
     """
 
-    def __init__(self, z_dim: int = 512, c_dim: int = 0, w_dim: int = 512, img_resolution: int = 32,
-                 img_channels: int = 3, width: int = 64, max_width: int = 512, mapping_layers: int = 8,
-                 mapping_lr_mul: float = 0.01, style_mixing: float = 0.9, w_avg_beta: float = 0.995) -> None:
-        super().__init__(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_layers, mapping_lr_mul,
-                         style_mixing, w_avg_beta)
-        ch = channels(img_resolution, width, max_width)
-        self.const = nn.Parameter(torch.randn(ch[4], 4, 4))
+    def build_synthesis(self, ch: dict[int, int]) -> None:
+        w_dim = self.w_dim
         layers = [AdaINLayer(ch[4], ch[4], w_dim, 4, conv=False), AdaINLayer(ch[4], ch[4], w_dim, 4)]
         for s in list(ch)[1:]:
             layers += [AdaINLayer(ch[s // 2], ch[s], w_dim, s, up=True), AdaINLayer(ch[s], ch[s], w_dim, s)]
         self.layers = nn.ModuleList(layers)
-        self.to_rgb = EqualConv2d(ch[img_resolution], img_channels, 1)
+        self.to_rgb = EqualConv2d(ch[self.img_resolution], self.img_channels, 1)
         assert len(self.layers) == self.num_ws
 
     def synthesis(self, ws: Tensor, noise_mode: str = "random") -> Tensor:
@@ -449,14 +452,8 @@ class SynthesisBlock(nn.Module):
 class Generator2(StyleGenerator):
     """StyleGAN2 generator (config F layout: skip G). ``forward(z: N×z_dim, c: N int64 | None) -> N×C×R×R``."""
 
-    def __init__(self, z_dim: int = 512, c_dim: int = 0, w_dim: int = 512, img_resolution: int = 32,
-                 img_channels: int = 3, width: int = 64, max_width: int = 512, mapping_layers: int = 8,
-                 mapping_lr_mul: float = 0.01, style_mixing: float = 0.9, w_avg_beta: float = 0.995) -> None:
-        super().__init__(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_layers, mapping_lr_mul,
-                         style_mixing, w_avg_beta)
-        ch = channels(img_resolution, width, max_width)
-        self.const = nn.Parameter(torch.randn(ch[4], 4, 4))
-        self.blocks = nn.ModuleList(SynthesisBlock(ch[max(s // 2, 4)], ch[s], w_dim, img_channels, s, first=s == 4)
+    def build_synthesis(self, ch: dict[int, int]) -> None:
+        self.blocks = nn.ModuleList(SynthesisBlock(ch[max(s // 2, 4)], ch[s], self.w_dim, self.img_channels, s, first=s == 4)
                                     for s in ch)
         assert sum(b.num_conv for b in self.blocks) + 1 == self.num_ws
 
