@@ -13,7 +13,8 @@ from gankit.errors import ConfigError
 from gankit.losses import build_loss
 from gankit.config import LossConfig
 from gankit.models import dcgan
-from gankit.training.loop import Trainer, compile_targets
+from gankit.training.loop import Trainer
+from gankit.training.performance import compile_targets
 from gankit.training.objectives import GANObjective
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -114,7 +115,7 @@ def test_bf16_autocast_stays_close_to_fp32(tmp_path) -> None:
 
 
 def test_auto_precision_is_bf16_only_for_image_models_on_native_bf16_hardware(tmp_path, monkeypatch) -> None:
-    from gankit.training import loop
+    from gankit.training import performance as loop
 
     monkeypatch.setattr(loop, "native_bf16", lambda device: True)
     assert Trainer(load_preset("digits", TINY_DIGITS[1:]), tmp_path / "a").precision == "bf16"

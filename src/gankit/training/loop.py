@@ -36,6 +36,7 @@ from .hooks import CheckpointHook, LogHook, MetricsLog, SampleHook
 from .snapshots import ReportHook, snapshot_hooks
 from .tensorboard import tensorboard_hooks
 from .objectives import build_objective
+from .performance import apply_lr_schedule, compile_targets, lr_factor, precision_context, resolve_precision
 
 
 class Interrupted(Exception):
@@ -72,56 +73,6 @@ def make_optimizer(cfg: Any, params: Any, lr: float) -> torch.optim.Optimizer:
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, foreach=True)
     return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, fused=True)
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 matrix products natively (AVX-512 BF16 / AMX CPUs, Ampere+ GPUs)."""
-    try:
-        if device.type == "cuda":
-            return torch.cuda.is_bf16_supported()
-        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def resolve_precision(precision: str, device: torch.device, images: bool) -> str:
-    """``auto`` -> bf16 for image models on hardware with native bf16 (1.7-1.8× the fp32 step for dcgan32 on this
-    project's CPU, the same digits FID; docs/benchmarks/throughput.md), fp32 otherwise (toy coordinates need fp32's
-    precision: bf16 rounds 1.0 to steps of 0.008, close to the ring's std of 0.01)."""
-    if precision != "auto":
-        return precision
-    return "bf16" if images and native_bf16(device) else "fp32"
-
-
-def precision_context(precision: str, device: torch.device) -> tuple[Any, dict[str, Any]]:
-    """(a context-manager factory for the forward passes, {"G": scaler, "D": scaler} for fp16).
-
-    bf16 autocasts matrix multiplies and convolutions on CPU and GPU; fp16 needs CUDA and a gradient scaler per
-    network (small fp16 gradients would flush to zero). Backward passes run outside autocast, as PyTorch advises.
-    """
-    import contextlib
-    import functools
-
-    if precision == "fp32":
-        return contextlib.nullcontext, {}
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError(f"train.precision: fp16 needs a CUDA device (this run is on {device.type}); use train.precision=bf16 or fp32")
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    ctx = functools.partial(torch.autocast, device_type=device.type, dtype=dtype)
-    scalers = {"G": torch.amp.GradScaler("cuda"), "D": torch.amp.GradScaler("cuda")} if precision == "fp16" else {}
-    return ctx, scalers
-
-
-def compile_targets(cfg: Config, G: nn.Module, D: nn.Module) -> list[nn.Module]:
-    """The networks ``train.compile`` compiles: G and D, except a network that is differentiated twice
-    (input-gradient penalties on D, path-length regularization on G, the unrolled look-ahead, or a GP the divergence
-    guard may switch on for critic losses): torch.compile does not support double backward."""
-    from ..losses import build_loss
-
-    r = cfg.reg
-    d_twice = bool(r.gp or r.dragan or r.r1 or r.r2 or cfg.trick.unroll or
-                   (cfg.health.guard and cfg.health.strengthen and build_loss(cfg.loss).critic))
-    return [net for net, twice in ((G, bool(r.pl)), (D, d_twice)) if not twice]
 
 
 def grad_norm(module: nn.Module) -> torch.Tensor:
@@ -247,10 +198,7 @@ class Trainer:
         tc = self.cfg.train
         # 0. the learning-rate schedule; growing networks (ProGAN) set their resolution and fade-in from the images shown.
         if tc.lr_decay != "none":
-            f = self.lr_factor()
-            for opt in (self.opt_g, self.opt_d):
-                for g in opt.param_groups:
-                    g["lr"] = g.setdefault("lr_peak", g["lr"]) * f
+            apply_lr_schedule((self.opt_g, self.opt_d), lr_factor(tc, self.step))
         for net in (self.G, self.D):
             if hasattr(net, "progress"):
                 net.progress(self.images_seen)
@@ -273,14 +221,6 @@ class Trainer:
         update_ema(self.G_ema, self.G, ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup))
         self.step += 1
         return self.dist.average({**d_stats, **g_stats})
-
-    def lr_factor(self) -> float:
-        """The schedule's multiplier of the learning rates at this step (linear: 1, then down to 0 at the last step)."""
-        tc = self.cfg.train
-        start = tc.lr_decay_start * tc.steps
-        if tc.lr_decay == "none" or self.step < start:
-            return 1.0
-        return max(0.0, 1.0 - (self.step - start) / max(tc.steps - start, 1.0))
 
     def _update(self, net: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, name: str) -> torch.Tensor:
         """Backward, all-reduce, gradient norm, optimizer step (through the fp16 gradient scaler when there is one)."""
