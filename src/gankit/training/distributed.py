@@ -65,7 +65,9 @@ class Dist:
         if self.world == 1 or not stats:
             return stats
         keys = list(stats)
-        flat = torch.stack([stats[k].detach().float().reshape(()) for k in keys])
+        dev = torch.device("cuda", self.local_rank) if dist.get_backend() == "nccl" else torch.device("cpu")
+        # some statistics are host scalars (instance-noise σ, ADA's p): gather everything on the backend's device
+        flat = torch.stack([stats[k].detach().float().reshape(()).to(dev) for k in keys])
         dist.all_reduce(flat)
         flat /= self.world
         return dict(zip(keys, flat.unbind()))
