@@ -147,6 +147,7 @@ def main() -> None:
     p.add_argument("--extra", action="store_true", help="also toy-best on larger mixtures")
     p.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)))
     p.add_argument("--json", action="store_true")
+    p.add_argument("--note", action="append", default=[], help="a line for the page's Notes section (repeatable)")
     p.add_argument("--rows", default="", help="append every run's row to this JSON-lines file as it finishes")
     p.add_argument("--from-rows", default="", help="comma-separated JSON-lines files of earlier runs: write the table from "
                    "them (plus any runs asked for here), so pieces measured separately form one table")
@@ -171,7 +172,7 @@ def main() -> None:
     total_min = sum(r["wall_s"] for r in rows) / 60 / max(args.jobs, 1)
     result = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "jobs": args.jobs,
               "seeds": max(len({r["seed"] for r in rows if (r["preset"], r["toy"]) == k}) for k in {(r["preset"], r["toy"]) for r in rows}),
-              "total_min": total_min, "table": summarize(rows)}
+              "total_min": total_min, "table": summarize(rows), "notes": args.note}
     write_markdown(Path(args.out), result)
     if args.json:
         print(json.dumps(result["table"]))
