@@ -113,11 +113,12 @@ class Trainer:
         # Networks: G, D and G_ema (a slowly moving average of G, used for samples and export).
         G, D, self.g_kwargs, self.d_kwargs = build_models(cfg.model, self.info, pack=cfg.trick.pack)
         self.G, self.D = G.to(self.device), D.to(self.device)
-        self.memory_format = torch.channels_last if tc.channels_last and len(self.info.shape) == 3 else torch.contiguous_format
+        images = len(self.info.shape) == 3  # C×H×W samples (toys are flat vectors)
+        self.memory_format = torch.channels_last if tc.channels_last and images else torch.contiguous_format
         if self.memory_format == torch.channels_last:
             self.G, self.D = self.G.to(memory_format=self.memory_format), self.D.to(memory_format=self.memory_format)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.precision = resolve_precision(tc.precision, self.device, len(self.info.shape) == 3)
+        self.precision = resolve_precision(tc.precision, self.device, images)
         self.autocast, self.scalers = precision_context(self.precision, self.device)
         self.opt_g = make_optimizer(tc, self.G.parameters(), tc.lr_g)
         self.opt_d = make_optimizer(tc, self.D.parameters(), tc.lr_d)
