@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import statistics
@@ -76,7 +77,7 @@ def run_one(job: tuple[str, int, int]) -> dict:
     scores = evaluate_samples(x, trainer.info, cfg.data, METRICS, n_real=2000, seed=0)
     return {"recipe": name, "seed": seed, "fid": scores["fid"], "precision": scores["precision"], "recall": scores["recall"],
             "classes": scores["classes"], "class_kl": scores["class_kl"], "rollbacks": summary["rollbacks"],
-            "train_s": train_s, "d_updates": summary["d_updates"]}
+            "train_s": train_s, "d_updates": summary["d_updates"], "steps": steps}
 
 
 def main() -> None:
@@ -85,6 +86,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--recipes", default=",".join(RECIPES))
     p.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1))
+    p.add_argument("--rows", default="", help="append every run's row to this JSON-lines file as it finishes")
+    p.add_argument("--from-rows", default="", help="comma-separated JSON-lines files of earlier runs to tabulate with these")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "digits.md"))
     args = p.parse_args()
     import torch
@@ -95,18 +98,20 @@ def main() -> None:
 
     torch.set_num_threads(1)
     build_extractor("digits-cnn")  # train / load the cached classifier once, before the workers need it
-    t0 = time.perf_counter()
-    jobs = [(r, args.steps, s) for r in args.recipes.split(",") for s in range(args.seeds)]
+    rows = [json.loads(line) for f in filter(None, args.from_rows.split(",")) for line in Path(f).read_text().splitlines() if line.strip()]
+    jobs = [(r, args.steps, s) for r in filter(None, args.recipes.split(",")) for s in range(args.seeds)]
     with ProcessPoolExecutor(args.jobs) as pool:
-        rows = []
         for r in pool.map(run_one, jobs):
             rows.append(r)
+            if args.rows:
+                with open(args.rows, "a") as fh:
+                    fh.write(json.dumps(r) + "\n")
             print(f"{r['recipe']:12s} seed {r['seed']}: FID {r['fid']:.1f} P {r['precision']:.3f} R {r['recall']:.3f} "
                   f"classes {r['classes']:.0f} ({r['train_s']:.0f}s)", file=sys.stderr, flush=True)
     floor = real_vs_real(data_config(preset_dict("digits")["data"]), METRICS, 2000)
     lines = ["# Every recipe on digits, same network and budget", "",
              f"Written by `benchmarks/digits.py --steps {args.steps} --seeds {args.seeds}` on {dt.date.today().isoformat()} "
-             f"({platform.machine()}, {os.cpu_count()} CPUs, 1 thread per run; {(time.perf_counter() - t0) / 60:.0f} min in all).", "",
+             f"({platform.machine()}, {os.cpu_count()} CPUs, 1 thread per run, {args.jobs} at a time; about {sum(r['train_s'] for r in rows) / 60 / max(args.jobs, 1):.0f} min of training in all).", "",
              "Each row is a preset's game (loss, penalties, tricks, optimizer, n_critic, spectral norm) on the `digits` preset's "
              f"DCGAN (G 128-64-32, D 32-64-128, 32×32, batch 64) for **{args.steps} G updates**; gradient-penalty recipes use "
              "layer norm in D; R1 uses γ = 10 on images. 2,000 samples of G_ema vs the training split, digits-cnn features "

@@ -142,6 +142,7 @@ def write_markdown(path: Path, result: dict) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first_seed … first_seed+seeds-1 (to add seeds to earlier rows)")
     p.add_argument("--presets", default=",".join(PRESETS))
     p.add_argument("--toys", default="ring,grid")
     p.add_argument("--extra", action="store_true", help="also toy-best on larger mixtures")
@@ -153,10 +154,11 @@ def main() -> None:
                    "them (plus any runs asked for here), so pieces measured separately form one table")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "mode_coverage.md"))
     args = p.parse_args()
-    jobs = [(preset, toy, TOYS[toy], seed) for preset in args.presets.split(",") for toy in args.toys.split(",")
-            for seed in range(args.seeds)]
+    jobs = [(preset, toy, TOYS[toy], seed) for preset in args.presets.split(",") for toy in filter(None, args.toys.split(","))
+            for seed in range(args.first_seed, args.first_seed + args.seeds)]
     if args.extra:
-        jobs += [("toy-best", label, ov, seed) for label, ov in EXTRA.items() for seed in range(args.seeds)]
+        jobs += [("toy-best", label, ov, seed) for label, ov in EXTRA.items()
+                 for seed in range(args.first_seed, args.first_seed + args.seeds)]
     if args.from_rows and "--presets" not in sys.argv and not args.extra:
         jobs = []  # only re-tabulate the earlier rows
     t0 = time.perf_counter()
