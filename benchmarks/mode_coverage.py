@@ -102,7 +102,8 @@ def summarize(rows: list[dict]) -> dict:
             "reverse_kl": kl, "reverse_kl_se": kl_se, "all_modes": sum(r["modes"] == r["k"] for r in rs),
             "all_modes_hq95": sum(r["modes"] == r["k"] and r["hq"] >= 0.95 for r in rs),
             "min_hq": min(100 * r["hq"] for r in rs), "infinite_kl": sum(not math.isfinite(r["reverse_kl"]) for r in rs),
-            "rollbacks": sum(r["rollbacks"] for r in rs), "wall_s": statistics.fmean(r["wall_s"] for r in rs)}
+            "rollbacks": sum(r["rollbacks"] for r in rs), "wall_s": statistics.fmean(r["wall_s"] for r in rs),
+            "steps": rs[0]["steps"]}
     return table
 
 
@@ -117,17 +118,32 @@ def write_markdown(path: Path, result: dict) -> None:
              "(nats; ∞ when no sample is high quality). Each preset keeps its own recipe (see `gankit presets`), only "
              f"`data.name` changes. Mean ± standard error over the seeds of each row (0, 1, …; the `all` column shows how many). "
              "`all` = seeds with every mode; `all & ≥95%` = seeds with every mode and ≥ 95 % high-quality samples.", "",
-             "| preset | toy | modes | high quality % | min HQ % | reverse KL | all | all & ≥95% | rollbacks | s/run |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in t.values():
-        kl = "∞" if not math.isfinite(row["reverse_kl"]) else f"{row['reverse_kl']:.3f} ± {row['reverse_kl_se']:.3f}"
-        if row["infinite_kl"] and math.isfinite(row["reverse_kl"]):
-            kl += f" ({row['infinite_kl']} ∞ left out)"
-        lines.append(f"| {row['preset']} | {row['toy']} ({row['k']}) | {row['modes']:.1f} ± {row['modes_se']:.1f} | "
-                     f"{row['hq']:.1f} ± {row['hq_se']:.1f} | {row['min_hq']:.1f} | {kl} | {row['all_modes']}/{row['seeds']} | "
-                     f"{row['all_modes_hq95']}/{row['seeds']} | {row['rollbacks']} | {row['wall_s']:.0f} |")
-    lines += ["", "## Published (Table 1 of each paper; their own networks and budgets)", "",
+             ]
+    head = ["| preset | steps | modes | high quality % | min HQ % | reverse KL | all | all & ≥95% | rollbacks | s/run |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    toys = list(TOYS) + list(EXTRA) + sorted({row["toy"] for row in t.values()} - set(TOYS) - set(EXTRA))
+    order = {name: i for i, name in enumerate(PRESETS)}
+    for toy in toys:
+        rows = sorted((row for row in t.values() if row["toy"] == toy), key=lambda row: order.get(row["preset"], len(order)))
+        if not rows:
+            continue
+        lines += [f"### {toy} ({rows[0]['k']} modes){'' if toy in TOYS else ', toy-best unchanged'}", "", *head]
+        for row in rows:
+            kl = "∞" if not math.isfinite(row["reverse_kl"]) else f"{row['reverse_kl']:.3f} ± {row['reverse_kl_se']:.3f}"
+            if row["infinite_kl"] and math.isfinite(row["reverse_kl"]):
+                kl += f" ({row['infinite_kl']} ∞ left out)"
+            lines.append(f"| {row['preset']} | {row['steps']} | {row['modes']:.1f} ± {row['modes_se']:.1f} | "
+                         f"{row['hq']:.1f} ± {row['hq_se']:.1f} | {row['min_hq']:.1f} | {kl} | {row['all_modes']}/{row['seeds']} | "
+                         f"{row['all_modes_hq95']}/{row['seeds']} | {row['rollbacks']} | {row['wall_s']:.0f} |")
+        lines.append("")
+    lines += ["## Side by side with the published tables (theirs: their own networks and budgets)", "",
               "| method | source | ring modes (of 8) | ring HQ % | grid modes (of 25) | grid HQ % |", "|---|---|---:|---:|---:|---:|"]
+    for preset in sorted({row["preset"] for row in t.values()}, key=lambda name: order.get(name, len(order))):
+        ring, grid = t.get(f"{preset}|ring"), t.get(f"{preset}|grid")
+        if ring is None or grid is None:
+            continue
+        lines.append(f"| **{preset}** | gankit, {ring['seeds']} / {grid['seeds']} seeds | {ring['modes']:.1f} | {ring['hq']:.1f} | "
+                     f"{grid['modes']:.1f} | {grid['hq']:.1f} |")
     for name, src, ring, grid in PUBLISHED:
         lines.append(f"| {name} | {src} | {ring[0]} | {ring[1]} | {grid[0]} | {grid[1]} |")
     lines += ["", "Sources: Srivastava et al. 2017, \"VEEGAN: Reducing Mode Collapse in GANs using Implicit Variational "
