@@ -1,0 +1,49 @@
+"""The benchmark scripts' table arithmetic: mean ± standard error, seed counts and the rows they write."""
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(preset, toy, seed, modes, k, hq, kl=0.01):
+    return {"preset": preset, "toy": toy, "seed": seed, "modes": modes, "k": k, "hq": hq, "reverse_kl": kl, "steps": 100,
+            "rollbacks": 0, "wall_s": 10.0}
+
+
+def test_mode_coverage_summary_mean_standard_error_and_counts():
+    mc = _load("mode_coverage")
+    rows = [_row("toy-best", "grid", 0, 25, 25, 0.97), _row("toy-best", "grid", 1, 24, 25, 0.96),
+            _row("toy-best", "grid", 2, 25, 25, 0.91), _row("gan-minimax", "grid", 0, 3, 25, 0.5, math.inf)]
+    t = mc.summarize(rows)["toy-best|grid"]
+    assert t["modes"] == pytest.approx(74 / 3)
+    # standard error = sample std / sqrt(n): modes 25, 24, 25 → std sqrt(1/3), se 1/3
+    assert t["modes_se"] == pytest.approx(1 / 3)
+    assert t["hq"] == pytest.approx(94.666666, rel=1e-6) and t["min_hq"] == pytest.approx(91.0)
+    assert (t["all_modes"], t["all_modes_hq95"], t["seeds"]) == (2, 1, 3)
+    collapsed = mc.summarize(rows)["gan-minimax|grid"]
+    assert collapsed["reverse_kl"] == math.inf and collapsed["infinite_kl"] == 1
+
+
+def test_mode_coverage_page_puts_ours_beside_the_published_rows(tmp_path):
+    mc = _load("mode_coverage")
+    rows = [_row("nsgan", toy, s, k, k, 0.98) for toy, k in (("ring", 8), ("grid", 25)) for s in range(2)]
+    out = tmp_path / "mc.md"
+    mc.write_markdown(out, {"date": "d", "machine": "m", "jobs": 2, "total_min": 1.0, "table": mc.summarize(rows), "notes": []})
+    text = out.read_text()
+    assert "| **nsgan** | gankit, 2 / 2 seeds | 8.0 | 98.0 | 25.0 | 98.0 |" in text
+    assert "| PacGAN4 | PacGAN T1 | 7.8 | 95.9 | 24.8 | 93.6 |" in text
+    assert text.index("### ring (8 modes)") < text.index("### grid (25 modes)")
