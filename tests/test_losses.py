@@ -133,16 +133,23 @@ def test_label_smoothing_worked_example():
     assert ls.d_loss(t64(REAL), t64(FAKE)).item() == pytest.approx(3.005, rel=1e-12)
 
 
-@pytest.mark.parametrize("name", ["wgan", "hinge"])
-def test_critic_losses_ignore_real_target(name):
-    a, b = build_loss(LossConfig(name=name, real_target=0.5)), build_loss(LossConfig(name=name))
-    r, f = t64(REAL), t64(FAKE)
-    assert a.d_loss(r, f).item() == b.d_loss(r, f).item()
-    assert a.g_loss(f).item() == b.g_loss(f).item()
+@pytest.mark.parametrize("name", ["wgan", "hinge", "ragan", "rahinge"])
+def test_losses_without_a_real_label_refuse_label_smoothing(name):
+    with pytest.raises(ValueError, match=f"loss.real_target: {name} has no real label"):
+        build_loss(LossConfig(name=name, real_target=0.9))
+    assert build_loss(LossConfig(name=name, real_target=1.0)).name == name
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("t", [1.0, 0.9])
+def test_config_refuses_label_smoothing_for_a_critic_and_path_length_without_style():
+    from gankit.config import ConfigError, load_preset
+
+    with pytest.raises(ConfigError, match="hinge has no real label"):
+        load_preset("ring", ["loss.name=hinge", "loss.real_target=0.9"])
+    with pytest.raises(ConfigError, match="reg.pl: path-length regularization needs a style-based G"):
+        load_preset("ring", ["reg.pl=2"])
+
+
+@pytest.mark.parametrize("name,t", [(n, t) for n in NAMES for t in (1.0, 0.9) if t == 1.0 or n not in ("hinge", "wgan")])
 def test_numerically_stable_at_extreme_logits(name, t):
     loss = build_loss(LossConfig(name=name, real_target=t))
     for r, f in [(100.0, -100.0), (-100.0, 100.0), (100.0, 100.0), (-100.0, -100.0)]:

@@ -487,6 +487,15 @@ def _check_stabilizers(cfg: Config, dataset: Any) -> None:
         raise ConfigError(f"reg.bcr_real / reg.bcr_fake: consistency regularization augments images, but {cfg.data.name!r} is toy data; set them to 0")
     if (cfg.reg.bcr_real or cfg.reg.bcr_fake) and not cfg.augment.bcr_policy.strip():
         raise ConfigError("augment.bcr_policy: consistency regularization needs an augmentation T; e.g. augment.bcr_policy=flip,translation")
+    from .losses import build_loss
+
+    try:
+        build_loss(cfg.loss)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if cfg.reg.pl and cfg.model.name not in ("stylegan", "stylegan2"):
+        raise ConfigError(f"reg.pl: path-length regularization needs a style-based G (model.name=stylegan or stylegan2), "
+                          f"not {cfg.model.name}; set reg.pl=0")
     m = cfg.trick.pack
     if m > 1 and cfg.train.batch_size % m:
         raise ConfigError(f"trick.pack: train.batch_size={cfg.train.batch_size} is not a multiple of {m}; use a batch size divisible by {m}")

@@ -65,6 +65,12 @@ class AdversarialLoss:
 LOSSES: Registry[Callable[..., AdversarialLoss]] = Registry("losses", callable, "a function (real_target) -> AdversarialLoss", item="loss")
 
 
+def _no_target(name: str, real_target: float) -> None:
+    if real_target != 1.0:
+        raise ValueError(f"loss.real_target: {name} has no real label to smooth (one-sided label smoothing applies to minimax, "
+                         f"nsgan and lsgan); leave loss.real_target=1")
+
+
 def _bce_real(real: Tensor, target: float) -> Tensor:
     # −[t log σ(r) + (1 − t) log(1 − σ(r))] with log σ(r) = −softplus(−r), log(1 − σ(r)) = −softplus(r).
     return (target * F.softplus(-real) + (1.0 - target) * F.softplus(real)).mean()
@@ -88,13 +94,13 @@ def nsgan(real_target: float = 1.0) -> AdversarialLoss:
 
 @LOSSES.register("wgan", help="Wasserstein critic loss (pair with clipping or a gradient penalty)")
 def wgan(real_target: float = 1.0) -> AdversarialLoss:
-    del real_target  # a critic has no target
+    _no_target("wgan", real_target)  # a critic has no target
     return AdversarialLoss("wgan", lambda real, fake: fake.mean() - real.mean(), lambda fake: -fake.mean(), critic=True)
 
 
 @LOSSES.register("hinge", help="hinge loss (geometric GAN / SNGAN)")
 def hinge(real_target: float = 1.0) -> AdversarialLoss:
-    del real_target
+    _no_target("hinge", real_target)
     return AdversarialLoss("hinge", lambda real, fake: F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean(),
                            lambda fake: -fake.mean(), critic=True)
 
@@ -124,14 +130,14 @@ def _ra_hinge(real: Tensor, fake: Tensor) -> Tensor:
 @LOSSES.register("ragan", help="relativistic average standard GAN (Jolicoeur-Martineau 2019)")
 def ragan(real_target: float = 1.0) -> AdversarialLoss:
     """D: −E log σ(f(x) − E f(G(z))) − E log(1 − σ(f(G(z)) − E f(x))); G: the same with real and fake swapped."""
-    del real_target  # the relativistic targets are differences, not labels
+    _no_target("ragan", real_target)  # the relativistic targets are differences, not labels
     return AdversarialLoss("ragan", _ra_logistic, _no_fake_only("ragan"), g_loss_rel=lambda fake, real: _ra_logistic(fake, real))
 
 
 @LOSSES.register("rahinge", help="relativistic average hinge loss (Jolicoeur-Martineau 2019)")
 def rahinge(real_target: float = 1.0) -> AdversarialLoss:
     """D: E relu(1 − (f(x) − E f(G(z)))) + E relu(1 + (f(G(z)) − E f(x))); G: real and fake swapped."""
-    del real_target
+    _no_target("rahinge", real_target)
     return AdversarialLoss("rahinge", _ra_hinge, _no_fake_only("rahinge"), g_loss_rel=lambda fake, real: _ra_hinge(fake, real),
                            critic=True)
 

@@ -341,7 +341,7 @@ def build_objective(cfg: Any, loss: AdversarialLoss, num_classes: int, shard: tu
     terms = [penalty_term(n, getattr(reg, n), reg.lazy, reg.gp_one_sided, bcr_augment) for n in names if getattr(reg, n)]
     if trick.feature_matching and D is not None and not callable(getattr(D, "embed", None)):
         raise ConfigError(f"trick.feature_matching: the {cfg.model.name} discriminator has no embed(x, c) features; "
-                          "use model.name=mlp or dcgan, or set trick.feature_matching=0")
+                          "use model.name=mlp, dcgan, resnet or progan, or set trick.feature_matching=0")
     per_rank = cfg.train.batch_size // shard[1]
     if per_rank % trick.pack:
         raise ConfigError(f"trick.pack: each of {shard[1]} processes gets {per_rank} samples, not a multiple of {trick.pack}; "
