@@ -1,7 +1,8 @@
 """Every stabilizer recipe on the bundled digits, same network and budget, scored with digits-cnn features.
 
-Each recipe is a preset's *game*: its loss, penalties, tricks, optimizer, learning rates, betas, n_critic and spectral
-norm, applied to the `digits` preset's data and network (DCGAN, G 128-64-32 / D 32-64-128 channels, 32×32, batch 64)
+Each recipe is a preset's *game* (`gankit train --preset digits --game NAME`, `gankit.config.with_game`): its loss,
+penalties, tricks, optimizer, learning rates, betas, n_critic, lr schedule and spectral norm, applied to the `digits`
+preset's data and network (DCGAN, G 128-64-32 / D 32-64-128 channels, 32×32, batch 64)
 for the same number of G updates. Recipes with a gradient penalty (gp, dragan) use layer norm in D instead of batch
 norm, as Gulrajani et al. 2017 advise (a batch-norm critic breaks the per-sample penalty). Scores on 2,000 samples of
 G_ema against the training split: FID, precision / recall (k=3), classes found and class-histogram KL with the digits-cnn
@@ -27,32 +28,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 RECIPES = ["digits", "gan-minimax", "nsgan", "lsgan", "wgan", "wgan-gp", "hinge-sngan", "dragan", "unrolled", "pacgan", "r1",
            "toy-best", "sngan"]
-TRAIN_KEYS = ("n_critic", "optimizer", "lr_g", "lr_d", "beta1", "beta2")
 QUIET = ["train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.sample_every=100000000",
          "train.checkpoint_every=100000000"]
 METRICS = ["fid", "pr", "classes"]
 
 
 def recipe_config(name: str, steps: int, seed: int) -> dict:
-    """The digits preset with ``name``'s game (loss, reg, trick, optimizer settings, spectral norm)."""
-    from gankit.config import preset_dict
+    """The digits preset playing ``name``'s game (``gankit train --preset digits --game NAME``), R1 at the image γ."""
+    from gankit.config import preset_dict, with_game
 
-    base, src = preset_dict("digits"), preset_dict(name)
-    cfg = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
-    cfg["name"] = f"digits/{name}"
-    if name != "digits":
-        for section in ("loss", "reg", "trick"):
-            if section in src:
-                cfg[section] = dict(src[section])
-        cfg["train"].update({k: v for k, v in src.get("train", {}).items() if k in TRAIN_KEYS})
-        if "spectral_norm" in src.get("model", {}):
-            cfg["model"]["spectral_norm"] = src["model"]["spectral_norm"]
-        reg = cfg.get("reg", {})
-        if reg.get("gp") or reg.get("dragan"):
-            cfg["model"]["d_norm"] = "layer"
-        if reg.get("r1"):  # the toy presets' γ is for 2-D data; images use Mescheder et al.'s γ = 10
-            cfg["reg"]["r1"] = 10.0
-    cfg["train"].update({"steps": steps, "seed": seed})
+    cfg = preset_dict("digits") if name == "digits" else with_game(preset_dict("digits"), name)
+    if cfg.get("reg", {}).get("r1") and name != "digits":  # the toy presets' γ is for 2-D data; images use Mescheder et al.'s 10
+        cfg["reg"]["r1"] = 10.0
+    cfg["train"] = {**cfg["train"], "steps": steps, "seed": seed}
     return cfg
 
 

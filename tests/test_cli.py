@@ -228,6 +228,13 @@ def test_resume_with_out_is_a_usage_error(ring_run, tmp_path):
     assert_usage_error(*run_cli("train", "--resume", run, "--out", tmp_path / "x"))
 
 
+def test_game_with_resume_or_an_unknown_game_is_a_usage_error(ring_run, tmp_path):
+    run, _ = ring_run
+    assert "--game applies to a new run" in assert_usage_error(*run_cli("train", "--resume", run, "--game", "wgan-gp"))
+    line = assert_usage_error(*run_cli("train", "--preset", "digits", "--game", "nope", "--out", tmp_path / "g"))
+    assert "'nope'" in line and not (tmp_path / "g").exists()
+
+
 def test_python_dash_m_gankit(tmp_path):
     """Once through a real process: `python -m gankit train --preset nope` exits 2 with one line, writes nothing."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -320,3 +320,31 @@ def test_numbers_from_the_command_line_are_finite():
         msg = config_error([f"train.lr_g={text}"])
         assert "train.lr_g" in msg
     assert math.isfinite(load_preset("ring", ["train.lr_g=1e-300"]).train.lr_g)
+
+
+def test_with_game_moves_the_game_and_keeps_the_network_and_data():
+    digits, wgp = load_preset("digits"), load_preset("wgan-gp")
+    cfg = load_preset("digits", ["train.steps=7"], game="wgan-gp")
+    assert cfg.name == "digits-wgan-gp" and cfg.train.steps == 7
+    # the game: loss, penalty, critic steps and optimizer settings of wgan-gp
+    assert (cfg.loss.name, cfg.reg.gp, cfg.train.n_critic) == ("wgan", 10.0, 5)
+    assert (cfg.train.lr_g, cfg.train.lr_d, cfg.train.beta1, cfg.train.beta2) == (wgp.train.lr_g, wgp.train.lr_d, 0.5, 0.9)
+    # the network, data, batch and EMA of digits; a per-sample penalty gets a layer-norm critic instead of batch norm
+    assert (cfg.model.name, cfg.model.g_width, cfg.data.name, cfg.train.batch_size, cfg.train.ema_kimg) == (
+        "dcgan", digits.model.g_width, "digits", digits.train.batch_size, digits.train.ema_kimg)
+    assert digits.model.d_norm == "auto" and cfg.model.d_norm == "layer"
+    sn = load_preset("digits", game="hinge-sngan")
+    assert (sn.loss.name, sn.model.spectral_norm, sn.model.d_norm, sn.train.beta1) == ("hinge", "d", "auto", 0.0)
+    wgan = load_preset("digits", game="wgan")
+    assert (wgan.train.optimizer, wgan.reg.clip, wgan.reg.gp) == ("rmsprop", 0.01, 0.0)
+
+
+def test_game_is_refused_with_a_config_file_or_a_resume(tmp_path):
+    from gankit import api
+
+    with pytest.raises(ConfigError, match="--game puts a preset's game on another preset"):
+        api.resolve_config(config=tmp_path / "x.yaml", game="wgan-gp")
+    with pytest.raises(ConfigError, match="--game applies to a new run"):
+        api.train(resume=tmp_path, game="wgan-gp")
+    with pytest.raises(ConfigError, match="unknown preset 'nope'"):
+        load_preset("digits", game="nope")

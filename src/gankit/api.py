@@ -21,15 +21,18 @@ from .models.pretrained import UNSAFE_SUFFIXES, load_generator
 
 
 def resolve_config(preset: str | None = None, config: str | Path | Config | None = None,
-                   overrides: Sequence[str] = ()) -> Config:
-    """A validated Config from a preset name, a config file / RUN directory, or a Config object."""
+                   overrides: Sequence[str] = (), game: str | None = None) -> Config:
+    """A validated Config from a preset name (optionally playing preset ``game``'s game: its loss, penalties, tricks and
+    optimizer settings on the preset's data and network), a config file / RUN directory, or a Config object."""
+    if game is not None and config is not None:
+        raise ConfigError("--game puts a preset's game on another preset; use it with --preset, not --config")
     if isinstance(config, Config):
         from .config import from_dict
 
         return from_dict(config.to_dict(), list(overrides))
     if config is not None:
         return load_file(config, list(overrides))
-    return load_preset(preset or "digits", list(overrides))
+    return load_preset(preset or "digits", list(overrides), game=game)
 
 
 def default_run_dir(cfg: Config) -> Path:
@@ -45,7 +48,7 @@ def _check_out_dir(out: Path) -> None:
 
 
 def train(preset: str | None = None, *, config: str | Path | Config | None = None, out: str | Path | None = None,
-          overrides: Sequence[str] = (), resume: str | Path | None = None) -> dict[str, Any]:
+          overrides: Sequence[str] = (), resume: str | Path | None = None, game: str | None = None) -> dict[str, Any]:
     """Train a GAN; returns a summary dict (steps, images seen, wall time, run_dir).
 
     Args:
@@ -54,9 +57,13 @@ def train(preset: str | None = None, *, config: str | Path | Config | None = Non
         out: the run directory to create (default runs/<name>-<timestamp>).
         overrides: dotted ``section.key=value`` strings applied last.
         resume: a run directory to continue from its latest checkpoint (overrides apply, e.g. train.steps).
+        game: another preset whose game (loss, reg, trick, optimizer settings, spectral norm) ``preset`` plays,
+            e.g. ``train("digits", game="wgan-gp")``.
     """
     from .training.loop import Trainer
 
+    if resume is not None and game is not None:
+        raise ConfigError("--game applies to a new run; a resumed run keeps its config")
     if resume is not None:
         run_dir = Path(resume)
         if run_dir.suffix.lower() in UNSAFE_SUFFIXES:
@@ -66,7 +73,7 @@ def train(preset: str | None = None, *, config: str | Path | Config | None = Non
             raise ConfigError(f"--resume: {run_dir} is not a run directory (no config.json)")
         cfg = load_file(run_dir / "config.json", list(overrides))
         return Trainer(cfg, run_dir, resume=True).run()
-    cfg = resolve_config(preset, config, overrides)
+    cfg = resolve_config(preset, config, overrides, game)
     run_dir = Path(out) if out is not None else default_run_dir(cfg)
     _check_out_dir(run_dir)
     return Trainer(cfg, run_dir).run()

@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--preset", help="a shipped recipe (gankit presets); default digits")
     src.add_argument("--config", help="a .yaml / .json config, or RUN/config.json to re-create a run")
     src.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint")
+    t.add_argument("--game", metavar="PRESET", help="play another preset's game (loss, penalties, tricks, optimizer, "
+                   "spectral norm) on this preset's data and network, e.g. --preset digits --game wgan-gp")
     t.add_argument("--out", help="run directory to create (default runs/<name>-<time>)")
     t.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides, e.g. train.lr_d=4e-4")
 
@@ -89,7 +91,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from .errors import ConfigError
 
         raise ConfigError("--resume continues RUN in place; drop --out")
-    summary = api.train(args.preset, config=args.config, out=args.out, overrides=args.overrides, resume=args.resume)
+    summary = api.train(args.preset, config=args.config, out=args.out, overrides=args.overrides, resume=args.resume,
+                        game=args.game)
     run = summary["run_dir"]
     print(f"done: {summary['step']} steps, {summary['images_seen']} images shown, {summary['wall_s']:.0f} s"
           + (" (early stop)" if summary.get("early_stopped") else ""))

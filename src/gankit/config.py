@@ -378,8 +378,33 @@ def preset_dict(name: str) -> dict[str, Any]:
     return values
 
 
-def load_preset(name: str, overrides: list[str] = ()) -> Config:
-    return from_dict(preset_dict(name), overrides)
+GAME_TRAIN_KEYS = ("n_critic", "optimizer", "lr_g", "lr_d", "beta1", "beta2", "lr_decay", "lr_decay_start")
+
+
+def with_game(values: dict[str, Any], game: str) -> dict[str, Any]:
+    """``values`` (a preset's dict) playing preset ``game``'s game: its loss, reg and trick sections, optimizer settings
+    (``GAME_TRAIN_KEYS``) and spectral norm. Data, network, batch size, steps, EMA and evaluation stay ``values``'.
+    A per-sample gradient penalty (gp, dragan) on a batch-norm DCGAN critic gets layer norm instead, as Gulrajani et
+    al. 2017 advise; everything else is copied as is (e.g. a toy preset's R1 γ: give ``reg.r1=10`` for images)."""
+    src = preset_dict(game)
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    out["name"] = f"{values.get('name', 'config')}-{game}"
+    out["description"] = f"{values.get('name', 'config')} playing {game}'s game"
+    for section in ("loss", "reg", "trick"):
+        out[section] = dict(src.get(section, {}))
+    out["train"] = {**out.get("train", {}), **{k: v for k, v in src.get("train", {}).items() if k in GAME_TRAIN_KEYS}}
+    model = out.setdefault("model", {})
+    model["spectral_norm"] = src.get("model", {}).get("spectral_norm", "none")
+    reg = out["reg"]
+    if (reg.get("gp") or reg.get("dragan")) and model.get("name") == "dcgan" and model.get("d_norm", "auto") in ("auto", "batch"):
+        model["d_norm"] = "layer"
+    return out
+
+
+def load_preset(name: str, overrides: list[str] = (), game: str | None = None) -> Config:
+    """Preset ``name`` (optionally playing preset ``game``'s game, see ``with_game``) with dotted overrides."""
+    values = preset_dict(name)
+    return from_dict(with_game(values, game) if game else values, overrides)
 
 
 def load_file(path: str | Path, overrides: list[str] = ()) -> Config:

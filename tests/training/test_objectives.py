@@ -339,3 +339,12 @@ def test_preset_runs_on_toys_and_digits(tmp_path, no_report, preset, data):
     assert summary["step"] == 3 and summary["rollbacks"] == 0
     last = events(run, "log")[-1]
     assert all(isinstance(v, (int, float)) and v == v for k, v in last.items() if k not in ("event",))
+
+
+@pytest.mark.parametrize("preset", STABILIZER_PRESETS)
+def test_preset_game_runs_on_the_digits_dcgan(tmp_path, no_report, preset):
+    cfg = load_preset("digits", TINY_DIGITS + ["train.steps=3"], game=preset)
+    assert (cfg.model.name, cfg.data.name, cfg.loss.name) == ("dcgan", "digits", load_preset(preset).loss.name)
+    summary = Trainer(cfg, tmp_path / "run").run()
+    assert summary["step"] == 3 and summary["rollbacks"] == 0
+    assert summary["d_updates"] == 3 * cfg.train.n_critic
