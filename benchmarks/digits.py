@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 RECIPES = ["digits", "gan-minimax", "nsgan", "lsgan", "wgan", "wgan-gp", "hinge-sngan", "dragan", "unrolled", "pacgan", "r1",
-           "toy-best", "sngan"]
+           "toy-best"]
 QUIET = ["train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.sample_every=100000000",
          "train.checkpoint_every=100000000"]
 METRICS = ["fid", "pr", "classes"]
