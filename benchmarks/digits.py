@@ -74,6 +74,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--recipes", default=",".join(RECIPES))
     p.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1))
+    p.add_argument("--note", action="append", default=[], help="a line for the page's Notes section (repeatable)")
     p.add_argument("--rows", default="", help="append every run's row to this JSON-lines file as it finishes")
     p.add_argument("--from-rows", default="", help="comma-separated JSON-lines files of earlier runs to tabulate with these")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "digits.md"))
@@ -118,6 +119,8 @@ def main() -> None:
     lines.append(f"| *real vs real (floor)* | {floor['fid']:.1f} | {floor['precision']:.3f} | {floor['recall']:.3f} | "
                  f"{floor['classes']:.0f} | {floor['class_kl']:.3f} | | | |")
     lines.append("")
+    if args.note:
+        lines += ["## Notes", "", *args.note, ""]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
