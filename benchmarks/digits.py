@@ -97,12 +97,14 @@ def main() -> None:
                     fh.write(json.dumps(r) + "\n")
             print(f"{r['recipe']:12s} seed {r['seed']}: FID {r['fid']:.1f} P {r['precision']:.3f} R {r['recall']:.3f} "
                   f"classes {r['classes']:.0f} ({r['train_s']:.0f}s)", file=sys.stderr, flush=True)
+    steps = ", ".join(str(n) for n in sorted({r.get("steps", args.steps) for r in rows}))  # the rows', not this call's
+    seeds = max((len([r for r in rows if r["recipe"] == name]) for name in {r["recipe"] for r in rows}), default=0)
     floor = real_vs_real(data_config(preset_dict("digits")["data"]), METRICS, 2000)
     lines = ["# Every recipe on digits, same network and budget", "",
-             f"Written by `benchmarks/digits.py --steps {args.steps} --seeds {args.seeds}` on {dt.date.today().isoformat()} "
+             f"Written by `benchmarks/digits.py --steps {steps} --seeds {seeds}` on {dt.date.today().isoformat()} "
              f"({platform.machine()}, {os.cpu_count()} CPUs, 1 thread per run, {args.jobs} at a time; about {sum(r['train_s'] for r in rows) / 60 / max(args.jobs, 1):.0f} min of training in all).", "",
              "Each row is a preset's game (loss, penalties, tricks, optimizer, n_critic, spectral norm) on the `digits` preset's "
-             f"DCGAN (G 128-64-32, D 32-64-128, 32×32, batch 64) for **{args.steps} G updates**; gradient-penalty recipes use "
+             f"DCGAN (G 128-64-32, D 32-64-128, 32×32, batch 64) for **{steps} G updates**; gradient-penalty recipes use "
              "layer norm in D; R1 uses γ = 10 on images. 2,000 samples of G_ema vs the training split, digits-cnn features "
              "(FID, precision/recall k=3) and its classifier (classes found of 10, KL of the class histogram to the data's). "
              "Lower FID and class KL are better. Mean over seeds; `train s` is the training wall time of one run.", "",

@@ -177,7 +177,6 @@ def main() -> None:
                  for seed in range(args.first_seed, args.first_seed + args.seeds)]
     if args.from_rows and "--presets" not in sys.argv and not args.extra:
         jobs = []  # only re-tabulate the earlier rows
-    t0 = time.perf_counter()
     rows = [json.loads(line) for f in filter(None, args.from_rows.split(",")) for line in Path(f).read_text().splitlines() if line.strip()]
     with ProcessPoolExecutor(args.jobs) as pool:
         for r in pool.map(run_one, jobs):
