@@ -196,6 +196,9 @@ class TrickConfig:
     feature_matching: float = _f(0.0, help="weight of ‖E f(x) − E f(G(z))‖² on D's penultimate features added to G's loss (Salimans et al. 2016)", low=0.0)
     unroll: int = _f(0, help="unrolled GAN: G's loss through this many look-ahead D updates (Metz et al. 2017: 5)", low=0, high=100)
     pack: int = _f(1, help="PacGAN: D judges this many samples jointly (Lin et al. 2018: 2-4); batch_size must be a multiple", low=1, high=64)
+    topk: float = _f(0.0, help="top-k training: G's adversarial loss keeps only this fraction of its batch, the samples D scores most realistic, annealed from 1 (Sinha et al. 2020); 0: off", low=0.0, high=1.0)
+    topk_ramp: float = _f(0.5, help="fraction of the run over which top-k's kept fraction falls linearly from 1 to trick.topk (and rises back before trick.topk_stop)", low=0.0, high=1.0)
+    topk_stop: float = _f(0.0, help="fraction of the run by which top-k has ended: the kept fraction rises linearly back to 1 over the trick.topk_ramp before it; 0: top-k to the end", low=0.0, high=1.0)
 
 
 @dataclass
@@ -521,6 +524,14 @@ def _check_stabilizers(cfg: Config, dataset: Any) -> None:
     if cfg.reg.pl and cfg.model.name not in ("stylegan", "stylegan2"):
         raise ConfigError(f"reg.pl: path-length regularization needs a style-based G (model.name=stylegan or stylegan2), "
                           f"not {cfg.model.name}; set reg.pl=0")
+    tk = cfg.trick
+    if tk.topk and not tk.topk_ramp:
+        raise ConfigError("trick.topk_ramp: top-k's kept fraction needs a ramp from 1 to trick.topk; use a fraction of the run in (0, 1], e.g. 0.5")
+    if tk.topk and tk.topk_stop and tk.topk_stop < 2 * tk.topk_ramp:
+        raise ConfigError(f"trick.topk_stop={tk.topk_stop:g}: top-k falls over {tk.topk_ramp:g} of the run and rises back over "
+                          f"{tk.topk_ramp:g} more; use trick.topk_stop >= {2 * tk.topk_ramp:g} or a shorter trick.topk_ramp")
+    if tk.topk_stop and not tk.topk:
+        raise ConfigError("trick.topk_stop: top-k training is off; set trick.topk (the kept fraction, e.g. 0.5) or trick.topk_stop=0")
     m = cfg.trick.pack
     if m > 1 and cfg.train.batch_size % m:
         raise ConfigError(f"trick.pack: train.batch_size={cfg.train.batch_size} is not a multiple of {m}; use a batch size divisible by {m}")

@@ -348,3 +348,65 @@ def test_preset_game_runs_on_the_digits_dcgan(tmp_path, no_report, preset):
     summary = Trainer(cfg, tmp_path / "run").run()
     assert summary["step"] == 3 and summary["rollbacks"] == 0
     assert summary["d_updates"] == 3 * cfg.train.n_critic
+
+
+# ------------------------------------------------------------------ top-k training
+
+def test_topk_count_anneals_linearly_to_the_floor():
+    obj = GANObjective(build_loss(LossConfig()), 2, topk=0.5, topk_steps=100)
+    assert [obj.topk_count(64, s) for s in (0, 25, 50, 100, 1000)] == [64, 56, 48, 32, 32]
+    assert GANObjective(build_loss(LossConfig()), 2, topk=0.01, topk_steps=1).topk_count(8, 5) == 1  # never 0
+    # with a stop: down over [0, 100], hold, back up over [200, 300], then the whole batch
+    stop = GANObjective(build_loss(LossConfig()), 2, topk=0.5, topk_steps=100, topk_stop=300)
+    assert [stop.topk_count(64, s) for s in (0, 50, 100, 199, 200, 250, 300, 400)] == [64, 48, 32, 32, 32, 48, 64, 64]
+
+
+def test_topk_schedule_refusals(one_line):
+    from gankit.errors import ConfigError
+
+    with one_line(ConfigError, match="trick.topk_stop: top-k training is off"):
+        load_preset("ring", ["trick.topk_stop=0.9"])
+    with one_line(ConfigError, match="use trick.topk_stop >= 0.5"):
+        load_preset("ring", ["trick.topk=0.5", "trick.topk_ramp=0.25", "trick.topk_stop=0.4"])
+    with one_line(ConfigError, match="trick.topk_ramp: .* in \\(0, 1\\]"):
+        load_preset("ring", ["trick.topk=0.5", "trick.topk_ramp=0"])
+
+
+@pytest.mark.parametrize("name", ["nsgan", "wgan", "lsgan"])
+def test_topk_g_loss_is_the_loss_of_the_best_scored_samples_and_the_rest_get_no_gradient(f64, name):
+    G, D, real = nets(4)
+    loss = build_loss(LossConfig(name=name))
+    obj = GANObjective(loss, 2, topk=0.5, topk_steps=10)
+    obj.d_loss(G, D, real, None)
+    torch.manual_seed(123)
+    value, stats = obj.g_loss(G, D, 6, CPU, step=10)  # past the anneal: keep 3 of 6
+    torch.manual_seed(123)
+    z = torch.randn(6, 2).requires_grad_(True)
+    scores = D(G(z))
+    best = scores.argsort(descending=True)[:3]
+    assert value.item() == pytest.approx(loss.generator(scores[best]).item(), rel=1e-12)
+    assert stats["topk"].item() == 0.5
+    # G's gradient is the gradient of the kept samples' loss alone
+    grads = torch.autograd.grad(value, list(G.parameters()))
+    torch.manual_seed(123)
+    kept = D(G(torch.randn(6, 2)))[best]
+    for a, b in zip(grads, torch.autograd.grad(loss.generator(kept), list(G.parameters()))):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-14)
+    # and at step 0 nothing is dropped: the plain loss
+    torch.manual_seed(123)
+    assert obj.g_loss(G, D, 6, CPU, step=0)[0].item() == pytest.approx(loss.generator(scores).item(), rel=1e-12)
+
+
+def test_topk_ramp_and_stop_are_fractions_of_the_run(tmp_path, no_report):
+    run = tmp_path / "run"
+    t = Trainer(load_preset("ring", TINY_RING + ["train.steps=8", "trick.topk=0.5"]), run)
+    assert (t.objective.topk_steps, t.objective.topk_stop) == (4, 0)  # default: down over half the run, no stop
+    t.run()
+    logged = {r["step"]: r["topk"] for r in events(run, "log")}
+    assert logged[1] == 1.0 and logged[8] == 0.5  # step s logs the update made at G step s - 1
+    t = Trainer(load_preset("ring", TINY_RING + ["train.steps=20", "trick.topk=0.5", "trick.topk_ramp=0.25", "trick.topk_stop=0.75"]),
+                tmp_path / "stop")
+    assert (t.objective.topk_steps, t.objective.topk_stop) == (5, 15)
+    t.run()
+    logged = {r["step"]: r["topk"] for r in events(tmp_path / "stop", "log")}
+    assert [logged[s] for s in (1, 6, 11, 16, 20)] == [1.0, 0.5, 0.5, 1.0, 1.0]

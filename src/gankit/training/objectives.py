@@ -7,7 +7,8 @@ calls :meth:`GANObjective.after_d_step` after each D optimizer step; it never kn
 
 * D's loss = adversarial loss + Σ weight · mean per-sample penalty (gankit.regularizers). A *lazy* term is
   evaluated every ``every`` D updates with its weight multiplied by ``every`` (Karras et al. 2020, StyleGAN2 §B).
-* G's loss = adversarial loss (through k unrolled D updates with ``trick.unroll``) + feature matching.
+* G's loss = adversarial loss (through k unrolled D updates with ``trick.unroll``; over the samples D scores most
+  realistic only, with ``trick.topk``) + feature matching.
 * What D sees (:class:`DView`): DiffAugment, then annealed instance noise, then PacGAN packing; the same view is
   applied to real and fake samples, in D's and in G's update, and the penalties act on it.
 * After each D step: weight clipping. On a rollback the divergence guard calls :meth:`GANObjective.strengthen`.
@@ -132,7 +133,7 @@ class GANObjective:
                  terms: list[Term] = (), view: DView | None = None, clip: float = 0.0, feature_matching: float = 0.0,
                  unroll: int = 0, d_optimizer: torch.optim.Optimizer | None = None, gp_one_sided: bool = False,
                  lazy: int = 1, bcr_augment: Callable[[Tensor], Tensor] | None = None, reuse_fake: bool = False,
-                 path_length: float = 0.0, pl_lazy: int = 4) -> None:
+                 path_length: float = 0.0, pl_lazy: int = 4, topk: float = 0.0, topk_steps: int = 1, topk_stop: int = 0) -> None:
         self.loss, self.z_dim, self.num_classes = loss, z_dim, num_classes
         self.rank, self.world = shard
         self.terms = list(terms)
@@ -143,6 +144,7 @@ class GANObjective:
         self.reuse_fake = reuse_fake
         self._fake: tuple[Tensor, Tensor | None] | None = None  # the last D update's fake batch, still attached to G
         self.pl_weight, self.pl_lazy, self.pl_mean = path_length, pl_lazy, 0.0
+        self.topk, self.topk_steps, self.topk_stop = topk, max(topk_steps, 1), topk_stop
 
     def latents(self, n: int, device: torch.device) -> tuple[Tensor, Tensor | None]:
         """z: n×z_dim standard normal; c: n labels or None, from torch's global RNG (seeded, resumable).
@@ -240,8 +242,15 @@ class GANObjective:
             if self.loss.relativistic:
                 with torch.no_grad():
                     real_logits = critic(x_real, c_real)
-            loss = self.loss.generator(critic(x_fake, c), real_logits)
-            stats = {"g_loss": loss.detach()}
+            fake_logits = critic(x_fake, c)
+            stats: Stats = {}
+            if self.topk:
+                n = fake_logits.shape[0]
+                k = self.topk_count(n, step)
+                fake_logits = fake_logits.topk(k, dim=0).values
+                stats["topk"] = torch.tensor(k / n)
+            loss = self.loss.generator(fake_logits, real_logits)
+            stats["g_loss"] = loss.detach()
             if self.fm_weight:
                 with torch.no_grad():
                     real_features = D.embed(x_real, c_real)
@@ -251,6 +260,17 @@ class GANObjective:
         if self.pl_weight and step % self.pl_lazy == 0:
             loss = loss + self.pl_weight * self.pl_lazy * self.path_length_term(G, max(batch_size // 2, 1), device, stats)
         return loss, stats
+
+    def topk_count(self, n: int, step: int) -> int:
+        """Top-k training (Sinha et al. 2020): how many of G's n scored samples (packs under PacGAN) its loss keeps at
+        G step ``step``. The kept fraction falls linearly from 1 to ``topk`` over the first ``topk_steps`` steps and
+        stays there; with ``topk_stop`` it rises linearly back to 1 over the ``topk_steps`` before that step.
+        The paper decays k geometrically per epoch to a floor and never stops; the toys have no epochs, hence steps."""
+        ramp = self.topk_steps
+        frac = 1.0 - (1.0 - self.topk) * min(step / ramp, 1.0)
+        if self.topk_stop:
+            frac += (1.0 - frac) * min(max((step - (self.topk_stop - ramp)) / ramp, 0.0), 1.0)
+        return max(1, min(n, round(frac * n)))
 
     def path_length_term(self, G: nn.Module, n: int, device: torch.device, stats: Stats) -> Tensor:
         """StyleGAN2 path-length regularization (Karras et al. 2020, §3.2) on n fresh latents:
@@ -350,4 +370,5 @@ def build_objective(cfg: Any, loss: AdversarialLoss, num_classes: int, shard: tu
     return GANObjective(loss, cfg.model.z_dim, num_classes, shard, terms=terms, view=view, clip=reg.clip,
                         feature_matching=trick.feature_matching, unroll=trick.unroll, d_optimizer=d_optimizer,
                         gp_one_sided=reg.gp_one_sided, lazy=reg.lazy, bcr_augment=bcr_augment,
-                        reuse_fake=cfg.train.reuse_fake, path_length=reg.pl, pl_lazy=reg.pl_lazy)
+                        reuse_fake=cfg.train.reuse_fake, path_length=reg.pl, pl_lazy=reg.pl_lazy, topk=trick.topk,
+                        topk_steps=round(trick.topk_ramp * cfg.train.steps), topk_stop=round(trick.topk_stop * cfg.train.steps))
