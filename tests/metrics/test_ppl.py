@@ -548,4 +548,4 @@ def test_digits_cnn_distance_is_squared_feature_distance():
     fx, fy = ext(x)["features"], ext(y)["features"]
     np.testing.assert_allclose(d(x, y).numpy(), ((fx - fy) ** 2).sum(1), rtol=1e-6)
     np.testing.assert_allclose(d(x, x).numpy(), np.zeros(3), atol=1e-9)
-    torch.testing.assert_close(d(x, y), d(y, x))
+    torch.testing.assert_close(d(x, y), d(y, x), rtol=1e-6, atol=0.0)  # symmetric up to float32 features (batch order changes rounding)

@@ -127,6 +127,9 @@ class GANObjective:
         feature_matching: weight of the feature-matching term in G's loss (0: off); D must have ``embed``.
         unroll: look-ahead D updates in G's loss (0: off). d_optimizer: D's optimizer (for Adam-style look-ahead).
         bcr_augment: the augmentation T that new consistency terms use (strengthen / load_state_dict).
+        topk, topk_steps, topk_stop: top-k training (0: off): G's loss keeps the fraction ``topk`` of its N scores
+            (N = batch / pack) that D rates highest, on a schedule in G steps (:meth:`topk_count`); per process
+            under DDP.
     """
 
     def __init__(self, loss: AdversarialLoss, z_dim: int, num_classes: int = 0, shard: tuple[int, int] = (0, 1), *,
