@@ -89,6 +89,8 @@ def main() -> None:
     build_extractor("digits-cnn")  # train / load the cached classifier once, before the workers need it
     rows = [json.loads(line) for f in filter(None, args.from_rows.split(",")) for line in Path(f).read_text().splitlines() if line.strip()]
     jobs = [(r, args.steps, s) for r in filter(None, args.recipes.split(",")) for s in range(args.seeds)]
+    if args.from_rows and "--recipes" not in sys.argv:
+        jobs = []  # only re-tabulate the earlier rows (as mode_coverage.py does)
     with ProcessPoolExecutor(args.jobs) as pool:
         for r in pool.map(run_one, jobs):
             rows.append(r)

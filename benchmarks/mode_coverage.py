@@ -127,7 +127,7 @@ def write_markdown(path: Path, result: dict) -> None:
         rows = sorted((row for row in t.values() if row["toy"] == toy), key=lambda row: order.get(row["preset"], len(order)))
         if not rows:
             continue
-        lines += [f"### {toy} ({rows[0]['k']} modes){'' if toy in TOYS else ', toy-best unchanged'}", "", *head]
+        lines += [f"### {toy} ({rows[0]['k']} modes){'' if toy in TOYS else ', recipes unchanged'}", "", *head]
         for row in rows:
             kl = "∞" if not math.isfinite(row["reverse_kl"]) else f"{row['reverse_kl']:.3f} ± {row['reverse_kl_se']:.3f}"
             if row["infinite_kl"] and math.isfinite(row["reverse_kl"]):
