@@ -100,27 +100,31 @@ def main() -> None:
             print(f"{r['recipe']:12s} seed {r['seed']}: FID {r['fid']:.1f} P {r['precision']:.3f} R {r['recall']:.3f} "
                   f"classes {r['classes']:.0f} ({r['train_s']:.0f}s)", file=sys.stderr, flush=True)
     steps = ", ".join(str(n) for n in sorted({r.get("steps", args.steps) for r in rows}))  # the rows', not this call's
-    seeds = max((len([r for r in rows if r["recipe"] == name]) for name in {r["recipe"] for r in rows}), default=0)
+    counts = sorted({sum(r["recipe"] == name for r in rows) for name in {r["recipe"] for r in rows}})
+    seeds_text = "no runs" if not counts else f"{counts[0]} seed{'s' * (counts[0] > 1)} per recipe" if len(counts) == 1 else \
+        f"{counts[0]} to {counts[-1]} seeds per recipe"
     floor = real_vs_real(data_config(preset_dict("digits")["data"]), METRICS, 2000)
     lines = ["# Every recipe on digits, same network and budget", "",
-             f"Written by `benchmarks/digits.py --steps {steps} --seeds {seeds}` on {dt.date.today().isoformat()} "
+             f"Written by `benchmarks/digits.py --steps {steps}` ({seeds_text}) on {dt.date.today().isoformat()} "
              f"({platform.machine()}, {os.cpu_count()} CPUs, 1 thread per run, {args.jobs} at a time; about {sum(r['train_s'] for r in rows) / 60 / max(args.jobs, 1):.0f} min of training in all).", "",
              "Each row is a preset's game (loss, penalties, tricks, optimizer, n_critic, spectral norm) on the `digits` preset's "
              f"DCGAN (G 128-64-32, D 32-64-128, 32×32, batch 64) for **{steps} G updates**; gradient-penalty recipes use "
              "layer norm in D; R1 uses γ = 10 on images. 2,000 samples of G_ema vs the training split, digits-cnn features "
              "(FID, precision/recall k=3) and its classifier (classes found of 10, KL of the class histogram to the data's). "
-             "Lower FID and class KL are better. Mean over seeds; `train s` is the training wall time of one run.", "",
-             "| recipe | FID | precision | recall | classes | class KL | D updates | rollbacks | train s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "Lower FID and class KL are better. Mean over the row's seeds (0, 1, …; FID ± standard error where more than one); "
+             "`train s` is the training wall time of one run.", "",
+             "| recipe | seeds | FID | precision | recall | classes | class KL | D updates | rollbacks | train s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     by: dict[str, list[dict]] = {}
     for r in rows:
         by.setdefault(r["recipe"], []).append(r)
     ranked = sorted(by.items(), key=lambda kv: statistics.fmean(r["fid"] for r in kv[1]))
     for name, rs in ranked:
         m = {k: statistics.fmean(r[k] for r in rs) for k in ("fid", "precision", "recall", "classes", "class_kl", "train_s", "d_updates")}
-        lines.append(f"| {name} | {m['fid']:.1f} | {m['precision']:.3f} | {m['recall']:.3f} | {m['classes']:.1f} | "
+        fid = f"{m['fid']:.1f}" + (f" ± {statistics.stdev(r['fid'] for r in rs) / len(rs) ** 0.5:.1f}" if len(rs) > 1 else "")
+        lines.append(f"| {name} | {len(rs)} | {fid} | {m['precision']:.3f} | {m['recall']:.3f} | {m['classes']:.1f} | "
                      f"{m['class_kl']:.3f} | {m['d_updates']:.0f} | {sum(r['rollbacks'] for r in rs)} | {m['train_s']:.0f} |")
-    lines.append(f"| *real vs real (floor)* | {floor['fid']:.1f} | {floor['precision']:.3f} | {floor['recall']:.3f} | "
+    lines.append(f"| *real vs real (floor)* | | {floor['fid']:.1f} | {floor['precision']:.3f} | {floor['recall']:.3f} | "
                  f"{floor['classes']:.0f} | {floor['class_kl']:.3f} | | | |")
     lines.append("")
     if args.note:
