@@ -81,7 +81,10 @@ class Dist:
         return bool(t.item() > 0)
 
     def close(self) -> None:
+        """Leave the process group once every rank is done: the barrier keeps a rank that finishes first (rank 0 after
+        its export, or a lagging rank 1) from closing its sockets while the other still reads its last collective."""
         if self.world > 1 and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
 
