@@ -100,9 +100,9 @@ def main() -> None:
             print(f"{r['recipe']:12s} seed {r['seed']}: FID {r['fid']:.1f} P {r['precision']:.3f} R {r['recall']:.3f} "
                   f"classes {r['classes']:.0f} ({r['train_s']:.0f}s)", file=sys.stderr, flush=True)
     steps = ", ".join(str(n) for n in sorted({r.get("steps", args.steps) for r in rows}))  # the rows', not this call's
-    counts = sorted({sum(r["recipe"] == name for r in rows) for name in {r["recipe"] for r in rows}})
-    seeds_text = "no runs" if not counts else f"{counts[0]} seed{'s' * (counts[0] > 1)} per recipe" if len(counts) == 1 else \
-        f"{counts[0]} to {counts[-1]} seeds per recipe"
+    counts = [sum(r["recipe"] == name for r in rows) for name in {r["recipe"] for r in rows}] or [0]
+    lo, hi = min(counts), max(counts)
+    seeds_text = f"{lo}{'' if lo == hi else f' to {hi}'} seed{'s' * (hi != 1)} per recipe"
     floor = real_vs_real(data_config(preset_dict("digits")["data"]), METRICS, 2000)
     lines = ["# Every recipe on digits, same network and budget", "",
              f"Written by `benchmarks/digits.py --steps {steps}` ({seeds_text}) on {dt.date.today().isoformat()} "
