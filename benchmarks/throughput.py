@@ -184,7 +184,7 @@ def bench_families(steps: int, warmup: int, tmp: Path) -> dict:
             t.train_step()
         s = time_steps(t.train_step, steps)
         out[label] = {"s_per_kimg": s / (cfg.train.batch_size * cfg.train.n_critic) * 1000, "img_s": cfg.train.batch_size / s,
-                      "batch": cfg.train.batch_size, "params_G": sum(p.numel() for p in t.G.parameters())}
+                      "batch": cfg.train.batch_size, "params_G": sum(p.numel() for p in t.nets["G"].parameters())}
     return out
 
 

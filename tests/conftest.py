@@ -44,9 +44,9 @@ def one_line():
 
 def disable_report(mp: pytest.MonkeyPatch) -> None:
     """Make training runs skip RUN/report.html (usable from module-scoped fixtures with MonkeyPatch.context())."""
-    from gankit.training import snapshots
+    from gankit import api
 
-    mp.setattr(snapshots.ReportHook, "fire", lambda self, t: None)
+    mp.setattr(api, "write_run_report", lambda run_dir: None)
 
 
 @pytest.fixture

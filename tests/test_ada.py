@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from gankit import augment as A
+from gankit.augment import ada as ada_module  # where ADA looks up its draws (_rand, _randn, _randint)
 
 F64 = torch.float64
 
@@ -62,7 +63,7 @@ def test_each_transform_fires_with_probability_p():
 # -- blit ----------------------------------------------------------------------------------------------------
 
 def force_randint(monkeypatch, value: int):
-    monkeypatch.setattr(A, "_randint", lambda high, shape, device: torch.full(shape, value, dtype=torch.long))
+    monkeypatch.setattr(ada_module, "_randint", lambda high, shape, device: torch.full(shape, value, dtype=torch.long))
 
 
 def test_xflip_mirrors_left_right(monkeypatch):

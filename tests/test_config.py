@@ -24,15 +24,12 @@ def config_error(overrides, base=None) -> str:
     return msg
 
 
-def all_keys() -> list[str]:
-    """Every dotted field of Config, from the dataclasses themselves."""
-    base, keys = Config(), []
-    for sf in dataclasses.fields(Config):
-        section = getattr(base, sf.name)
-        if dataclasses.is_dataclass(section):
-            keys += [f"{sf.name}.{f.name}" for f in dataclasses.fields(section)]
-        else:
-            keys.append(sf.name)
+def all_keys(values: dict | None = None) -> list[str]:
+    """Every dotted field of a Config (default: the default one), from its sections' dataclasses."""
+    base = Config(values)
+    keys = ["name", "description"] + [f"task.{f.name}" for f in dataclasses.fields(base.task)]
+    for name, section in base.sections().items():
+        keys += [f"{name}.{f.name}" for f in dataclasses.fields(section)]
     return keys
 
 
@@ -281,14 +278,28 @@ def test_floats_keep_their_value_through_json():
 
 # ------------------------------------------------------------------------------------------ reference
 
-def test_describe_fields_covers_every_field():
-    rows = describe_fields()
+def _family_of(task: str, key: str, help_text: str) -> dict:
+    """The config values whose default config has ``key``: the task's default family, or the first family the
+    field's help names ("… [stylegan, stylegan2]")."""
+    values = {"task": {"name": task}}
+    if key.startswith("model.") and help_text.endswith("]"):
+        values["model"] = {"name": help_text.rsplit("[", 1)[1].split(",")[0].strip(" ]")}
+    return values
+
+
+@pytest.mark.parametrize("task", ["gan", "vae"])
+def test_describe_fields_covers_every_field(task):
+    from gankit.models import MODELS, families_of
+
+    rows = describe_fields(task)
     keys = [r[0] for r in rows]
     assert len(keys) == len(set(keys))
-    assert set(keys) == set(all_keys())
-    base = Config().to_dict()
+    expected = set(all_keys({"task": {"name": task}}))
+    for fam in families_of(task):  # every family's model fields appear once
+        expected |= {f"model.{f.name}" for f in dataclasses.fields(MODELS.get(fam).options_cls)}
+    assert set(keys) == expected
     for key, tp, default, help_text in rows:
-        node = base
+        node = Config(_family_of(task, key, help_text)).to_dict()
         for part in key.split("."):
             node = node[part]
         assert default == node, key
@@ -296,12 +307,13 @@ def test_describe_fields_covers_every_field():
         assert help_text and "\n" not in help_text, key
 
 
-def test_every_field_accepts_its_default_as_an_override():
+@pytest.mark.parametrize("task", ["gan", "vae"])
+def test_every_field_accepts_its_default_as_an_override(task):
     # the CLI form of every default value parses back to the same value (a field the CLI could not set
     # to its own default would be a defect)
-    base = Config()
-    for key, _tp, default, _help in describe_fields():
-        if "." not in key:
+    data = {} if task == "gan" else {"data": {"name": "digits"}}
+    for key, _tp, default, help_text in describe_fields(task):
+        if "." not in key or key == "task.name":
             continue
         if isinstance(default, list):
             text = ",".join(default)
@@ -311,7 +323,11 @@ def test_every_field_accepts_its_default_as_an_override():
             text = str(default).lower()
         else:
             text = str(default)
-        cfg = from_dict({}, [f"{key}={text}"])
+        values = {**data, **_family_of(task, key, help_text)}
+        if values.get("model", {}).get("name") in ("vae-mlp", "mlp"):
+            values["data"] = {"name": "ring"}  # the flat-vector families' home
+        base = from_dict(values)
+        cfg = from_dict(values, [f"{key}={text}"])
         assert cfg == base, key
 
 

@@ -83,7 +83,7 @@ def test_dataset_builders_use_the_config():
     g = build_dataset(DataConfig(name="grid", spacing=1.0))  # defaults: 25 modes, std 0.05
     assert g.num_modes == 25 and g.std == 0.05 and g.centers.abs().max().item() == pytest.approx(2.0)
     info = info_of(g, "grid")
-    assert info.kind == "toy" and info.shape == (2,) and info.num_classes == 0 and info.std == 0.05
+    assert info.schema == "points" and info.shape == (2,) and info.num_classes == 0 and info.std == 0.05
     assert torch.tensor(info.centers).tolist() == g.centers.tolist()
 
 
@@ -204,7 +204,8 @@ def ids(x: torch.Tensor) -> list[int]:
 
 
 def draw(src, k: int) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-    return [src.next() for _ in range(k)]
+    """k batches as (x, label or None) pairs."""
+    return [(b.x, b.get("label")) for b in (src.next() for _ in range(k))]
 
 
 def test_tensor_batches_every_image_once_per_epoch():
@@ -235,8 +236,8 @@ def test_tensor_batches_drop_the_incomplete_batch():
 def test_tensor_batches_without_labels():
     data = small_images(6)
     data.labels = None
-    x, y = TensorBatches(data, 2, CPU, seed=0).next()
-    assert y is None and x.shape == (2, 1, 4, 4)
+    b = TensorBatches(data, 2, CPU, seed=0).next()
+    assert set(b) == {"x"} and b.get_label() is None and b.x.shape == (2, 1, 4, 4)
 
 
 def test_tensor_batches_refuse_a_batch_larger_than_the_data():

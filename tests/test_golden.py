@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 import gankit
-from gankit.training.checkpoint import latest_checkpoint
+from gankit.io.checkpoint import latest_checkpoint
 
 GOLDEN = {  # preset, steps -> SHA-256 of the exported G_ema, and of the final checkpoint's G and D
     ("ring", 200): {"G_ema": "7d90e650bab077c330337931e8aac041174307e5c010e6ace5e085302677036c",

@@ -11,11 +11,11 @@ from safetensors import safe_open
 from torch import nn
 
 import gankit
-from gankit.config import ModelConfig, load_preset
+from gankit.config import load_preset
 from gankit.data import DataInfo
 from gankit.errors import CheckpointError
 from gankit.models import MODELS, build_models, dcgan, mlp
-from gankit.models.pretrained import export_generator, load_generator, load_module_weights, save_module
+from gankit.io.export import export_generator, load_generator, load_module_weights, save_module
 
 if os.environ.get("PYTEST_XDIST_WORKER"):  # one torch thread per xdist worker (2 workers on 2 cores)
     torch.set_num_threads(1)
@@ -178,8 +178,8 @@ def test_projection_d_is_logit_plus_inner_product(family):
 # ------------------------------------------------------------------------------------------ build_models
 
 def test_build_models_toy():
-    info = DataInfo("toy", (2,), centers=[[1.0, 0.0]], std=0.01, name="ring")
-    cfg = ModelConfig(name="mlp", z_dim=3, g_width=16, d_width=12, depth=2)
+    info = DataInfo("points", (2,), centers=[[1.0, 0.0]], std=0.01, name="ring")
+    cfg = mlp.Options(name="mlp", z_dim=3, g_width=16, d_width=12, depth=2)
     G, D, gk, dk = build_models(cfg, info)
     assert isinstance(G, mlp.Generator) and isinstance(D, mlp.Discriminator)
     assert gk == {"z_dim": 3, "width": 16, "c_dim": 0, "img_resolution": 0, "img_channels": 2, "depth": 2}
@@ -191,7 +191,7 @@ def test_build_models_toy():
 @pytest.mark.parametrize("conditional", [False, True])
 def test_build_models_image(conditional):
     info = DataInfo("image", (3, 16, 16), 10, tuple(str(i) for i in range(10)), name="x")
-    cfg = ModelConfig(name="dcgan", z_dim=8, g_width=8, d_width=4, conditional=conditional, max_width=16)
+    cfg = dcgan.Options(name="dcgan", z_dim=8, g_width=8, d_width=4, conditional=conditional, max_width=16)
     G, D, gk, dk = build_models(cfg, info)
     c_dim = 10 if conditional else 0
     assert (G.c_dim, D.c_dim, G.img_resolution, G.img_channels) == (c_dim, c_dim, 16, 3)
@@ -206,7 +206,7 @@ def test_build_models_image(conditional):
 
 def test_build_models_unknown_family():
     with pytest.raises(Exception) as info:
-        build_models(ModelConfig(name="nope"), DataInfo("toy", (2,)))
+        build_models(mlp.Options(name="nope"), DataInfo("points", (2,)))
     msg = one_line(info.value)
     assert "model.name" in msg and all(n in msg for n in MODELS.names())
 
@@ -239,7 +239,7 @@ def _trained_like(G: nn.Module) -> nn.Module:
 def test_export_then_load_gives_identical_samples(tmp_path, family, kwargs):
     G = _trained_like(MODELS.get(family).generator(**kwargs))
     res = kwargs["img_resolution"]
-    info = {"kind": "toy", "shape": [2]} if family == "mlp" else {"kind": "image", "shape": [kwargs["img_channels"], res, res]}
+    info = {"schema": "points", "shape": [2]} if family == "mlp" else {"schema": "image", "shape": [kwargs["img_channels"], res, res]}
     out = export_generator(G, family, kwargs, info, tmp_path / "generator", extra={"step": 7})
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
     G2 = load_generator(out)
@@ -265,7 +265,7 @@ def test_export_then_load_gives_identical_samples(tmp_path, family, kwargs):
 def test_export_contents_are_plain_json_and_safetensors(tmp_path):
     kwargs = {"z_dim": 4, "c_dim": 0, "img_resolution": 8, "img_channels": 1, "width": 4, "max_width": 8}
     G = dcgan.Generator(**kwargs)
-    out = export_generator(G, "dcgan", kwargs, {"kind": "image", "shape": [1, 8, 8]}, tmp_path / "g")
+    out = export_generator(G, "dcgan", kwargs, {"schema": "image", "shape": [1, 8, 8]}, tmp_path / "g")
     meta = json.loads((out / "config.json").read_text())
     assert meta["format"] == "gankit-generator" and meta["family"] == "dcgan" and meta["kwargs"] == kwargs
     raw = (out / "model.safetensors").read_bytes()
@@ -365,8 +365,9 @@ def test_run_directory_generator_matches_the_trained_g_ema(tmp_path, no_report):
     z = torch.randn(10, 8, generator=torch.Generator().manual_seed(3))
     c = torch.arange(10)
     with torch.no_grad():
-        ref = t.G_ema.eval()(z, c)
-        assert torch.equal(G(z, c), ref) and torch.equal(G2(z, c), ref)
+        ref = t.nets["G_ema"].eval()(z, c)
+        assert torch.equal(G.module(z, c), ref) and torch.equal(G2.module(z, c), ref)
+    assert torch.equal(G(10, labels=c), gankit.generate(G2, 10, labels=c))  # the pipeline: n samples
     assert G.c_dim == 10 and G.gankit_meta["data"]["num_classes"] == 10
     assert G.gankit_meta["run_config"] == cfg.to_dict()
     meta = json.loads((tmp_path / "run" / "generator" / "config.json").read_text())

@@ -18,7 +18,7 @@ from gankit import cli
 from gankit.config import load_preset
 from gankit.data import toy
 from gankit.errors import ConfigError
-from gankit.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from gankit.io.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from gankit.training.ema import ema_beta, update_ema
 from gankit.training.loop import Trainer
 
@@ -205,10 +205,10 @@ def test_load_checkpoint_restores_everything_exactly(tmp_path, no_report, preset
     # a fresh trainer (other weights, empty optimizers, other RNG state) loads the checkpoint
     t2 = Trainer(load_preset(preset, [*overrides, "train.seed=5"]), tmp_path / "b")
     torch.manual_seed(123), random.seed(123), np.random.seed(123)
-    doc = load_checkpoint(latest_checkpoint(tmp_path / "a"), t2.networks(), {"G": t2.opt_g, "D": t2.opt_d})
+    doc = load_checkpoint(latest_checkpoint(tmp_path / "a"), t2.networks(), {"G": t2.optimizers["G"], "D": t2.optimizers["D"]})
     for name, net in t.networks().items():
         assert same_tensors(net.state_dict(), t2.networks()[name].state_dict()), name
-    for o1, o2 in ((t.opt_g, t2.opt_g), (t.opt_d, t2.opt_d)):
+    for o1, o2 in ((t.optimizers["G"], t2.optimizers["G"]), (t.optimizers["D"], t2.optimizers["D"])):
         s1, s2 = o1.state_dict(), o2.state_dict()
         # (JSON turns Adam's betas tuple into a list; the values are what matter)
         assert json.loads(json.dumps(s1["param_groups"])) == json.loads(json.dumps(s2["param_groups"]))

@@ -2,8 +2,8 @@
 
 >>> import gankit
 >>> run = gankit.train("ring", out="runs/ring", overrides=["train.steps=500"])   # doctest: +SKIP
->>> G = gankit.load("runs/ring")                                                 # doctest: +SKIP
->>> x = gankit.generate(G, 1000, seed=0)                                         # doctest: +SKIP
+>>> pipe = gankit.load("runs/ring")                                              # doctest: +SKIP
+>>> x = pipe(1000, seed=0)            # or gankit.generate(pipe, 1000, seed=0)   # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from torch import nn
 
 from .config import Config, load_file, load_preset
 from .errors import ConfigError, DataError
-from .models.pretrained import UNSAFE_SUFFIXES, load_generator
+from .io.export import UNSAFE_SUFFIXES
+from .io.rundir import MetricsLog
+from .tasks import Pipeline, load_pipeline, pipeline_for
 
 
 def resolve_config(preset: str | None = None, config: str | Path | Config | None = None,
@@ -49,7 +51,8 @@ def _check_out_dir(out: Path) -> None:
 
 def train(preset: str | None = None, *, config: str | Path | Config | None = None, out: str | Path | None = None,
           overrides: Sequence[str] = (), resume: str | Path | None = None, game: str | None = None) -> dict[str, Any]:
-    """Train a GAN; returns a summary dict (steps, images seen, wall time, run_dir).
+    """Train a model (a GAN, or a baseline task); returns a summary dict (steps, images seen, wall time, run_dir) and
+    writes RUN/report.html at the end (also when the run was interrupted).
 
     Args:
         preset: a shipped preset name (``gankit presets``); default ``digits``.
@@ -72,48 +75,65 @@ def train(preset: str | None = None, *, config: str | Path | Config | None = Non
         if not (run_dir / "config.json").is_file():
             raise ConfigError(f"--resume: {run_dir} is not a run directory (no config.json)")
         cfg = load_file(run_dir / "config.json", list(overrides))
-        return Trainer(cfg, run_dir, resume=True).run()
+        return _run(Trainer(cfg, run_dir, resume=True))
     cfg = resolve_config(preset, config, overrides, game)
     run_dir = Path(out) if out is not None else default_run_dir(cfg)
     _check_out_dir(run_dir)
-    return Trainer(cfg, run_dir).run()
+    return _run(Trainer(cfg, run_dir))
 
 
-def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """An exported generator (RUN or RUN/generator) as a module in eval mode, ready to sample."""
-    return load_generator(path, device)
+def _run(trainer: Any) -> dict[str, Any]:
+    """Run, then write the report (after the run's end event; also when a signal stopped it)."""
+    from .training.loop import Interrupted
+
+    try:
+        summary = trainer.run()
+    except Interrupted:
+        if trainer.dist.is_main:
+            write_run_report(trainer.run_dir)
+        raise
+    if summary.pop("main_process", True):
+        write_run_report(trainer.run_dir)
+    return summary
 
 
-@torch.inference_mode()
-def generate(G: nn.Module, n: int, seed: int = 0, labels: int | Sequence[int] | torch.Tensor | None = None,
+def write_run_report(run_dir: Path) -> None:
+    """RUN/report.html at the end of a run. A failing report never fails the run: the error is logged as a ``report``
+    event and printed as one line."""
+    import sys
+
+    from .report import write_report  # report/ only reads the run directory
+
+    log = MetricsLog(Path(run_dir) / "metrics.jsonl")
+    try:
+        write_report(run_dir)
+        log.write("report", path="report.html")
+    except Exception as e:  # noqa: BLE001 - the run itself succeeded; say what went wrong and go on
+        msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        log.write("report", ok=False, error=msg)
+        print(f"gankit: warning: report not written ({msg}); retry with: gankit report {run_dir}", file=sys.stderr)
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> Pipeline:
+    """An export (RUN, RUN/generator or RUN/best) as a callable pipeline: ``pipe(n)``, ``pipe(n, labels)``.
+
+    The network is ``pipe.module`` (eval mode, no gradients); its attributes (``z_dim``, ``c_dim``, ``gankit_meta``)
+    are readable on the pipeline.
+    """
+    return load_pipeline(path, device)
+
+
+def generate(model: Pipeline | nn.Module, n: int, seed: int = 0, labels: int | Sequence[int] | torch.Tensor | None = None,
              batch: int = 512) -> torch.Tensor:
-    """n samples in data space from a loaded generator: toys n×D, images n×C×H×W in [-1, 1].
+    """n samples in data space from a pipeline (or a generator module): points n×D, images n×C×H×W in [-1, 1].
 
     Args:
         labels: for conditional generators: one class for all samples, or n labels; default: cycle
             through the classes (0, 1, ..., c_dim-1, 0, ...).
     """
-    if n < 1:
-        raise ConfigError(f"--n: {n} must be at least 1")
-    c_dim = getattr(G, "c_dim", 0)
-    device = next(G.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, G.z_dim, generator=gen)
-    if c_dim:
-        if labels is None:
-            c = torch.arange(n) % c_dim
-        else:
-            c = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
-            c = c.expand(n) if c.numel() == 1 else c
-            if c.numel() != n or int(c.min()) < 0 or int(c.max()) >= c_dim:
-                raise ConfigError(f"--class: labels must be in 0..{c_dim - 1} (one, or one per sample)")
-    else:
-        if labels is not None:
-            raise ConfigError("--class: this generator is unconditional; drop --class")
-        c = None
-    out = [G(z[i:i + batch].to(device), c[i:i + batch].to(device) if c is not None else None).float().cpu()
-           for i in range(0, n, batch)]
-    return torch.cat(out)
+    if not isinstance(model, Pipeline):
+        model = pipeline_for(model, getattr(model, "gankit_meta", {}))
+    return model(n, labels=labels, seed=seed, batch=batch)
 
 
 def save_samples(x: torch.Tensor, out: str | Path, nrow: int | None = None, centers: Any = None) -> Path:

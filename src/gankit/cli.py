@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a GAN", description="Train from a preset or a config file; "
+    t = sub.add_parser("train", help="train a model (a GAN, or a baseline task such as a VAE)", description="Train from a preset or a config file; "
                        "override any field with section.key=value (see gankit list --config).")
     src = t.add_mutually_exclusive_group()
     src.add_argument("--preset", help="a shipped recipe (gankit presets); default digits")
@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("overrides", nargs="*", metavar="data.key=value", help="with --real-vs-real: data options, e.g. data.resolution=32")
 
     sub.add_parser("presets", help="list the shipped presets")
-    lst = sub.add_parser("list", help="list the registries (datasets, models, losses, ...)")
+    lst = sub.add_parser("list", help="list the registries (tasks, datasets, models, losses, terms, ...)")
     lst.add_argument("--config", action="store_true", help="list every config field with its default instead")
+    lst.add_argument("--task", default="gan", help="with --config: the task whose fields to list (gan, vae; default gan)")
     return p
 
 
@@ -104,7 +105,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"  open:      {run}/report.html   (samples, curves, evaluations, health; works offline)")
     print(f"  samples:   {run}/samples/   (latest: the highest step)")
     print(f"  metrics:   {run}/metrics.jsonl")
-    print(f"  generator: {run}/generator/  (gankit sample {run} --n 64 --out samples.png)")
+    print(f"  model:     {run}/generator/  (gankit sample {run} --n 64 --out samples.png)")
     return 0
 
 
@@ -186,16 +187,18 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    import gankit  # noqa: F401  (fills the registries)
-
-    from .config import describe_fields
-    from .registry import all_registries
+    from . import tasks  # noqa: F401  (fills the task registry; the others come with the config's registries)
+    from .config import describe_fields, registries
+    from .config.sections import TASKS as TASK_SCHEMAS
+    from .errors import ConfigError
 
     if args.config:
-        for key, tp, default, help_text in describe_fields():
+        if args.task not in TASK_SCHEMAS:
+            raise ConfigError(f"--task: unknown task {args.task!r}; choose one of: {', '.join(TASK_SCHEMAS)}")
+        for key, tp, default, help_text in describe_fields(args.task):
             print(f"{key:<24} {tp:<16} {default!r:<12} {help_text}")
         return 0
-    for kind, reg in all_registries().items():
+    for kind, reg in registries().items():
         print(f"{kind}:")
         for e in reg.entries():
             print(f"  {e.name:<16} {e.help}")
@@ -219,9 +222,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .config import data_config
+    from .config import data_config, dataset_of
     from .errors import ConfigError
-    from .metrics.evaluate import evaluate_run, real_vs_real
+    from .evaluation import evaluate_run, real_vs_real
+    from .types import schema
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if args.n < 2:
@@ -231,7 +235,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             raise ConfigError("--real-vs-real scores a dataset against itself; drop RUN")
         data_cfg = data_config({"name": args.real_vs_real}, [o if o.startswith("data.") else f"data.{o}" for o in args.overrides])
         if not metrics:
-            metrics = ["modes"] if args.real_vs_real in ("ring", "grid", "mog1d") else ["fid", "kid", "pr", "dc", "classes"]
+            metrics = list(schema(dataset_of(data_cfg.name).schema).metrics)
         result = real_vs_real(data_cfg, metrics, args.n, seed=args.seed, extractor=args.extractor, weights=args.weights)
     else:
         if not args.run:
@@ -264,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from . import __version__
+        from .version import __version__
 
         print(__version__)
         return 0

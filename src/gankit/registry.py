@@ -80,6 +80,10 @@ class Registry(Generic[T]):
         for name in self.names():
             yield self._entries[name]
 
+    def in_order(self) -> list[Entry[T]]:
+        """Entries in the order they were registered (where order carries meaning, e.g. the terms of a loss)."""
+        return list(self._entries.values())
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 

@@ -9,6 +9,9 @@
 Style-based generators (``gankit.models.stylegan``) expose ``mapping(z, c, truncation_psi) -> ws: N×num_ws×w_dim`` and
 ``synthesis(ws, noise_mode) -> images``; truncation, mixing and w-space interpolation need them. Per-layer noise is
 held constant (``noise_mode="const"``) so that pictures are deterministic and frames do not flicker.
+
+Every function takes a pipeline (``gankit.load``) or the generator module; latents come from the GAN task's
+:func:`~gankit.tasks.gan.draw_latents`.
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ import torch
 from torch import nn
 
 from .errors import ConfigError
+from .tasks.base import module_of
+from .tasks.gan import draw_latents, run_generator
+from .visual import write_gif
 
 Tensor = torch.Tensor
 
@@ -39,10 +45,12 @@ def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
 
 
 def is_style_based(G: nn.Module) -> bool:
+    G = module_of(G)
     return callable(getattr(G, "mapping", None)) and callable(getattr(G, "synthesis", None))
 
 
 def require_style_based(G: nn.Module, option: str) -> None:
+    G = module_of(G)
     if not is_style_based(G):
         family = getattr(G, "gankit_meta", {}).get("family", type(G).__name__)
         raise ConfigError(f"{option}: needs a style-based generator (model.name=stylegan or stylegan2); this one is {family}")
@@ -66,12 +74,14 @@ def _device(G: nn.Module) -> torch.device:
 @torch.inference_mode()
 def synthesize(G: nn.Module, ws: Tensor, batch: int = 256) -> Tensor:
     """Images of ws (N×num_ws×w_dim) with constant noise, on CPU, in chunks."""
+    G = module_of(G)
     dev = _device(G)
     return torch.cat([G.synthesis(ws[i:i + batch].to(dev), noise_mode="const").float().cpu() for i in range(0, len(ws), batch)])
 
 
 @torch.inference_mode()
 def mapped(G: nn.Module, z: Tensor, c: Tensor | None, psi: float = 1.0) -> Tensor:
+    G = module_of(G)
     dev = _device(G)
     return G.mapping(z.to(dev), c.to(dev) if c is not None else None, truncation_psi=psi).cpu()
 
@@ -83,13 +93,13 @@ def style_mixing_grid(G: nn.Module, n: int = 5, seed: int = 0, psi: float = 1.0,
 
     ``cutoff`` defaults to the styles of the resolutions up to 8×8 (4 rows of w, as in Karras et al. 2019's "coarse").
     """
+    G = module_of(G)
     require_style_based(G, "--style-mixing")
     num_ws = G.num_ws
     cutoff = min(4, num_ws - 1) if cutoff is None else cutoff
     if not 0 < cutoff < num_ws:
         raise ConfigError(f"--cutoff: {cutoff} must be between 1 and {num_ws - 1} (this generator has {num_ws} styles)")
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(2 * n, G.z_dim, generator=gen)
+    z, _ = draw_latents(2 * n, G.z_dim, 0, torch.Generator().manual_seed(seed))
     ws = mapped(G, z, _labels(G, 2 * n, label), psi)
     wa, wb = ws[:n], ws[n:]
     mix = torch.cat([wb[None, :, :cutoff].expand(n, n, -1, -1), wa[:, None, cutoff:].expand(n, n, -1, -1)], dim=2)
@@ -105,14 +115,14 @@ def style_mixing_grid(G: nn.Module, n: int = 5, seed: int = 0, psi: float = 1.0,
 def interpolation_frames(G: nn.Module, frames: int = 16, space: str = "z", seed: int = 0, psi: float = 1.0,
                          label: int | None = None, keys: int = 2) -> Tensor:
     """frames×C×H×W images along a path through ``keys`` random latents: slerp in z, or lerp in w (style-based)."""
+    G = module_of(G)
     if space not in ("z", "w"):
         raise ConfigError(f"--interpolate: {space!r} is not a latent space; use z or w")
     if frames < 2:
         raise ConfigError(f"--frames: {frames} must be at least 2")
     if space == "w" or psi != 1.0:
         require_style_based(G, "--interpolate w" if space == "w" else "--truncation")
-    gen = torch.Generator().manual_seed(seed)
-    zk = torch.randn(keys, G.z_dim, generator=gen)
+    zk, _ = draw_latents(keys, G.z_dim, 0, torch.Generator().manual_seed(seed))
     seg = max(frames // (keys - 1), 2)
     t = torch.linspace(0, 1, seg)
     c = _labels(G, 1, label)
@@ -121,8 +131,7 @@ def interpolation_frames(G: nn.Module, frames: int = 16, space: str = "z", seed:
         cc = c.expand(len(path)) if c is not None else None
         if is_style_based(G):
             return synthesize(G, mapped(G, path, cc, psi))
-        dev = _device(G)
-        return G(path.to(dev), cc.to(dev) if cc is not None else None).float().cpu()
+        return run_generator(G, path, cc, _device(G))
     wk = mapped(G, zk, c.expand(keys) if c is not None else None, psi)
     path = torch.cat([(1 - t)[:, None, None] * wk[i] + t[:, None, None] * wk[i + 1] for i in range(keys - 1)])[:frames]
     return synthesize(G, path)
@@ -130,10 +139,9 @@ def interpolation_frames(G: nn.Module, frames: int = 16, space: str = "z", seed:
 
 def truncated_samples(G: nn.Module, n: int, seed: int = 0, psi: float = 1.0, label: int | None = None) -> Tensor:
     """n samples with truncation ψ (style-based generators), constant noise, deterministic in ``seed``."""
+    G = module_of(G)
     require_style_based(G, "--truncation")
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, G.z_dim, generator=gen)
-    c = _labels(G, n, label) if label is not None or not getattr(G, "c_dim", 0) else torch.arange(n) % G.c_dim
+    z, c = draw_latents(n, G.z_dim, getattr(G, "c_dim", 0), torch.Generator().manual_seed(seed), label)
     return synthesize(G, mapped(G, z, c, psi))
 
 
@@ -148,6 +156,7 @@ def project(G: nn.Module, target: Tensor, steps: int = 300, lr: float = 0.05, di
 
     Returns (ws: 1×num_ws×w_dim, the image 1×C×H×W, the loss per step).
     """
+    G = module_of(G)
     require_style_based(G, "project")
     if target.shape != (G.img_channels, G.img_resolution, G.img_resolution):
         raise ConfigError(f"project: the image is {tuple(target.shape)}, the generator makes "
@@ -158,7 +167,7 @@ def project(G: nn.Module, target: Tensor, steps: int = 300, lr: float = 0.05, di
     gen = torch.Generator().manual_seed(seed)
     w_avg = G.w_avg.detach().clone()
     with torch.no_grad():  # the spread of w, for the perturbation's scale
-        z = torch.randn(1000, G.z_dim, generator=gen).to(dev)
+        z = draw_latents(1000, G.z_dim, 0, gen)[0].to(dev)
         w_std = (G.mapping(z, c.expand(1000).to(dev) if c is not None else None)[:, 0] - w_avg).pow(2).sum(1).mean().sqrt()
     w = w_avg[None].clone().requires_grad_(True)
     opt = torch.optim.Adam([w], lr=lr, betas=(0.9, 0.999))
@@ -183,7 +192,6 @@ def save_gif(images: Tensor, path: str | Path, ms_per_frame: int = 80, min_side:
     from PIL import Image
 
     from .data.images import to_uint8
-    from .report.toy import write_gif
 
     arr = to_uint8(images.float()).permute(0, 2, 3, 1).numpy()
     scale = max(1, -(-min_side // arr.shape[1]))

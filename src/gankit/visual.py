@@ -1,4 +1,4 @@
-"""Pictures of samples: PNG image grids (Pillow) and toy scatter plots over the true modes (matplotlib)."""
+"""Pictures of samples: PNG image grids (Pillow), toy scatter plots over the true modes (matplotlib) and looping GIFs."""
 from __future__ import annotations
 
 import math
@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .data.images import to_uint8
 
@@ -77,5 +78,15 @@ def save_scatter(points: torch.Tensor, path: str | Path, centers: Sequence[Seque
     tmp = _atomic_target(path)
     fig.savefig(tmp, format="png")
     plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def write_gif(frames: list[Image.Image], path: Path, ms_per_frame: int = 120, hold_last_ms: int = 2000) -> Path:
+    """An endlessly looping GIF of PIL frames (written atomically); the last frame stays on screen a little longer."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    durations = [ms_per_frame] * (len(frames) - 1) + [hold_last_ms]
+    pal = [f.quantize(colors=255, method=Image.Quantize.MEDIANCUT) for f in frames]
+    pal[0].save(tmp, format="GIF", save_all=True, append_images=pal[1:], duration=durations, loop=0, disposal=1)
     os.replace(tmp, path)
     return path

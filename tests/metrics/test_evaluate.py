@@ -30,8 +30,8 @@ from gankit.data.images import load_digits, to_float
 from gankit.errors import ConfigError, DataError
 from gankit.metrics import digits_cnn as dcnn
 from gankit.metrics._common import cache_root
+from gankit.evaluation import evaluate_run
 from gankit.metrics.evaluate import (
-    evaluate_run,
     evaluate_samples,
     is_better,
     load_stats,

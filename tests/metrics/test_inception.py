@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import gankit.metrics.inception as inc
+import gankit.metrics.inception_weights as incw  # where the weights code reads EXPECTED_SHA256: tests patch it there
 from gankit.errors import DataError
 from gankit.metrics.inception import (
     EXPECTED_SHA256,
@@ -116,7 +117,7 @@ def model(weights_file):
     """The network loaded from that file through load_fid_inception (digest pinned to the file's)."""
     path, digest, _ = weights_file
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(inc, "EXPECTED_SHA256", digest)
+        mp.setattr(incw, "EXPECTED_SHA256", digest)
         return load_fid_inception(path)
 
 
@@ -275,7 +276,7 @@ def test_malicious_pickle_with_the_right_digest_is_refused(tmp_path, monkeypatch
 
     path = tmp_path / "evil.pth"
     torch.save({"fc.weight": Evil()}, path)  # pickling only records the call; nothing runs here
-    monkeypatch.setattr(inc, "EXPECTED_SHA256", sha256_file(path))
+    monkeypatch.setattr(incw, "EXPECTED_SHA256", sha256_file(path))
     with pytest.raises(DataError) as err:
         load_fid_inception(path)
     msg = str(err.value)
@@ -285,7 +286,7 @@ def test_malicious_pickle_with_the_right_digest_is_refused(tmp_path, monkeypatch
     # A raw (non-zip) pickle is refused the same way.
     raw = tmp_path / "evil.pkl"
     raw.write_bytes(pickle.dumps(Evil(), protocol=2))
-    monkeypatch.setattr(inc, "EXPECTED_SHA256", sha256_file(raw))
+    monkeypatch.setattr(incw, "EXPECTED_SHA256", sha256_file(raw))
     with pytest.raises(DataError, match="weights_only"):
         load_fid_inception(raw)
     assert not sentinel.exists()
@@ -317,7 +318,7 @@ def test_load_state_names_the_first_bad_key(weights_file):
 # ------------------------------------------------------------------------------------------- finding a file
 def test_find_weights_from_cache_env_and_explicit_path(weights_file, tmp_path, monkeypatch):
     path, digest, _ = weights_file
-    monkeypatch.setattr(inc, "EXPECTED_SHA256", digest)
+    monkeypatch.setattr(incw, "EXPECTED_SHA256", digest)
     assert find_weights(path) == path
     assert find_weights(cache_dir=path.parent) == path
     cache = tmp_path / "root" / "weights"
@@ -330,8 +331,8 @@ def test_find_weights_from_cache_env_and_explicit_path(weights_file, tmp_path, m
 def test_download_is_verified_before_it_lands(tmp_path, monkeypatch):
     payload = b"pretend weights " * 4096
     served = {"bytes": payload}
-    monkeypatch.setattr(inc.urllib.request, "urlopen", lambda url, timeout=None: io.BytesIO(served["bytes"]))
-    monkeypatch.setattr(inc, "EXPECTED_SHA256", hashlib.sha256(payload).hexdigest())
+    monkeypatch.setattr(incw.urllib.request, "urlopen", lambda url, timeout=None: io.BytesIO(served["bytes"]))
+    monkeypatch.setattr(incw, "EXPECTED_SHA256", hashlib.sha256(payload).hexdigest())
 
     cache = tmp_path / "cache"
     got = find_weights(cache_dir=cache, download=True)
@@ -348,7 +349,7 @@ def test_download_is_verified_before_it_lands(tmp_path, monkeypatch):
     def offline(url, timeout=None):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(inc.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(incw.urllib.request, "urlopen", offline)
     with pytest.raises(DataError, match="could not download") as err:
         find_weights(cache_dir=other, download=True)
     assert str(other / WEIGHTS_FILENAME) in str(err.value)

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from gankit.config import from_dict, load_preset, preset_dict
 from gankit.data import DataInfo
 from gankit.errors import ConfigError
-from gankit.models import MODELS, build_models, family_of, progan
+from gankit.models import MODELS, build_models, gan_family, progan
 from gankit.models.equalized import EqualConv2d, EqualLinear, pixel_norm
-from gankit.models.pretrained import export_generator, load_generator
+from gankit.io.export import export_generator, load_generator
 from gankit.training.ema import update_ema
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -47,7 +47,7 @@ def registered(monkeypatch):
     if "progan" not in MODELS.names():
         from gankit.registry import Entry
 
-        monkeypatch.setitem(MODELS._entries, "progan", Entry("progan", family_of(progan), "ProGAN"))
+        monkeypatch.setitem(MODELS._entries, "progan", Entry("progan", gan_family(progan, traits=("d_embed",)), "ProGAN"))
 
 
 # ------------------------------------------------------------------------------------------ schedule
@@ -259,7 +259,7 @@ def test_export_then_load_keeps_the_stage(tmp_path, registered):
     G = progan.Generator(**kwargs)
     G.progress(1500)  # lod 1.5
     _perturb(G)
-    out = export_generator(G, "progan", kwargs, {"kind": "image", "shape": [1, 16, 16]}, tmp_path / "g")
+    out = export_generator(G, "progan", kwargs, {"schema": "image", "shape": [1, 16, 16]}, tmp_path / "g")
     G2 = load_generator(out)
     assert G2.stage() == (8, 0.5)
     z = torch.randn(5, 8)
@@ -300,23 +300,23 @@ def test_gradients_reach_only_active_stages(lod, g_expected, d_expected):
 
 # ------------------------------------------------------------------------------------------ config
 
-def _cfg(preset: str = "digits", **fields):
-    """A validated dcgan config of ``preset`` turned into a progan one; ``fields``: section__name=value."""
-    cfg = from_dict(preset_dict(preset), ["model.name=dcgan"])
-    cfg.model.name = "progan"
+def _cfg(data: str = "digits", **fields):
+    """A progan config on ``data`` with ``fields`` (section__name=value) set; validated, so a refusal raises here."""
+    values = {"data": {"name": data}, "model": {"name": "progan", "g_width": 8, "d_width": 8}}
     for key, value in fields.items():
         section, name = key.split("__")
-        setattr(getattr(cfg, section), name, value)
-    return cfg
+        values.setdefault(section, {})[name] = value
+    return from_dict(values)
 
 
 @pytest.mark.parametrize("fields,match", [
     ({"model__conditional": True}, r"model.conditional: .*use model.name=stylegan2 or dcgan for conditional models"),
-    ({"model__spectral_norm": "d"}, "model.spectral_norm"),
-    ({"model__g_norm": "batch"}, "model.g_norm"),
-    ({"model__d_norm": "none"}, "model.d_norm"),
-    ({"model__attention": 8}, "model.attention"),
-    ({"model__minibatch_discrimination": 4}, "model.minibatch_discrimination"),
+    # other families' options are not progan's: refused by name, saying whose they are
+    ({"model__spectral_norm": "d"}, r"model.spectral_norm: progan has no spectral_norm \(it is an option of dcgan, mlp, resnet\)"),
+    ({"model__g_norm": "batch"}, r"model.g_norm: progan has no g_norm \(it is an option of dcgan, resnet\)"),
+    ({"model__d_norm": "none"}, "model.d_norm: progan has no d_norm"),
+    ({"model__attention": 8}, "model.attention: progan has no attention"),
+    ({"model__minibatch_discrimination": 4}, "model.minibatch_discrimination: progan has no minibatch_discrimination"),
     ({"data__resolution": 12}, "data.resolution: 12"),
     ({"data__resolution": 4}, "data.resolution: 4"),
     ({"data__resolution": 2048}, "data.resolution: 2048"),
@@ -326,16 +326,15 @@ def _cfg(preset: str = "digits", **fields):
     ({"model__mbstd": 128}, "model.mbstd"),
 ])
 def test_check_config_refusals(fields, match, one_line):
-    cfg = _cfg(**fields)
     with one_line(ConfigError, match=match):
-        progan.check_config(cfg)
+        _cfg(**fields)
 
 
 def test_check_config_accepts_and_refuses_toys(one_line):
-    progan.check_config(_cfg())
-    progan.check_config(_cfg(model__start_resolution=32, model__mbstd=4))
+    _cfg()
+    _cfg(model__start_resolution=32, model__mbstd=4)
     with one_line(ConfigError, match="needs image data"):
-        progan.check_config(_cfg("ring"))
+        _cfg("ring")
 
 
 def test_options_and_build_from_a_preset(registered):

@@ -17,7 +17,7 @@ from gankit.errors import ConfigError
 from gankit.models import MODELS, build_models, dcgan, mlp, resnet
 from gankit.models.layers import (NORMS, ConditionalNorm2d, MinibatchDiscrimination, MinibatchStdDev, SelfAttention, apply_spectral_norm,
                                   group_count)
-from gankit.models.pretrained import export_generator, load_generator
+from gankit.io.export import export_generator, load_generator
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
@@ -339,7 +339,7 @@ def test_resnet_export_load_round_trip_with_sn_and_attention(tmp_path, c_dim):
     G = _trained_like(resnet.Generator(**kwargs))
     assert any(k.endswith("parametrizations.weight.original") for k in G.state_dict())
     assert any(k.endswith("weight.0._u") for k in G.state_dict())
-    out = export_generator(G, "resnet", kwargs, {"kind": "image", "shape": [1, 32, 32]}, tmp_path / "generator")
+    out = export_generator(G, "resnet", kwargs, {"schema": "image", "shape": [1, 32, 32]}, tmp_path / "generator")
     for G2 in (load_generator(out), gankit.load(out)):
         assert G2.gankit_meta["kwargs"] == kwargs
         for (k, a), (k2, b) in zip(G.state_dict().items(), G2.state_dict().items()):
@@ -359,7 +359,7 @@ def test_tiny_resnet_sngan_run(tmp_path, no_report):
     gankit.train("digits", out=tmp_path / "run", overrides=TINY_RESNET + ["train.steps=3"])
     G = gankit.load(tmp_path / "run")
     assert G.gankit_meta["family"] == "resnet" and "spectral_norm" not in G.gankit_meta["kwargs"]
-    assert G(torch.randn(2, G.z_dim)).shape == (2, 1, 32, 32)
+    assert G.module(torch.randn(2, G.z_dim)).shape == (2, 1, 32, 32) and G(2).shape == (2, 1, 32, 32)
     d = load_file(str(next((tmp_path / "run" / "checkpoints").iterdir()) / "D.safetensors"))
     assert any(k.endswith("parametrizations.weight.original") for k in d) and all(torch.isfinite(t).all() for t in d.values())
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import gankit
-from gankit.config import load_preset
+from gankit.config import from_dict, load_preset
 from gankit.data import DataInfo
 from gankit.errors import ConfigError
 from gankit.models import MODELS, build_models, stylegan
-from gankit.models.pretrained import export_generator, load_generator
+from gankit.io.export import export_generator, load_generator
 
 FAMILIES = {"stylegan": (stylegan.Generator, stylegan.Discriminator),
             "stylegan2": (stylegan.Generator2, stylegan.Discriminator2)}
@@ -289,4 +289,6 @@ def test_config_refusals():
                 load_preset("digits", [f"model.name={family}", override])
             assert "\n" not in str(e.value)
         with pytest.raises(ConfigError, match="needs image data"):
+            from_dict({"data": {"name": "ring"}, "model": {"name": family}})
+        with pytest.raises(ConfigError, match=f"model.depth: {family} has no depth \\(it is an option of mlp\\)"):
             load_preset("ring", [f"model.name={family}"])

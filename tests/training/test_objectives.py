@@ -11,12 +11,13 @@ from conftest import torchrun
 import torch
 from torch import nn
 
-from gankit.config import LossConfig, load_preset
-from gankit.losses import build_loss
+from gan_helpers import make_task
+from gankit.config import load_preset
 from gankit.regularizers import r1_penalty
+from gankit.tasks.gan import DView, pack
+from gankit.terms import TERMS
 from gankit.training.hooks import Hook
 from gankit.training.loop import Trainer
-from gankit.training.objectives import DView, GANObjective, pack, penalty_term
 
 CPU = torch.device("cpu")
 TINY_RING = ["train.progress=false", "eval.metrics=[]", "model.g_width=16", "model.d_width=16", "train.batch_size=16",
@@ -70,7 +71,7 @@ def events(run: Path, kind: str) -> list[dict]:
 def test_lazy_r1_every_4th_update_with_weight_times_4(f64):
     G, D, real = nets()
     gamma = 2.0
-    obj = GANObjective(build_loss(LossConfig()), 2, terms=[penalty_term("r1", gamma, lazy=4)])
+    obj = make_task(f"reg.r1={gamma}", "reg.lazy=4")
     r1 = r1_penalty(D, real).mean().item()  # deterministic: R1 draws no randomness
     for u in range(8):
         total, stats = obj.d_loss(G, D, real, None, d_update=u)
@@ -97,8 +98,8 @@ def test_lazy_r1_in_the_log(tmp_path, no_report):
 def test_clipping_bounds_every_d_weight_after_steps(tmp_path, no_report):
     t = Trainer(load_preset("wgan", TINY_RING + ["train.steps=3", "train.lr_d=0.1"]), tmp_path / "run")
     t.run()
-    assert t.d_updates == 15
-    params = list(t.D.parameters())
+    assert t.updates["D"] == 15
+    params = list(t.nets["D"].parameters())
     assert all(p.abs().max().item() <= 0.01 for p in params)
     assert any(p.abs().max().item() == pytest.approx(0.01, rel=1e-6) for p in params)  # lr 0.1 pushes weights to the bound
 
@@ -108,33 +109,31 @@ def test_clipping_bounds_every_d_weight_after_steps(tmp_path, no_report):
 def _unrolled_setup(k: int, adam: bool):
     G, D, real = nets(1)
     opt = torch.optim.Adam(D.parameters(), lr=0.05, betas=(0.5, 0.9)) if adam else torch.optim.SGD(D.parameters(), lr=0.5)
-    loss = build_loss(LossConfig(name="nsgan"))
-    obj = GANObjective(loss, 2, unroll=k, d_optimizer=opt)
-    for u in range(2):  # two real D steps: Adam has moments to continue from; obj keeps the last real batch
+    obj = make_task("loss.name=nsgan", f"trick.unroll={k}", opt_d=opt)
+    for u in range(2):  # two real D steps: Adam has moments to continue from
         d, _ = obj.d_loss(G, D, real, None, d_update=u)
         opt.zero_grad()
         d.backward()
         opt.step()
-    return G, D, obj, opt, loss
+    return G, D, obj, opt, obj.loss, real
 
 
-def _g(obj, G, D):
+def _g(obj, G, D, real=None, **kw):
     torch.manual_seed(123)  # the same z at every evaluation
-    return obj.g_loss(G, D, 6, CPU)[0]
+    return obj.g_loss(G, D, 6, CPU, real=real, **kw)[0]
 
 
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("adam", [False, True])
 def test_unrolled_value_is_g_loss_after_k_real_d_steps(f64, k, adam):
-    G, D, obj, opt, loss = _unrolled_setup(k, adam)
-    value = _g(obj, G, D).item()
+    G, D, obj, opt, loss, real = _unrolled_setup(k, adam)
+    value = _g(obj, G, D, real).item()
     # The same k D steps, taken for real on a copy of D with a copy of its optimizer, on the same batches.
     torch.manual_seed(123)
     fake = G(torch.randn(6, 2)).detach()
     D2 = copy.deepcopy(D)
     opt2 = type(opt)(D2.parameters(), **{k_: v for k_, v in opt.defaults.items() if k_ in ("lr", "betas")})
     opt2.load_state_dict(opt.state_dict())
-    real = obj._real[0]
     for _ in range(k):
         opt2.zero_grad()
         loss.d_loss(D2(real), D2(fake)).backward()
@@ -145,12 +144,12 @@ def test_unrolled_value_is_g_loss_after_k_real_d_steps(f64, k, adam):
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("adam", [False, True])
 def test_unrolled_gradient_matches_finite_differences(f64, k, adam):
-    G, D, obj, opt, _ = _unrolled_setup(k, adam)
+    G, D, obj, opt, _, real = _unrolled_setup(k, adam)
     d_before = [p.detach().clone() for p in D.parameters()]
     grads_before = [p.grad.clone() for p in D.parameters()]
     state_before = copy.deepcopy(opt.state_dict())
     G.zero_grad()
-    _g(obj, G, D).backward()
+    _g(obj, G, D, real).backward()
     analytic = torch.cat([p.grad.flatten() for p in G.parameters()])
     numeric = []
     h = 1e-6
@@ -160,9 +159,9 @@ def test_unrolled_gradient_matches_finite_differences(f64, k, adam):
             for i in range(flat.numel()):
                 old = flat[i].item()
                 flat[i] = old + h
-                up = _g(obj, G, D).item()
+                up = _g(obj, G, D, real).item()
                 flat[i] = old - h
-                down = _g(obj, G, D).item()
+                down = _g(obj, G, D, real).item()
                 flat[i] = old
                 numeric.append((up - down) / (2 * h))
     assert torch.allclose(analytic, torch.tensor(numeric), rtol=1e-5, atol=1e-8)
@@ -171,10 +170,9 @@ def test_unrolled_gradient_matches_finite_differences(f64, k, adam):
     assert all(torch.equal(a, p.grad) for a, p in zip(grads_before, D.parameters()))
     assert str(opt.state_dict()) == str(state_before)
     # and the second-order path matters: the gradient differs from plain (k = 0) G's
-    plain = GANObjective(obj.loss, 2)
-    plain._real = obj._real
+    plain = make_task("loss.name=nsgan")
     G.zero_grad()
-    _g(plain, G, D).backward()
+    _g(plain, G, D, real).backward()
     assert not torch.allclose(analytic, torch.cat([p.grad.flatten() for p in G.parameters()]), rtol=1e-3)
 
 
@@ -194,13 +192,13 @@ def test_pack_joins_consecutive_samples():
 def test_pacgan_d_input_is_m_times_wider_and_batch_n_over_m(tmp_path, no_report, data):
     extra = TINY_DIGITS if data == "digits" else TINY_RING
     t = Trainer(load_preset("pacgan", extra + [f"data.name={data}", "train.steps=2"]), tmp_path / "run")
-    first = next(m for m in t.D.modules() if isinstance(m, nn.Linear))
+    first = next(m for m in t.nets["D"].modules() if isinstance(m, nn.Linear))
     single = 2 if data == "ring" else 8 * 8
     assert first.in_features == 4 * single
-    real, _ = t.batches.next()
-    seen = t.objective.view(real, 0)
-    assert seen.shape[0] == 16 // 4 and t.D(seen).shape == (4,)
-    assert t.objective.judge(t.D, real).shape == (16,)  # single samples scored as packs of copies
+    real = t.batches.next().x
+    seen = t.task.view(real, 0)
+    assert seen.shape[0] == 16 // 4 and t.nets["D"](seen).shape == (4,)
+    assert t.task.judge(real).shape == (16,)  # single samples scored as packs of copies
     t.run()
 
 
@@ -225,7 +223,7 @@ def test_instance_noise_schedule():
 def test_instance_noise_over_the_whole_run_by_default(tmp_path, no_report):
     run = tmp_path / "run"
     t = Trainer(load_preset("ring", TINY_RING + ["train.steps=10", "trick.instance_noise=0.1"]), run)
-    assert t.objective.view.noise_steps == 10
+    assert t.task.view.noise_steps == 10
     t.run()
     logged = {r["step"]: r["noise_std"] for r in events(run, "log")}
     assert logged[1] == pytest.approx(0.1) and logged[6] == pytest.approx(0.05) and logged[10] == pytest.approx(0.01)
@@ -235,10 +233,10 @@ def test_instance_noise_over_the_whole_run_by_default(tmp_path, no_report):
 
 def test_feature_matching_value(f64):
     G, D, real = nets(2)
-    obj = GANObjective(build_loss(LossConfig()), 2, feature_matching=0.5)
+    obj = make_task("trick.feature_matching=0.5")
     obj.d_loss(G, D, real, None)
     torch.manual_seed(123)
-    loss, stats = obj.g_loss(G, D, 6, CPU)
+    loss, stats = obj.g_loss(G, D, 6, CPU, real=real)
     torch.manual_seed(123)
     fake = G(torch.randn(6, 2))
     fm = (D.embed(real).mean(0) - D.embed(fake).mean(0)).pow(2).sum()
@@ -248,12 +246,12 @@ def test_feature_matching_value(f64):
 
 def test_relativistic_g_loss_uses_the_last_real_batch(f64):
     G, D, real = nets(3)
-    loss = build_loss(LossConfig(name="ragan"))
-    obj = GANObjective(loss, 2)
-    with pytest.raises(RuntimeError, match="d_loss first"):
+    obj = make_task("loss.name=ragan")
+    loss = obj.loss
+    with pytest.raises(ValueError, match="compares with real data"):
         obj.g_loss(G, D, 6, CPU)
     obj.d_loss(G, D, real, None)
-    value = _g(obj, G, D).item()
+    value = _g(obj, G, D, real).item()
     torch.manual_seed(123)
     fake = G(torch.randn(6, 2))
     assert value == pytest.approx(loss.generator(D(fake), D(real)).item(), rel=1e-12)
@@ -272,7 +270,7 @@ class PoisonD(Hook):
         if t.step == self.at:
             self.at = -1
             with torch.no_grad():
-                next(t.D.parameters()).fill_(float("nan"))
+                next(t.nets["D"].parameters()).fill_(float("nan"))
 
 
 @pytest.mark.parametrize("loss,extra,changed", [
@@ -291,13 +289,13 @@ def test_rollback_strengthens_the_penalty(tmp_path, no_report, loss, extra, chan
     (rb,) = events(run, "rollback")
     assert rb["strengthened"] == changed
     for name, (_, new) in changed.items():
-        assert t.objective.weights()[name] == new
+        assert t.task.weights()[name] == new
         records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         after = records[records.index(next(r for r in records if r["event"] == "rollback")):]
         assert all(name in r for r in after if r["event"] == "log")  # logged from the rollback on
         # the raised weight survives a resume (saved with the training state)
         assert Trainer(load_preset("ring", TINY_RING + ["train.steps=14", f"loss.name={loss}", *extra]), run,
-                       resume=True).objective.weights()[name] == new
+                       resume=True).task.weights()[name] == new
 
 
 # ------------------------------------------------------------------ penalties in the distributed path
@@ -352,13 +350,17 @@ def test_preset_game_runs_on_the_digits_dcgan(tmp_path, no_report, preset):
 
 # ------------------------------------------------------------------ top-k training
 
+def _topk(*overrides: str):
+    return TERMS.get("topk")(load_preset("ring", list(overrides)))
+
+
 def test_topk_count_anneals_linearly_to_the_floor():
-    obj = GANObjective(build_loss(LossConfig()), 2, topk=0.5, topk_steps=100)
-    assert [obj.topk_count(64, s) for s in (0, 25, 50, 100, 1000)] == [64, 56, 48, 32, 32]
-    assert GANObjective(build_loss(LossConfig()), 2, topk=0.01, topk_steps=1).topk_count(8, 5) == 1  # never 0
+    term = _topk("trick.topk=0.5", "train.steps=200", "trick.topk_ramp=0.5")  # down over 100 steps
+    assert [term.count(64, s) for s in (0, 25, 50, 100, 1000)] == [64, 56, 48, 32, 32]
+    assert _topk("trick.topk=0.01", "train.steps=1", "trick.topk_ramp=1").count(8, 5) == 1  # never 0
     # with a stop: down over [0, 100], hold, back up over [200, 300], then the whole batch
-    stop = GANObjective(build_loss(LossConfig()), 2, topk=0.5, topk_steps=100, topk_stop=300)
-    assert [stop.topk_count(64, s) for s in (0, 50, 100, 199, 200, 250, 300, 400)] == [64, 48, 32, 32, 32, 48, 64, 64]
+    stop = _topk("trick.topk=0.5", "train.steps=400", "trick.topk_ramp=0.25", "trick.topk_stop=0.75")
+    assert [stop.count(64, s) for s in (0, 50, 100, 199, 200, 250, 300, 400)] == [64, 48, 32, 32, 32, 48, 64, 64]
 
 
 def test_topk_schedule_refusals(one_line):
@@ -375,8 +377,8 @@ def test_topk_schedule_refusals(one_line):
 @pytest.mark.parametrize("name", ["nsgan", "wgan", "lsgan"])
 def test_topk_g_loss_is_the_loss_of_the_best_scored_samples_and_the_rest_get_no_gradient(f64, name):
     G, D, real = nets(4)
-    loss = build_loss(LossConfig(name=name))
-    obj = GANObjective(loss, 2, topk=0.5, topk_steps=10)
+    obj = make_task(f"loss.name={name}", "trick.topk=0.5", "train.steps=20", "trick.topk_ramp=0.5")  # down over 10 steps
+    loss = obj.loss
     obj.d_loss(G, D, real, None)
     torch.manual_seed(123)
     value, stats = obj.g_loss(G, D, 6, CPU, step=10)  # past the anneal: keep 3 of 6
@@ -397,13 +399,15 @@ def test_topk_g_loss_is_the_loss_of_the_best_scored_samples_and_the_rest_get_no_
 def test_topk_ramp_and_stop_are_fractions_of_the_run(tmp_path, no_report):
     run = tmp_path / "run"
     t = Trainer(load_preset("ring", TINY_RING + ["train.steps=8", "trick.topk=0.5"]), run)
-    assert (t.objective.topk_steps, t.objective.topk_stop) == (4, 0)  # default: down over half the run, no stop
+    topk = next(term for term in t.task.terms["G"] if term.name == "topk")
+    assert (topk.ramp, topk.stop) == (4, 0)  # default: down over half the run, no stop
     t.run()
     logged = {r["step"]: r["topk"] for r in events(run, "log")}
     assert logged[1] == 1.0 and logged[8] == 0.5  # step s logs the update made at G step s - 1
     t = Trainer(load_preset("ring", TINY_RING + ["train.steps=20", "trick.topk=0.5", "trick.topk_ramp=0.25", "trick.topk_stop=0.75"]),
                 tmp_path / "stop")
-    assert (t.objective.topk_steps, t.objective.topk_stop) == (5, 15)
+    topk = next(term for term in t.task.terms["G"] if term.name == "topk")
+    assert (topk.ramp, topk.stop) == (5, 15)
     t.run()
     logged = {r["step"]: r["topk"] for r in events(tmp_path / "stop", "log")}
     assert [logged[s] for s in (1, 6, 11, 16, 20)] == [1.0, 0.5, 0.5, 1.0, 1.0]

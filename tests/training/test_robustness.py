@@ -20,7 +20,7 @@ import gankit
 from gankit.cli import main
 from gankit.config import load_preset
 from gankit.errors import DivergenceError
-from gankit.training.checkpoint import latest_checkpoint, list_checkpoints
+from gankit.io.checkpoint import latest_checkpoint, list_checkpoints
 from gankit.training.hooks import Hook
 from gankit.training.loop import Trainer
 
@@ -53,7 +53,7 @@ class PoisonD(Hook):
         if t.step in self.at:
             self.at.discard(t.step)
             with torch.no_grad():
-                next(t.D.parameters()).fill_(float("nan"))
+                next(t.nets["D"].parameters()).fill_(float("nan"))
 
 
 def test_injected_nan_rolls_back_and_training_continues(tmp_path, no_report):
@@ -66,7 +66,7 @@ def test_injected_nan_rolls_back_and_training_continues(tmp_path, no_report):
     assert len(rollbacks) == 1 and rollbacks[0]["step"] == 13 and "non-finite" in rollbacks[0]["reason"]
     assert rollbacks[0]["to_step"] in (5, 10)  # the last verified snapshot
     assert rollbacks[0]["lr_d"] == pytest.approx(cfg.train.lr_d * 0.5)
-    assert all(torch.isfinite(p).all() for p in t.D.parameters())
+    assert all(torch.isfinite(p).all() for p in t.nets["D"].parameters())
     assert finite_checkpoints(tmp_path / "run")
 
 

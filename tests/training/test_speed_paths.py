@@ -10,12 +10,9 @@ import torch
 
 from gankit.config import load_preset
 from gankit.errors import ConfigError
-from gankit.losses import build_loss
-from gankit.config import LossConfig
+from gan_helpers import make_task
 from gankit.models import dcgan
 from gankit.training.loop import Trainer
-from gankit.training.performance import compile_targets
-from gankit.training.objectives import GANObjective
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
@@ -41,13 +38,13 @@ def test_reused_fake_batch_gives_the_gradients_of_a_recomputed_one(conditional: 
     G = dcgan.Generator(z_dim=8, c_dim=c_dim, img_resolution=8, img_channels=1, width=4)
     D = dcgan.Discriminator(c_dim=c_dim, img_resolution=8, img_channels=1, width=4)
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-2)
-    loss = build_loss(LossConfig(name="nsgan"))
-    obj = GANObjective(loss, 8, c_dim, reuse_fake=True)
+    obj = make_task("loss.name=nsgan", "train.reuse_fake=true", z_dim=8, classes=c_dim)
+    loss = obj.loss
     real = torch.rand(16, 1, 8, 8) * 2 - 1
     c_real = torch.randint(3, (16,)) if conditional else None
 
     torch.manual_seed(1)
-    z, c = obj.latents(16, torch.device("cpu"))  # what d_loss will draw under the same seed
+    z, c = obj.train_latents(16, torch.device("cpu"))  # what d_loss will draw under the same seed
     torch.manual_seed(1)
     d_loss, _ = obj.d_loss(G, D, real, c_real)
     opt_d.zero_grad()
@@ -74,7 +71,7 @@ def test_reuse_is_skipped_when_the_batch_sizes_differ() -> None:
     torch.manual_seed(0)
     G = dcgan.Generator(z_dim=8, img_resolution=8, img_channels=1, width=4)
     D = dcgan.Discriminator(img_resolution=8, img_channels=1, width=4)
-    obj = GANObjective(build_loss(LossConfig(name="nsgan")), 8, reuse_fake=True)
+    obj = make_task("loss.name=nsgan", "train.reuse_fake=true", z_dim=8)
     obj.d_loss(G, D, torch.zeros(16, 1, 8, 8), None)
     loss, _ = obj.g_loss(G, D, 8, torch.device("cpu"))
     loss.backward()
@@ -93,8 +90,8 @@ def test_channels_last_training_matches_contiguous(tmp_path) -> None:
     a = _train(tmp_path, "a", ["train.optimizer=sgd", "train.channels_last=false"])
     b = _train(tmp_path, "b", ["train.optimizer=sgd", "train.channels_last=true"])
     assert any(p.dim() == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
-               for p in b.G.parameters())
-    for p, q in zip([*a.G.parameters(), *a.D.parameters()], [*b.G.parameters(), *b.D.parameters()]):
+               for p in b.nets["G"].parameters())
+    for p, q in zip([*a.nets["G"].parameters(), *a.nets["D"].parameters()], [*b.nets["G"].parameters(), *b.nets["D"].parameters()]):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
 
 
@@ -102,15 +99,15 @@ def test_reuse_fake_changes_only_the_noise_stream(tmp_path) -> None:
     """With reuse off the G update draws a fresh batch, so runs differ; both train."""
     a = _train(tmp_path, "a", ["train.reuse_fake=true"])
     b = _train(tmp_path, "b", ["train.reuse_fake=false"])
-    assert not all(torch.equal(p, q) for p, q in zip(a.G.parameters(), b.G.parameters()))
-    assert all(torch.isfinite(p).all() for p in a.G.parameters())
+    assert not all(torch.equal(p, q) for p, q in zip(a.nets["G"].parameters(), b.nets["G"].parameters()))
+    assert all(torch.isfinite(p).all() for p in a.nets["G"].parameters())
 
 
 def test_bf16_autocast_stays_close_to_fp32(tmp_path) -> None:
     a = _train(tmp_path, "a", [], steps=1)
     b = _train(tmp_path, "b", ["train.precision=bf16"], steps=1)
     rel = [((p - q).norm() / (p - w).norm()).item()  # the bf16 update relative to the fp32 update
-           for p, q, w in zip(a.G.parameters(), b.G.parameters(), _weights(Trainer(a.cfg, tmp_path / "init").G))]
+           for p, q, w in zip(a.nets["G"].parameters(), b.nets["G"].parameters(), _weights(Trainer(a.cfg, tmp_path / "init").nets["G"]))]
     assert max(rel) < 0.3  # Adam's first steps are ±lr·sign-like: bf16 changes only small components
 
 
@@ -131,11 +128,17 @@ def test_fp16_on_cpu_is_refused(tmp_path, one_line) -> None:
 
 
 def test_compile_targets_leave_double_backward_networks_eager() -> None:
-    G, D = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
-    assert compile_targets(load_preset("digits"), G, D) == [G, D]
-    assert compile_targets(load_preset("r1"), G, D) == [G]
-    assert compile_targets(load_preset("wgan"), G, D) == [G]  # the guard may switch on a GP for critic losses
-    assert compile_targets(load_preset("digits", ["reg.pl=2", "model.name=stylegan2"]), G, D) == [D]
+    assert make_task().compile_targets() == ["G", "D"]
+    assert make_task("reg.r1=0.1").compile_targets() == ["G"]
+    assert make_task("loss.name=wgan").compile_targets() == ["G"]  # the guard may switch on a GP for critic losses
+    assert make_task("loss.name=wgan", "health.strengthen=false").compile_targets() == ["G", "D"]
+    assert make_task("trick.unroll=2").compile_targets() == ["G"]  # the look-ahead differentiates D's loss twice
+    pl = load_preset("digits", ["reg.pl=2", "model.name=stylegan2", "model.g_width=4", "model.d_width=4", "model.max_width=8",
+                                "model.w_dim=8", "model.z_dim=8", "model.mapping_layers=1", "data.resolution=8"])
+    from gankit.data import DataInfo
+    from gankit.tasks.gan import GANTask
+
+    assert GANTask(pl, DataInfo("image", (1, 8, 8), 10, name="digits")).compile_targets() == ["D"]
 
 
 @pytest.mark.slow
@@ -148,9 +151,9 @@ def test_compiled_training_matches_eager(tmp_path) -> None:
     for _ in range(3):
         a.train_step()
         b.train_step()
-    for p, q in zip([*a.G.parameters(), *a.D.parameters()], [*b.G.parameters(), *b.D.parameters()]):
+    for p, q in zip([*a.nets["G"].parameters(), *a.nets["D"].parameters()], [*b.nets["G"].parameters(), *b.nets["D"].parameters()]):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
-    assert set(a.G.state_dict()) == set(b.G.state_dict())  # checkpoints keep their keys
+    assert set(a.nets["G"].state_dict()) == set(b.nets["G"].state_dict())  # checkpoints keep their keys
 
 
 def test_linear_lr_decay_schedule_and_guard_interplay(tmp_path) -> None:
@@ -160,10 +163,10 @@ def test_linear_lr_decay_schedule_and_guard_interplay(tmp_path) -> None:
     seen = []
     for _ in range(10):
         t.train_step()
-        seen.append((t.opt_g.param_groups[0]["lr"], t.opt_d.param_groups[0]["lr"]))
+        seen.append((t.optimizers["G"].param_groups[0]["lr"], t.optimizers["D"].param_groups[0]["lr"]))
     # step s (0-based) trains with 1 before 6, then 1 − (s − 6)/4: 1, 0.75, 0.5, 0.25
     expected = [1.0] * 6 + [1.0, 0.75, 0.5, 0.25]
     assert [g for g, _ in seen] == pytest.approx([0.01 * f for f in expected])
     assert [d for _, d in seen] == pytest.approx([0.02 * f for f in expected])
-    for g in t.opt_g.param_groups:  # the peak rate is kept (the guard lowers it on a rollback; resume resets it)
+    for g in t.optimizers["G"].param_groups:  # the peak rate is kept (the guard lowers it on a rollback; resume resets it)
         assert g["lr_peak"] == pytest.approx(0.01)

@@ -64,10 +64,10 @@ def test_progan_lod_follows_images_seen(tmp_path) -> None:
     lods = []
     for _ in range(6):
         t.train_step()
-        lods.append(float(t.G.lod))
+        lods.append(float(t.nets["G"].lod))
     # progress() runs before each step with images_seen = 16·step: 0, 16 (4×4), 32, 48 (fade), 64, 80 (8×8)
     assert lods == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
-    assert float(t.D.lod) == lods[-1] and float(t.G_ema.lod) == lods[-1]
+    assert float(t.nets["D"].lod) == lods[-1] and float(t.nets["G_ema"].lod) == lods[-1]
 
 
 def test_stylegan2_with_ada_lazy_r1_and_path_length_trains_and_resumes_bitwise(tmp_path, no_report) -> None:
@@ -87,7 +87,7 @@ def test_ada_p_rises_when_d_overfits_in_a_run(tmp_path) -> None:
     for _ in range(30):
         ps.append(float(t.train_step()["ada_p"]))
     assert ps[-1] > ps[0] and ps[-1] > 0.2
-    assert t.objective.state_dict()["augment"]["p"] == pytest.approx(ps[-1])
+    assert t.task.state_dict()["augment"]["p"] == pytest.approx(ps[-1])
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,11 @@
 """Datasets: a registry of builders, each turning a :class:`~gankit.config.DataConfig` into data.
 
 A builder returns either a :class:`~gankit.data.toy.ToyMixture` (sampled fresh every batch), an
-:class:`~gankit.data.images.ImageData` held in memory, or a :class:`~gankit.data.images.FolderStream`.
-:class:`DataInfo` is the part every other component needs (shape, classes, true modes) and travels
-with exported generators.
+:class:`~gankit.data.images.ImageData` held in memory, or a :class:`~gankit.data.images.FolderStream`. Each builder
+declares its ``schema`` (gankit.types: ``points`` or ``image``), whether it is ``labelled``, optionally the feature
+``extractor`` its metrics should use, and ``check_config`` for its own fields.
+:class:`DataInfo` is the part every other component needs (schema, shape, classes, true modes) and travels
+with exported models.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..registry import Registry
+from ..types import schema as schema_named
 from . import toy
 from .images import ImageData
 
@@ -24,22 +27,29 @@ class DataInfo:
     """What the models and plots need to know about a dataset.
 
     Attributes:
-        kind: "toy" (flat vectors) or "image".
-        shape: one sample's shape: (D,) for toys, (C, H, W) for images.
+        schema: the data's schema (gankit.types): "points" (flat vectors) or "image".
+        shape: one sample's shape: (D,) for points, (C, H, W) for images.
         num_classes: labels available for conditional models (0: none).
         class_names: names of the classes.
         centers: toys: K×D list of true mode centres.
         std: toys: component standard deviation.
         name: dataset name.
+        extractor: the feature extractor the dataset's metrics use ("": its schema's default).
     """
 
-    kind: str
+    schema: str
     shape: tuple[int, ...]
     num_classes: int = 0
     class_names: tuple[str, ...] = ()
     centers: list[list[float]] | None = None
     std: float | None = None
     name: str = ""
+    extractor: str = ""
+
+    @property
+    def extractor_name(self) -> str:
+        """The default feature extractor: the dataset's own, else its schema's."""
+        return self.extractor or schema_named(self.schema).extractor
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -50,16 +60,19 @@ class DataInfo:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
         d = dict(d)
+        if "kind" in d:  # exports written before the task engine said "kind": "toy" / "image"
+            d["schema"] = schema_named(d.pop("kind")).name
         d["shape"] = tuple(d["shape"])
         d["class_names"] = tuple(d.get("class_names", ()))
         return cls(**d)
 
 
 def info_of(data: Any, name: str) -> DataInfo:
-    """The DataInfo of anything a dataset builder returns."""
+    """The DataInfo of anything a dataset builder returns (``name``: the registered dataset)."""
+    extractor = getattr(DATASETS.get(name), "extractor", "") if name in DATASETS else ""
     if isinstance(data, toy.ToyMixture):
-        return DataInfo("toy", (data.dim,), centers=data.centers.tolist(), std=data.std, name=name)
-    return DataInfo("image", tuple(data.shape), data.num_classes, tuple(data.class_names), name=name)
+        return DataInfo("points", (data.dim,), centers=data.centers.tolist(), std=data.std, name=name, extractor=extractor)
+    return DataInfo("image", tuple(data.shape), data.num_classes, tuple(data.class_names), name=name, extractor=extractor)
 
 
 def build_dataset(cfg: Any, split: str | None = None) -> Any:
@@ -83,7 +96,7 @@ def _toy(make: Callable[..., toy.ToyMixture], default_modes: int, default_std: f
 
     build.check_config = check_config  # type: ignore[attr-defined]
     build.labelled = False  # type: ignore[attr-defined]
-    build.kind = "toy"  # type: ignore[attr-defined]  (config refuses image-only options on toys)
+    build.schema = "points"  # type: ignore[attr-defined]
     build.__doc__ = make.__doc__
     return build
 
@@ -101,7 +114,7 @@ def _needs_path(fmt: str, example: str) -> Callable[[Any], None]:
     return check_config
 
 
-def _image_builder(loader_name: str, help_text: str, path_example: str | None) -> Callable[..., Any]:
+def _image_builder(loader_name: str, help_text: str, path_example: str | None, extractor: str = "") -> Callable[..., Any]:
     def build(cfg: Any, split: str) -> Any:
         from . import images
 
@@ -116,15 +129,17 @@ def _image_builder(loader_name: str, help_text: str, path_example: str | None) -
 
     if path_example:
         build.check_config = _needs_path(loader_name.replace("load_", ""), path_example)  # type: ignore[attr-defined]
+    build.schema = "image"  # type: ignore[attr-defined]
+    build.extractor = extractor  # type: ignore[attr-defined]
     build.__doc__ = help_text
     return build
 
 
-DATASETS.register("digits", _image_builder("load_digits", "", None),
+DATASETS.register("digits", _image_builder("load_digits", "", None, "digits-cnn"),
                   help="scikit-learn's bundled 8×8 digits (1,797 images, 10 classes), resized")
 DATASETS.register("folder", _image_builder("load_folder", "", "path/to/images"),
                   help="any image folder; class subfolders become labels")
-DATASETS.register("mnist", _image_builder("load_mnist", "", "path/to/mnist"),
+DATASETS.register("mnist", _image_builder("load_mnist", "", "path/to/mnist", "digits-cnn"),
                   help="MNIST / Fashion-MNIST IDX files (raw or .gz) in data.path")
 DATASETS.register("cifar10", _image_builder("load_cifar", "", "path/to/cifar-10-batches-py"),
                   help="CIFAR-10/100 'python version' batches in data.path (read without unpickling)")

@@ -1,4 +1,5 @@
-"""Batch sources: an endless stream of (x, labels) batches on the training device, with resumable state.
+"""Batch sources: an endless stream of :class:`~gankit.types.Batch` es (``x``, and ``label`` for labelled data) on the
+training device, with resumable state.
 
 * :class:`ToyBatches` draws fresh samples from a known mixture.
 * :class:`TensorBatches` keeps a whole in-memory dataset on the device as one uint8 tensor and slices a
@@ -14,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..types import Batch
 from .images import ImageData, to_float
 from .toy import ToyMixture
 
@@ -36,16 +38,20 @@ def _set_gen_state(g: torch.Generator, state: list[int]) -> None:
     g.set_state(torch.tensor(state, dtype=torch.uint8))
 
 
+def _batch(x: torch.Tensor, labels: torch.Tensor | None) -> Batch:
+    return Batch(x=x) if labels is None else Batch(x=x, label=labels)
+
+
 class ToyBatches:
-    """Fresh samples from a ToyMixture: x is B×D float32, labels None."""
+    """Fresh samples from a ToyMixture: x is B×D float32, no labels."""
 
     def __init__(self, mixture: ToyMixture, batch_size: int, device: torch.device, seed: int, shard: Shard = (0, 1)) -> None:
         self.mixture, self.batch_size, self.device = mixture, batch_size, device
         self.gen = torch.Generator().manual_seed(seed)
         self.shard = shard
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return _local(self.mixture.sample(self.batch_size, self.gen), self.shard).to(self.device), None
+    def next(self) -> Batch:
+        return Batch(x=_local(self.mixture.sample(self.batch_size, self.gen), self.shard).to(self.device))
 
     def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
         """n real samples (CPU) from a separate generator: the training stream is not advanced."""
@@ -59,7 +65,7 @@ class ToyBatches:
 
 
 class TensorBatches:
-    """A dataset held on the device: x is B×C×H×W float32 in [-1, 1], labels B int64 (or None).
+    """A dataset held on the device: x is B×C×H×W float32 in [-1, 1], label B int64 (when labelled).
 
     Epochs are seeded permutations; the last incomplete batch of an epoch is dropped so every batch has
     the same size (and every epoch a fresh order).
@@ -81,14 +87,14 @@ class TensorBatches:
         self._epoch_gen_state = _gen_state(self.gen)
         self.perm = torch.randperm(len(self.images), generator=self.gen).to(self.device)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def next(self) -> Batch:
         if self.pos + self.batch_size > len(self.perm):
             self.epoch, self.pos = self.epoch + 1, 0
             self._start_epoch()
         idx = _local(self.perm[self.pos:self.pos + self.batch_size], self.shard)
         self.pos += self.batch_size
         x = to_float(self.images[idx])
-        return x, (self.labels[idx] if self.labels is not None else None)
+        return _batch(x, self.labels[idx] if self.labels is not None else None)
 
     def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
         """n real images (CPU, [-1, 1]) chosen by a separate seed: the training stream is not advanced."""
@@ -126,7 +132,7 @@ class StreamBatches:
             pin_memory=self.device.type == "cuda", persistent_workers=False, prefetch_factor=4 if self.workers else None,
             drop_last=True))
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def next(self) -> Batch:
         if self._it is None:
             self._it = self._loader()
         try:
@@ -138,7 +144,7 @@ class StreamBatches:
         self.pos += self.batch_size
         x = to_float(x.to(self.device, non_blocking=True))
         labels = y.to(self.device, non_blocking=True) if self.stream.labels is not None else None
-        return x, labels
+        return _batch(x, labels)
 
     def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
         """n real images (CPU, [-1, 1]) decoded directly: the training stream is not advanced."""

@@ -5,10 +5,11 @@ Scores from features are plain functions on NumPy arrays or tensors (float64 ins
     fid, fid_from_stats, feature_stats, kid, inception_score, precision_recall, density_coverage, prdc,
     c2st, mode_coverage, class_coverage, memorization
 
-Feature extractors live in :mod:`gankit.metrics.features` (registry ``extractors``); running metrics on a
-generator or a run, with provenance and cached reference features, in :mod:`gankit.metrics.evaluate`.
+Feature extractors live in :mod:`gankit.metrics.features` (registry ``extractors``); scoring samples with provenance
+and cached reference features in :mod:`gankit.metrics.evaluate`; scoring a run's model and the real-vs-real floor in
+:mod:`gankit.evaluation`.
 """
-from .evaluate import METRICS, evaluate_run, evaluate_samples, load_stats, real_vs_real, save_stats
+from .evaluate import METRICS, evaluate_samples, load_stats, save_stats
 from .features import EXTRACTORS, Extractor, build_extractor, from_module
 from .fid import feature_stats, fid, fid_from_stats
 from .inception_score import inception_score
@@ -23,5 +24,5 @@ __all__ = [
     "fid", "fid_from_stats", "feature_stats", "kid", "inception_score", "precision_recall", "density_coverage",
     "prdc", "c2st", "mode_coverage", "class_coverage", "memorization", "perceptual_path_length", "DISTANCES",
     "METRICS", "EXTRACTORS", "Extractor", "build_extractor", "from_module",
-    "evaluate_samples", "evaluate_run", "real_vs_real", "save_stats", "load_stats",
+    "evaluate_samples", "save_stats", "load_stats",
 ]

@@ -1,10 +1,9 @@
-"""Evaluation: samples -> features -> statistics -> score, with provenance and cached reference features.
+"""Scoring samples: samples -> features -> statistics -> score, with provenance and cached reference features.
 
 :data:`METRICS` maps a metric name (as used in ``eval.metrics`` and ``gankit evaluate --metrics``) to a
 :class:`Metric`: a pure function of :class:`Inputs` returning a flat dict of numbers. :func:`evaluate_samples`
-builds the inputs once for all requested metrics; :func:`evaluate_run` does so for a run directory and
-appends the result to RUN/metrics.jsonl; :func:`real_vs_real` gives the floor — every metric between two
-disjoint real splits.
+builds the inputs once for all requested metrics. Scoring a run's model and the real-vs-real floor live one layer
+up, in :mod:`gankit.evaluation`.
 
 Reference features are cached on disk under a SHA-256 of everything that determines them (dataset config,
 split, extractor and its weights' hash, sample count, seed), written atomically; never under a free-text name.
@@ -28,7 +27,7 @@ import torch
 from ..errors import ConfigError, DataError
 from ..registry import Registry
 from ._common import cache_root
-from .features import Extractor, build_extractor, default_extractor
+from .features import Extractor, build_extractor
 from .fid import feature_stats, fid, fid_from_stats
 from .inception_score import inception_score
 from .kid import kid
@@ -140,7 +139,8 @@ METRICS.register("pr", Metric(_pr, {"recall": True, "precision": True}), help="p
 METRICS.register("dc", Metric(_dc, {"coverage": True, "density": True}), help="density / coverage, k=5 (Naeem et al. 2020)")
 METRICS.register("is", Metric(_is, {"is": True, "is_std": False}, ("probs",)), help="inception score from the extractor's class probabilities")
 METRICS.register("c2st", Metric(_c2st, {"c2st_accuracy": False, "c2st_p_value": True}), help="classifier two-sample test: held-out accuracy (0.5 = indistinguishable)")
-METRICS.register("modes", Metric(_modes, {"modes": True, "hq_fraction": True, "reverse_kl": False}, ("toy",)), help="toys: modes recovered, high-quality fraction, reverse KL (VEEGAN/PacGAN)")
+METRICS.register("modes", Metric(_modes, {"modes": True, "hq_fraction": True, "reverse_kl": False}, ("points",)),
+                 help="points with known modes: modes recovered, high-quality fraction, reverse KL (VEEGAN/PacGAN)")
 def _ppl(i: Inputs) -> dict[str, float]:
     raise ConfigError("ppl scores a generator, not samples: use gankit evaluate RUN --metrics ppl (or gankit.metrics.ppl)")
 
@@ -258,18 +258,18 @@ def check_metrics(names: list[str], info: Any, extractor: Extractor | None = Non
     """Refuse metrics that cannot apply to this data / extractor before any work."""
     for name in names:
         m = METRICS.get(name, "--metrics")
-        if "toy" in m.needs and info.kind != "toy":
-            raise ConfigError(f"--metrics: {name} needs a toy mixture with known modes; {info.name!r} is {info.kind} data")
+        if "points" in m.needs and (info.schema != "points" or not info.centers):
+            raise ConfigError(f"--metrics: {name} needs points from a mixture with known modes; {info.name!r} is {info.schema} data")
 
 
 def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metrics: list[str], *,
                      extractor: Extractor | None = None, n_real: int | None = None, seed: int = 0,
                      reference_split: str = "train", ref_stats: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """Score generated samples (N×… in data space) against real data; returns a flat dict with provenance."""
-    from .. import __version__
+    from ..version import __version__
 
     check_metrics(metrics, info)
-    extractor = extractor or build_extractor(default_extractor(data_cfg.name, info.kind))
+    extractor = extractor or build_extractor(info.extractor_name)
     need_probs = any("probs" in METRICS.get(m).needs for m in metrics)
     fake = extractor(fake_samples)
     if need_probs and fake["probs"] is None:
@@ -296,83 +296,6 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
                    "seed": seed, "gankit_version": __version__})
     if caught:
         result["warnings"] = sorted({str(w.message).splitlines()[0] for w in caught})
-    return result
-
-
-def default_ppl_distance(data_name: str, kind: str) -> str:
-    """digits-cnn features for digits / MNIST, pixels for toys, LPIPS-VGG (weights from the user) otherwise."""
-    if kind == "toy":
-        return "pixel"
-    return "digits-cnn" if data_name in ("digits", "mnist") else "lpips-vgg"
-
-
-def run_ppl(G: Any, data_name: str, info: Any, n: int, seed: int, distance: str | None, weights: str | None,
-            space: str | None) -> dict[str, Any]:
-    """PPL of an exported generator with provenance: w space for style-based G, z otherwise."""
-    from ..sampling import is_style_based
-    from .ppl import build_distance, perceptual_path_length
-
-    name = distance or default_ppl_distance(data_name, info.kind)
-    space = space or ("w" if is_style_based(G) else "z")
-    out = perceptual_path_length(G, build_distance(name, weights=weights), n=n, space=space, sampling="end", seed=seed)
-    return {"ppl": float(out["ppl"]), "ppl_std": float(out["ppl_std"]), "ppl_pairs": int(out["n"]), "ppl_distance": name,
-            "ppl_space": space, "ppl_epsilon": 1e-4}
-
-
-def evaluate_run(run_dir: str | Path, metrics: list[str], n: int, *, seed: int = 0, extractor: str | None = None,
-                 weights: str | None = None, ref_stats: str | None = None, log: bool = True, ppl_distance: str | None = None,
-                 ppl_weights: str | None = None, ppl_space: str | None = None) -> dict[str, Any]:
-    """Evaluate a run's exported generator; appends an ``eval`` event to RUN/metrics.jsonl.
-
-    ``ppl`` (perceptual path length) runs on the generator itself: ``ppl_distance`` (default by dataset, see
-    :func:`default_ppl_distance`), ``ppl_weights`` (LPIPS weights file), ``ppl_space`` (w or z; default w when style-based).
-    """
-    from ..api import generate, load
-    from ..config import load_file
-    from ..data import DataInfo
-
-    run_dir = Path(run_dir)
-    G = load(run_dir)
-    info = DataInfo.from_dict(G.gankit_meta["data"])
-    cfg = load_file(run_dir / "config.json") if (run_dir / "config.json").is_file() else None
-    if cfg is None:
-        raise ConfigError(f"{run_dir}: no config.json; evaluate needs the run directory (it names the real data)")
-    check_metrics([m for m in metrics if m != "ppl"], info)
-    if ref_stats and metrics != ["fid"]:
-        raise ConfigError("--ref-stats: a statistics file only supports --metrics fid")
-    stats = load_stats(ref_stats) if ref_stats else None
-    ext = build_extractor(extractor or default_extractor(cfg.data.name, info.kind), weights=weights)
-    result: dict[str, Any] = {}
-    requested = list(metrics)
-    if "ppl" in metrics:
-        result.update(run_ppl(G, cfg.data.name, info, n, seed, ppl_distance, ppl_weights, ppl_space))
-        metrics = [m for m in metrics if m != "ppl"]
-    if metrics:
-        fake = generate(G, n, seed=seed + 1)
-        result.update(evaluate_samples(fake, info, cfg.data, metrics, extractor=ext, n_real=n, seed=seed, ref_stats=stats))
-    from .. import __version__
-
-    result.update({"metrics": requested, "seed": seed, "gankit_version": __version__})
-    step = G.gankit_meta.get("step")
-    if step is not None:
-        result["step"] = step
-    if log:
-        from ..training.hooks import MetricsLog
-
-        MetricsLog(run_dir / "metrics.jsonl").write("eval", source="gankit evaluate", **result)
-    return result
-
-
-def real_vs_real(data_cfg: Any, metrics: list[str], n: int, *, seed: int = 0, extractor: str | None = None,
-                 weights: str | None = None) -> dict[str, Any]:
-    """The floor: every metric between two disjoint real splits (images: train vs test; toys: two draws)."""
-    from ..data import build_dataset, info_of
-
-    info = info_of(build_dataset(data_cfg, "train"), data_cfg.name)
-    ext = build_extractor(extractor or default_extractor(data_cfg.name, info.kind), weights=weights)
-    other, _ = real_samples(data_cfg, "test", n, seed + 1)
-    result = evaluate_samples(other, info, data_cfg, metrics, extractor=ext, n_real=n, seed=seed)
-    result["reference"] = f"{data_cfg.name}/train vs {data_cfg.name}/test"
     return result
 
 

@@ -114,12 +114,3 @@ def from_module(module: nn.Module, name: str = "custom", probs: bool = False, ba
 
 def build_extractor(name: str, **options: Any) -> Extractor:
     return EXTRACTORS.get(name, "eval.extractor")(**options)
-
-
-def default_extractor(data_name: str, kind: str) -> str:
-    """Toys and vectors: identity; the bundled digits and MNIST: digits-cnn; other images: inception-v3-fid."""
-    if kind == "toy":
-        return "identity"
-    if data_name in ("digits", "mnist"):
-        return "digits-cnn"
-    return "inception-v3-fid"

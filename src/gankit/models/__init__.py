@@ -1,60 +1,107 @@
-"""Model families: a registry of (Generator, Discriminator, options) triples, one file per family.
+"""Model families: a registry of named sets of networks, one file per family.
 
-``build_models(model_cfg, data_info)`` returns ``(G, D, g_kwargs, d_kwargs)``. The kwargs are plain JSON
-values; they are saved with the weights so a network is rebuilt from config.json + safetensors alone.
+A :class:`Family` says which task it serves (``gan``: G and D; ``vae``: encoder and decoder), its ``model.*``
+options (a dataclass of its own, gankit.models.options), how those options size each network for a dataset
+(``options(model_cfg, info) -> {network: constructor kwargs}``), its cross-field rules (``check_config``) and its
+traits (``style_based``: G has ``mapping`` and ``synthesis``; ``d_embed``: D has ``embed(x, c)`` features).
+
+:func:`build_networks` returns the networks and their constructor kwargs. The kwargs are plain JSON values; they are
+saved with the weights so a network is rebuilt from config.json + safetensors alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable
 
 from torch import nn
 
 from ..registry import Registry
-from . import dcgan, mlp, progan, resnet, stylegan
+from . import dcgan, mlp, progan, resnet, stylegan, vae
 
 
 @dataclass(frozen=True)
 class Family:
-    """One model family: its two networks and how the config sizes them."""
+    """One model family: its networks, its options and how the config sizes them."""
 
-    generator: type[nn.Module]
-    discriminator: type[nn.Module]
-    options: Callable[[Any, Any], tuple[dict, dict]]
+    task: str
+    networks: dict[str, type[nn.Module]]
+    options_cls: type
+    options: Callable[[Any, Any], dict[str, dict]]
     check_config: Callable[[Any], None]
     module: str
+    traits: frozenset[str] = field(default_factory=frozenset)
+    sampler: str = "G"  # the network a sampling pipeline holds (exported at the end of a run)
+
+    @property
+    def generator(self) -> type[nn.Module]:
+        """The sampling network's class (G for GANs, the decoder for VAEs)."""
+        return self.networks[self.sampler]
 
 
-def family_of(module: ModuleType) -> Family:
-    return Family(module.Generator, module.Discriminator, module.options, module.check_config, module.__name__)
+def gan_family(module: ModuleType, G: type | None = None, D: type | None = None, options: Callable | None = None,
+               check: Callable | None = None, options_cls: type | None = None, traits: tuple[str, ...] = ()) -> Family:
+    """A GAN family from a module's Generator / Discriminator / options / check_config / Options (or the given ones)."""
+    opts = options or module.options
+
+    def sized(cfg: Any, info: Any) -> dict[str, dict]:
+        g, d = opts(cfg, info)
+        return {"G": g, "D": d}
+
+    return Family("gan", {"G": G or module.Generator, "D": D or module.Discriminator}, options_cls or module.Options, sized,
+                  check or module.check_config, module.__name__, frozenset(traits))
 
 
 MODELS: Registry[Family] = Registry("models", lambda f: isinstance(f, Family), "a gankit.models.Family")
-MODELS.register("mlp", family_of(mlp), help="multilayer perceptron G and D (toys, flat vectors)")
-MODELS.register("dcgan", family_of(dcgan), help="DCGAN (Radford et al. 2016), 8-256 px, batch norm, projection D")
-MODELS.register("resnet", family_of(resnet), help="SNGAN-style ResNet (Miyato et al. 2018), 32/64/128 px, cBN G, projection D")
-MODELS.register("progan", family_of(progan),
+MODELS.register("mlp", gan_family(mlp, traits=("d_embed",)), help="multilayer perceptron G and D (toys, flat vectors)")
+MODELS.register("dcgan", gan_family(dcgan, traits=("d_embed",)), help="DCGAN (Radford et al. 2016), 8-256 px, batch norm, projection D")
+MODELS.register("resnet", gan_family(resnet, traits=("d_embed",)),
+                help="SNGAN-style ResNet (Miyato et al. 2018), 32/64/128 px, cBN G, projection D")
+MODELS.register("progan", gan_family(progan, traits=("d_embed",)),
                 help="ProGAN (Karras et al. 2018), progressive growing 8-1024 px, equalized lr, pixel norm, unconditional")
-MODELS.register("stylegan", Family(stylegan.Generator, stylegan.Discriminator, stylegan.options, stylegan.check_config,
-                                   stylegan.__name__),
+MODELS.register("stylegan", gan_family(stylegan, stylegan.Generator, stylegan.Discriminator, stylegan.options, stylegan.check_config,
+                                       stylegan.Options, traits=("style_based",)),
                 help="StyleGAN (Karras, Laine & Aila 2019), 8-1024 px: mapping net, AdaIN, noise, style mixing; ProGAN D")
-MODELS.register("stylegan2", Family(stylegan.Generator2, stylegan.Discriminator2, stylegan.options2, stylegan.check_config2,
-                                    stylegan.__name__),
+MODELS.register("stylegan2", gan_family(stylegan, stylegan.Generator2, stylegan.Discriminator2, stylegan.options2, stylegan.check_config2,
+                                        stylegan.Options2, traits=("style_based",)),
                 help="StyleGAN2 (Karras et al. 2020), 8-1024 px: modulated/demodulated convs, skip G, residual D")
+MODELS.register("vae-mlp", Family("vae", {"encoder": vae.MLPEncoder, "decoder": vae.MLPDecoder}, vae.MLPOptions, vae.mlp_options,
+                                  vae.check_mlp, vae.__name__, sampler="decoder"),
+                help="VAE (Kingma & Welling 2014) with MLP encoder and decoder (toys, flat vectors)")
+MODELS.register("vae-conv", Family("vae", {"encoder": vae.ConvEncoder, "decoder": vae.ConvDecoder}, vae.ConvOptions, vae.conv_options,
+                                   vae.check_conv, vae.__name__, sampler="decoder"),
+                help="VAE (Kingma & Welling 2014) with a DCGAN-shaped convolutional encoder and decoder, 8-256 px")
+
+
+def families_of(task: str) -> list[str]:
+    """The family names that serve ``task``."""
+    return [e.name for e in MODELS.entries() if e.obj.task == task]
+
+
+def build_networks(model_cfg: Any, info: Any, adjust: dict[str, dict] | None = None) -> tuple[dict[str, nn.Module], dict[str, dict]]:
+    """The family's networks and their constructor kwargs for ``model_cfg`` on data described by ``info``.
+
+    ``adjust``: kwargs to change per network before building (e.g. PacGAN's D input channels).
+    """
+    fam = MODELS.get(model_cfg.name, "model.name")
+    kwargs = fam.options(model_cfg, info)
+    for net, changes in (adjust or {}).items():
+        kwargs[net] = {**kwargs[net], **changes}
+    return {name: fam.networks[name](**kw) for name, kw in kwargs.items()}, kwargs
 
 
 def build_models(model_cfg: Any, info: Any, pack: int = 1) -> tuple[nn.Module, nn.Module, dict, dict]:
-    """G, D and their constructor kwargs for ``model_cfg`` (ModelConfig) on data described by ``info``.
+    """A GAN family's G, D and their constructor kwargs.
 
     ``pack`` > 1 (PacGAN, Lin et al. 2018): D judges ``pack`` samples joined on the channel / feature axis, so it
     is built with ``img_channels × pack`` inputs (every family names its input channels ``img_channels``).
     """
     fam = MODELS.get(model_cfg.name, "model.name")
-    g_kwargs, d_kwargs = fam.options(model_cfg, info)
+    adjust = None
     if pack > 1:
-        d_kwargs = {**d_kwargs, "img_channels": d_kwargs["img_channels"] * pack}
-    return fam.generator(**g_kwargs), fam.discriminator(**d_kwargs), g_kwargs, d_kwargs
+        adjust = {"D": {"img_channels": fam.options(model_cfg, info)["D"]["img_channels"] * pack}}
+    nets, kwargs = build_networks(model_cfg, info, adjust)
+    return nets["G"], nets["D"], kwargs["G"], kwargs["D"]
 
 
-__all__ = ["MODELS", "Family", "build_models"]
+__all__ = ["MODELS", "Family", "build_networks", "build_models", "families_of", "gan_family"]

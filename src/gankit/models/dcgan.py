@@ -17,14 +17,18 @@ the final convolution.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..fields import option
+from .options import GANModel, MaxWidth, MinibatchFeatures, Norms, SpectralNorm
 from .layers import (LabelEmbedding, LabelProjection, MinibatchDiscrimination, MinibatchStdDev, SelfAttention,
-                     apply_spectral_norm, check_attention, check_stabilizers, conv_options, dcgan_init, norm2d,
+                     apply_spectral_norm, check_attention, check_attention_field, check_minibatch, conv_options, dcgan_init, norm2d,
                      require_images, widths)
 
 
@@ -134,12 +138,18 @@ class Discriminator(nn.Module):
         return logits
 
 
-def check_config(cfg) -> None:  # noqa: ANN001 - Config
-    require_images(cfg, "dcgan")
+@dataclass
+class Options(MinibatchFeatures, Norms, SpectralNorm, MaxWidth, GANModel):
+    """``model.*`` of the dcgan family."""
+
+
+def check_config(cfg, schema: str) -> None:  # noqa: ANN001 - Config
+    require_images(schema, cfg, "dcgan")
     r = cfg.data.resolution
     if not (8 <= r <= 256 and r & (r - 1) == 0):
         raise ConfigError(f"data.resolution: {r} is not allowed for dcgan; use a power of two from 8 to 256")
-    check_stabilizers(cfg, "dcgan", attention_resolutions(r), norms=True)
+    check_minibatch(cfg)
+    check_attention_field(cfg, "dcgan", attention_resolutions(r))
 
 
 def options(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, DataInfo

@@ -245,36 +245,28 @@ def nondefault(cls: type, **kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v != params[k].default}
 
 
-def check_stabilizers(cfg: Any, family: str, attention_resolutions: list[int] | None, norms: bool) -> None:
-    """Cross-field rules of the ``model.*`` stabilizer fields shared by the families (``cfg``: a Config).
-
-    ``attention_resolutions``: the sides where this family can place self-attention for ``data.resolution``
-    (None: the family has no feature maps); ``norms``: whether g_norm / d_norm mean anything here.
-    """
+def check_minibatch(cfg: Any) -> None:
+    """``model.mbstd`` rules shared by the families that have it (``cfg``: a Config)."""
     m = cfg.model
     if m.mbstd == 1:
         raise ConfigError("model.mbstd: 1 is a group of one (its standard deviation is always 0); use 0 (off) or 2 or more, e.g. 4")
     if m.mbstd > cfg.train.batch_size:
         raise ConfigError(f"model.mbstd: group size {m.mbstd} is larger than train.batch_size {cfg.train.batch_size}; use at most the batch size")
-    if not norms:
-        for name in ("g_norm", "d_norm"):
-            if getattr(m, name) != "auto":
-                raise ConfigError(f"model.{name}: {family} has no normalization layers; leave it at auto (or use model.name=dcgan/resnet)")
-    if m.attention:
-        if attention_resolutions is None:
-            raise ConfigError(f"model.attention: {family} has no feature maps to attend over; use 0 (or model.name=dcgan/resnet)")
-        if m.attention not in attention_resolutions:
-            allowed = ", ".join(map(str, attention_resolutions))
-            raise ConfigError(f"model.attention: {m.attention} is not a feature-map side of {family} at data.resolution "
-                              f"{cfg.data.resolution}; use 0 (off) or one of {allowed}")
 
 
-def require_images(cfg, family: str) -> None:  # noqa: ANN001 - Config
-    """Convolutional families refuse the toy mixtures with a one-line ConfigError."""
-    from ..errors import ConfigError
+def check_attention_field(cfg: Any, family: str, attention_resolutions: list[int]) -> None:
+    """``model.attention`` must be 0 or a feature-map side of the family at ``data.resolution``."""
+    m = cfg.model
+    if m.attention and m.attention not in attention_resolutions:
+        allowed = ", ".join(map(str, attention_resolutions))
+        raise ConfigError(f"model.attention: {m.attention} is not a feature-map side of {family} at data.resolution "
+                          f"{cfg.data.resolution}; use 0 (off) or one of {allowed}")
 
-    if cfg.data.name in ("ring", "grid", "mog1d"):
-        raise ConfigError(f"model.name: {family} needs image data, not {cfg.data.name!r}; use model.name=mlp for toys")
+
+def require_images(schema: str, cfg: Any, family: str) -> None:
+    """Convolutional families refuse data that is not images with a one-line ConfigError."""
+    if schema != "image":
+        raise ConfigError(f"model.name: {family} needs image data, not {cfg.data.name!r} ({schema}); use model.name=mlp for points")
 
 
 def conv_options(cfg, info, generator: type, discriminator: type, d_norm_default: str) -> tuple[dict, dict]:  # noqa: ANN001

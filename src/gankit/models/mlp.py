@@ -12,8 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dataclasses import dataclass
+
+from ..fields import option
 from .layers import (LabelEmbedding, LabelProjection, MinibatchDiscrimination, MinibatchStdDev, apply_spectral_norm,
-                     check_stabilizers, nondefault)
+                     check_minibatch, nondefault)
+from .options import GANModel, MinibatchFeatures, SpectralNorm
 
 
 def _numel(img_resolution: int, img_channels: int) -> int:
@@ -90,14 +94,22 @@ class Discriminator(nn.Module):
         return logits + self.proj(h, c) if self.proj is not None else logits
 
 
-def check_config(cfg) -> None:  # noqa: ANN001 - Config
-    """MLP works on any data; it has no normalization layers and no feature maps for attention."""
-    check_stabilizers(cfg, "mlp", None, norms=False)
+@dataclass
+class Options(MinibatchFeatures, SpectralNorm, GANModel):
+    """``model.*`` of the mlp family."""
+
+    name: str = option("mlp", help="model family", registry="models")
+    depth: int = option(3, help="hidden layers of G and D", low=1, high=32)
+
+
+def check_config(cfg, schema: str) -> None:  # noqa: ANN001 - Config
+    """MLP works on any data (images are flattened)."""
+    check_minibatch(cfg)
 
 
 def options(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, DataInfo
     """G and D constructor arguments from the model config and the data."""
-    if info.kind == "toy":
+    if info.schema == "points":
         res, ch = 0, info.shape[0]
     else:
         ch, res = info.shape[0], info.shape[1]

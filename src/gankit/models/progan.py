@@ -35,6 +35,8 @@ pipeline is unchanged and D does it to every input, reals and fakes alike, which
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 import torch
@@ -42,8 +44,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..fields import option
+from .options import GANModel, MaxWidth, MinibatchStd, Progressive
 from .equalized import EqualConv2d, EqualLinear, pixel_norm
-from .layers import MinibatchStdDev, check_stabilizers, require_images, widths
+from .layers import MinibatchStdDev, check_minibatch, require_images, widths
 
 Tensor = torch.Tensor
 _GAIN = math.sqrt(2.0)  # He's gain for leaky ReLU layers (Karras et al. 2018 use it for all but toRGB and the logit)
@@ -239,33 +243,53 @@ class Generator(_Growing):
         return _up(self.synthesis(z, resolution, alpha), self.img_resolution // resolution)
 
 
-class _DBlock(nn.Module):
-    """N×Cin×r×r -> N×Cout×r/2×r/2: conv3×3, lrelu, conv3×3 (to Cout), lrelu, 2×2 average pool."""
+class DBlock(nn.Module):
+    """N×Cin×r×r -> N×Cout×r/2×r/2: conv3×3, lrelu, conv3×3 (to Cout), lrelu, 2×2 average pool.
+
+    Also the block of StyleGAN's D, which is the ProGAN D (:mod:`gankit.models.stylegan` subclasses this). The two
+    families have always named the two convolutions differently (here ``conv1``, ``conv2``; StyleGAN ``conv0``,
+    ``conv1``), and saved weights carry those names, so a subclass sets its own in ``conv_names``.
+    """
+
+    conv_names: tuple[str, str] = ("conv1", "conv2")
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
-        self.conv1 = EqualConv2d(cin, cin, 3)
-        self.conv2 = EqualConv2d(cin, cout, 3)
+        first, second = self.conv_names
+        # First the Cin -> Cin convolution, then the one to Cout: this order fixes the draws from the global RNG,
+        # and so the initial weights.
+        setattr(self, first, EqualConv2d(cin, cin, 3))
+        setattr(self, second, EqualConv2d(cin, cout, 3))
 
     def forward(self, h: Tensor) -> Tensor:
-        return _down(_act(self.conv2(_act(self.conv1(h)))), 2)
+        first, second = (getattr(self, name) for name in self.conv_names)
+        return _down(_act(second(_act(first(h)))), 2)
 
 
-class _DEpilogue(nn.Module):
+class DEpilogue(nn.Module):
     """The 4×4 end of D. ``features(h: N×C×4×4) -> N×C`` (mbstd, conv3×3, lrelu, flatten, EqualLinear, lrelu);
-    ``forward(h) -> N`` logits (a last EqualLinear with gain 1)."""
+    ``forward(h) -> N`` logits (a last EqualLinear with gain 1).
 
-    def __init__(self, channels: int, mbstd: int) -> None:
+    ``outputs``: width of that last layer (1: the logit). StyleGAN's D ends the same way and subclasses this to add
+    its label projection; its dense layer has always been saved as ``fc``, ProGAN's as ``dense``, so a subclass
+    sets the name in ``dense_name``.
+    """
+
+    dense_name = "dense"
+
+    def __init__(self, channels: int, mbstd: int, outputs: int = 1) -> None:
         super().__init__()
         self.mbstd = MinibatchStdDev(mbstd) if mbstd else None
+        # Created in this order (conv, dense, out): it fixes the draws from the global RNG and the state dict order.
         self.conv = EqualConv2d(channels + (1 if mbstd else 0), channels, 3)
-        self.dense = EqualLinear(channels * 16, channels)
-        self.out = EqualLinear(channels, 1)
+        setattr(self, self.dense_name, EqualLinear(channels * 16, channels))
+        self.out = EqualLinear(channels, outputs)
 
     def features(self, h: Tensor) -> Tensor:
         if self.mbstd is not None:
             h = self.mbstd(h)
-        return _act(self.dense(_act(self.conv(h)).flatten(1)))
+        dense = getattr(self, self.dense_name)
+        return _act(dense(_act(self.conv(h)).flatten(1)))
 
     def forward(self, h: Tensor) -> Tensor:
         return self.out(self.features(h)).flatten()
@@ -290,8 +314,8 @@ class Discriminator(_Growing):
         sides = [2**k for k in range(2, self.max_lod + 3)]
         ch = dict(zip(sides, widths(width, len(sides), max_width)))
         self.from_rgb = nn.ModuleDict({str(r): EqualConv2d(img_channels, ch[r], 1) for r in sides})
-        self.blocks = nn.ModuleDict({str(r): _DBlock(ch[r], ch[r // 2]) for r in sides[1:]})
-        self.final = _DEpilogue(ch[4], mbstd)
+        self.blocks = nn.ModuleDict({str(r): DBlock(ch[r], ch[r // 2]) for r in sides[1:]})
+        self.final = DEpilogue(ch[4], mbstd)
 
     def _trunk(self, x: Tensor, resolution: int, alpha: float) -> Tensor:
         """x: N×C×r×r -> N×C4×4×4, the feature map that enters the 4×4 end."""
@@ -330,31 +354,26 @@ class Discriminator(_Growing):
         return self.score(*self._at_stage(x))
 
 
-def check_config(cfg) -> None:  # noqa: ANN001 - Config
-    """Cross-field rules of ``model.name=progan``: unconditional images, power-of-two sides, no other stabilizers."""
-    require_images(cfg, "progan")
+@dataclass
+class Options(Progressive, MinibatchStd, MaxWidth, GANModel):
+    """``model.*`` of the progan family."""
+
+    name: str = option("progan", help="model family", registry="models")
+
+
+def check_config(cfg, schema: str) -> None:  # noqa: ANN001 - Config
+    """Cross-field rules of ``model.name=progan``: unconditional images, power-of-two sides."""
+    require_images(schema, cfg, "progan")
     m = cfg.model
     if m.conditional:
         raise ConfigError("model.conditional: progan is unconditional; use model.name=stylegan2 or dcgan for conditional models")
-    if m.spectral_norm != "none":
-        raise ConfigError(f"model.spectral_norm: {m.spectral_norm!r} is not available for progan (it uses equalized learning rate); "
-                          "use none, or model.name=dcgan/resnet")
-    for name in ("g_norm", "d_norm"):
-        if getattr(m, name) != "auto":
-            raise ConfigError(f"model.{name}: progan's normalization is fixed (pixel norm in G, none in D); leave it at auto "
-                              "(or use model.name=dcgan/resnet)")
-    if m.attention:
-        raise ConfigError("model.attention: progan has no self-attention; use 0 (or model.name=dcgan/resnet)")
-    if m.minibatch_discrimination:
-        raise ConfigError("model.minibatch_discrimination: progan uses the minibatch standard deviation instead; "
-                          "use 0 and model.mbstd (e.g. 4)")
     r = cfg.data.resolution
     if not (8 <= r <= 1024 and r & (r - 1) == 0):
         raise ConfigError(f"data.resolution: {r} is not allowed for progan; use a power of two from 8 to 1024")
     s = m.start_resolution
     if s & (s - 1) or s > r:
         raise ConfigError(f"model.start_resolution: {s} is not allowed with data.resolution {r}; use a power of two from 4 to {r}")
-    check_stabilizers(cfg, "progan", None, norms=False)  # mbstd: not 1, not larger than the batch
+    check_minibatch(cfg)
 
 
 def options(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, DataInfo
@@ -369,4 +388,4 @@ def options(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, Data
             {"width": cfg.d_width, "mbstd": cfg.mbstd, **common})
 
 
-__all__ = ["Discriminator", "Generator", "check_config", "lod_at", "options"]
+__all__ = ["DBlock", "DEpilogue", "Discriminator", "Generator", "check_config", "lod_at", "options"]

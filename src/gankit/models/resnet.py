@@ -30,6 +30,8 @@ paths and 1 elsewhere.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 import torch
@@ -37,8 +39,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..fields import option
+from .options import GANModel, MaxWidth, MinibatchFeatures, Norms, SpectralNorm
 from .layers import (ConditionalNorm2d, LabelProjection, MinibatchDiscrimination, MinibatchStdDev, SelfAttention,
-                     apply_spectral_norm, check_attention, check_stabilizers, conv_options, norm2d,
+                     apply_spectral_norm, check_attention, check_attention_field, check_minibatch, conv_options, norm2d,
                      require_images)
 
 RESOLUTIONS = (32, 64, 128)
@@ -236,12 +240,22 @@ class Discriminator(nn.Module):
         return logits + self.proj(h, c) if self.proj is not None else logits
 
 
-def check_config(cfg) -> None:  # noqa: ANN001 - Config
-    require_images(cfg, "resnet")
+@dataclass
+class Options(MinibatchFeatures, Norms, SpectralNorm, MaxWidth, GANModel):
+    """``model.*`` of the resnet family."""
+
+    name: str = option("resnet", help="model family", registry="models")
+    g_width: int = option(128, help="G channels at the highest resolution", low=1, high=4096)
+    d_width: int = option(128, help="D channels at the highest resolution", low=1, high=4096)
+
+
+def check_config(cfg, schema: str) -> None:  # noqa: ANN001 - Config
+    require_images(schema, cfg, "resnet")
     r = cfg.data.resolution
     if r not in RESOLUTIONS:
         raise ConfigError(f"data.resolution: {r} is not allowed for resnet; use 32, 64 or 128 (or model.name=dcgan)")
-    check_stabilizers(cfg, "resnet", attention_resolutions(r), norms=True)
+    check_minibatch(cfg)
+    check_attention_field(cfg, "resnet", attention_resolutions(r))
 
 
 def options(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, DataInfo

@@ -42,6 +42,8 @@ mixing) comes from torch's global RNG, so runs resume bitwise.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 
 import torch
@@ -49,8 +51,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+from ..fields import option
+from .options import GANModel, MaxWidth, MinibatchStd, Style
+from . import progan
 from .equalized import EqualConv2d, EqualLinear, pixel_norm
-from .layers import MinibatchStdDev, check_stabilizers, require_images, widths
+from .layers import check_minibatch, require_images, widths
 
 Tensor = torch.Tensor
 NOISE_MODES = ("random", "const", "none")
@@ -281,29 +286,23 @@ class Generator(StyleGenerator):
         return self.to_rgb(x)
 
 
-class DEpilogue(nn.Module):
-    """D's 4×4 end (both families): [minibatch stddev] → conv3×3 → dense → dense → logit.
+class DEpilogue(progan.DEpilogue):
+    """D's 4×4 end (both families): [minibatch stddev] → conv3×3 → dense → dense → logit, i.e. ProGAN's
+    (:class:`gankit.models.progan.DEpilogue`, whose code this reuses), with the first dense layer named ``fc``.
 
     ``features(x: N×C×4×4) -> N×C`` (the penultimate activations); ``forward(x, c) -> N`` raw logits.
     Conditional (c_dim > 0): the last dense layer outputs C features h and the logit is ⟨h, e(c)⟩/√C with e(c)
     a normalized label embedding (the projection of StyleGAN2-ADA's D, Miyato & Koyama 2018).
     """
 
+    dense_name = "fc"  # the name StyleGAN checkpoints have always used
+
     def __init__(self, channels: int, c_dim: int, mbstd: int) -> None:
-        super().__init__()
+        super().__init__(channels, mbstd, outputs=channels if c_dim else 1)
         self.c_dim = c_dim
-        self.mbstd = MinibatchStdDev(mbstd) if mbstd else None
-        self.conv = EqualConv2d(channels + (1 if mbstd else 0), channels, 3)
-        self.fc = EqualLinear(channels * 16, channels)
-        self.out = EqualLinear(channels, channels if c_dim else 1)
-        self.embed = EqualLinear(c_dim, channels) if c_dim else None
+        self.embed = EqualLinear(c_dim, channels) if c_dim else None  # after ``out``, as always: same initial weights
 
-    def features(self, x: Tensor) -> Tensor:
-        if self.mbstd is not None:
-            x = self.mbstd(x)
-        return lrelu(self.fc(lrelu(self.conv(x)).flatten(1)))
-
-    def forward(self, x: Tensor, c: Tensor | None) -> Tensor:
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         h = self.out(self.features(x))
         if self.embed is None:
             return h.squeeze(1)
@@ -343,16 +342,14 @@ class _StyleDiscriminator(nn.Module):
         return self.epilogue(self._trunk(x), c)
 
 
-class ProGANDBlock(nn.Module):
-    """``forward(x: N×cin×s×s) -> N×cout×s/2×s/2``: conv3×3 → LeakyReLU → conv3×3 → LeakyReLU → pool."""
+class ProGANDBlock(progan.DBlock):
+    """``forward(x: N×cin×s×s) -> N×cout×s/2×s/2``: conv3×3 → LeakyReLU → conv3×3 → LeakyReLU → pool.
 
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        self.conv0 = EqualConv2d(cin, cin, 3)
-        self.conv1 = EqualConv2d(cin, cout, 3)
+    ProGAN's D block (:class:`gankit.models.progan.DBlock`), under the parameter names StyleGAN checkpoints have
+    always used.
+    """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return down2(lrelu(self.conv1(lrelu(self.conv0(x)))))
+    conv_names = ("conv0", "conv1")
 
 
 class Discriminator(_StyleDiscriminator):
@@ -513,40 +510,42 @@ def options2(cfg, info) -> tuple[dict, dict]:  # noqa: ANN001 - ModelConfig, Dat
     return _options(cfg, info)
 
 
-def _check(cfg, family: str) -> None:  # noqa: ANN001 - Config
-    require_images(cfg, family)
+@dataclass
+class Options(Style, MinibatchStd, MaxWidth, GANModel):
+    """``model.*`` of the stylegan family."""
+
+    name: str = option("stylegan", help="model family", registry="models")
+
+
+@dataclass
+class Options2(Options):
+    """``model.*`` of the stylegan2 family."""
+
+    name: str = option("stylegan2", help="model family", registry="models")
+
+
+def _check(cfg, schema: str, family: str) -> None:  # noqa: ANN001 - Config
+    require_images(schema, cfg, family)
     r, m = cfg.data.resolution, cfg.model
     if not (8 <= r <= 1024 and r & (r - 1) == 0):
         raise ConfigError(f"data.resolution: {r} is not allowed for {family}; use a power of two from 8 to 1024")
-    if m.spectral_norm != "none":
-        raise ConfigError(f"model.spectral_norm: {family} uses equalized learning rate, not spectral norm; "
-                          f"use none (or model.name=dcgan/resnet)")
-    for name in ("g_norm", "d_norm"):
-        if getattr(m, name) != "auto":
-            raise ConfigError(f"model.{name}: {family}'s normalization is fixed by its architecture; leave it at auto "
-                              f"(or use model.name=dcgan/resnet)")
-    if m.attention:
-        raise ConfigError(f"model.attention: {family} has no self-attention blocks; use 0 (or model.name=dcgan/resnet)")
-    if m.minibatch_discrimination:
-        raise ConfigError(f"model.minibatch_discrimination: {family} uses minibatch stddev instead; use 0 "
-                          f"(and model.mbstd=4 for the published D)")
     if m.mapping_lr_mul <= 0:
         raise ConfigError(f"model.mapping_lr_mul: {m.mapping_lr_mul} would freeze the mapping network; "
                           f"use a value in (0, 1], e.g. 0.01 as published")
-    check_stabilizers(cfg, family, None, norms=False)  # the remaining shared rules: model.mbstd vs the batch size
+    check_minibatch(cfg)
 
 
-def check_config(cfg) -> None:  # noqa: ANN001 - Config
+def check_config(cfg, schema: str) -> None:  # noqa: ANN001 - Config
     """Cross-field rules of ``stylegan`` (raises ConfigError)."""
-    _check(cfg, "stylegan")
+    _check(cfg, schema, "stylegan")
 
 
-def check_config2(cfg) -> None:  # noqa: ANN001 - Config
+def check_config2(cfg, schema: str) -> None:  # noqa: ANN001 - Config
     """Cross-field rules of ``stylegan2`` (raises ConfigError)."""
-    _check(cfg, "stylegan2")
+    _check(cfg, schema, "stylegan2")
 
 
 __all__ = ["AdaIN", "AdaINLayer", "DEpilogue", "Discriminator", "Discriminator2", "Generator", "Generator2",
-           "MappingNetwork", "ModulatedConv2d", "NoiseInput", "ProGANDBlock", "ResidualDBlock", "StyleConv",
+           "MappingNetwork", "ModulatedConv2d", "NoiseInput", "Options", "Options2", "ProGANDBlock", "ResidualDBlock", "StyleConv",
            "StyleGenerator", "SynthesisBlock", "ToRGB", "channels", "check_config", "check_config2", "options",
            "options2"]

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..types import schema
 from . import html as H
 from .rundir import Run, flatten, is_score, load_run
 
@@ -34,7 +35,8 @@ def _write_atomic(path: Path, text: str) -> Path:
 
 
 def _loss_name(run: Run) -> str:
-    return str(run.config.get("loss", {}).get("name", ""))
+    """The adversarial loss (what D's field means in toy pictures); a VAE's field is its ELBO."""
+    return "elbo" if run.task == "vae" else str(run.config.get("loss", {}).get("name", ""))
 
 
 def render_animation(run_dir: str | Path, force: bool = False) -> list[Path]:
@@ -104,10 +106,12 @@ def _curves_section(runs: Sequence[tuple[str, Run]]) -> str:
     events = ("Dashed vertical lines: health events, rollbacks, early stops and other events, in the colour of "
               "their run." if len(runs) > 1 else "Dashed vertical lines: health events (orange), rollbacks "
               "(red), early stop (black), resumes (green), other events (purple).")
+    gan = any(r.task == "gan" for _, r in runs)
+    what = ("D's raw output is a logit for minimax/nsgan: D(x) = sigmoid(raw); accuracy counts real scored > 0 and fake < 0."
+            if gan else "elbo, recon and kl are nats per sample (elbo = recon − kl).")
     return (H.img(png, "training curves") +
             H.note(f"Training statistics are means over each log interval; evaluations (right) are single "
-                   f"measurements. {events} D's raw output is a logit for minimax/nsgan: D(x) = sigmoid(raw); "
-                   "accuracy counts real scored > 0 and fake < 0."))
+                   f"measurements. {events} {what}"))
 
 
 def _event_details(e: dict[str, Any]) -> str:
@@ -156,13 +160,15 @@ def _timing_section(runs: Sequence[tuple[str, Run]]) -> str:
     from .plots import throughput_png
 
     keys = ("source", "step", "d_updates", "images_seen", "wall_s", "mean_img_s", "last_img_s", "device",
-            "params_G", "params_D", "resumes", "rollbacks", "early_stopped", "interrupted")
+            "resumes", "rollbacks", "early_stopped", "interrupted")
     if len(runs) == 1:
         t = runs[0][1].timing()
-        body = H.kv_table({k: t[k] for k in keys if k in t}) if t else H.note("No timing recorded yet.")
+        shown = {k: t[k] for k in keys if k in t} | {k: v for k, v in t.items() if k.startswith("params_")}
+        body = H.kv_table(shown) if t else H.note("No timing recorded yet.")
     else:
-        cols = ("step", "images_seen", "wall_s", "mean_img_s", "device", "params_G", "params_D", "rollbacks", "early_stopped")
         timings = [(label, r.timing()) for label, r in runs]
+        params = list(dict.fromkeys(k for _, t in timings for k in t if k.startswith("params_")))
+        cols = ("step", "images_seen", "wall_s", "mean_img_s", "device", *params, "rollbacks", "early_stopped")
         body = H.table(["run", *cols], [[label, *(t.get(k, "") for k in cols)] for label, t in timings])
     png = throughput_png(runs)
     return body + (H.img(png, "images per second", "") if png else "") + H.note(
@@ -181,7 +187,10 @@ def _animation_section(run: Run) -> str:
     shape = run.data_info.get("shape") or ([1] if run.config.get("data", {}).get("name") == "mog1d" else [2])
     loss = _loss_name(run)
     level = {"minimax": "D(x) = 1/2", "nsgan": "D(x) = 1/2", "lsgan": "score 1/2"}.get(loss, "score 0")
-    if shape[0] >= 2:
+    if loss == "elbo":
+        what = ("The model's samples (black dots, fixed latents) over its ELBO of each point (colours: where the VAE puts "
+                "its density), true modes as green rings.")
+    elif shape[0] >= 2:
         what = (f"G's samples (black dots, fixed noise) over D's decision surface (colours; dashed line: {level}), "
                 "true modes as green rings.")
     elif loss in ("minimax", "nsgan", "lsgan"):
@@ -196,12 +205,12 @@ def _animation_section(run: Run) -> str:
 
 
 def _image_sections(run: Run) -> list[tuple[str, str, str]]:
-    """Interpolation, per-class grid (conditional) and nearest neighbours, from RUN/generator."""
-    from ..api import load
+    """Interpolation, per-class grid (conditional) and nearest neighbours, from RUN/generator's pipeline."""
     from ..errors import GankitError
+    from ..tasks import load_pipeline
 
     try:
-        G = load(run.path)
+        G = load_pipeline(run.path)
     except GankitError as e:
         msg = H.note(f"no generator to sample from: {e}")
         return [H.section("interpolation", "latent interpolation", msg), H.section("nearest", "nearest training images", msg)]
@@ -210,7 +219,8 @@ def _image_sections(run: Run) -> list[tuple[str, str, str]]:
     out = []
     try:
         out.append(H.section("interpolation", "latent interpolation", H.img(interpolation_png(G), "interpolations", "wide pixel") +
-                             H.note("Each row: spherical interpolation (slerp) between two fixed latents, G_ema.")))
+                             H.note("Each row: spherical interpolation (slerp) between two fixed latents, through the "
+                                    "averaged network (G_ema; a VAE's decoder means).")))
     except Exception as e:  # noqa: BLE001
         out.append(H.section("interpolation", "latent interpolation", H.note(f"not rendered: {type(e).__name__}: {e}")))
     if getattr(G, "c_dim", 0):
@@ -249,7 +259,7 @@ def _subtitle(run: Run) -> str:
     c = run.config
     t = run.timing()
     parts = [f"data {c.get('data', {}).get('name', '?')}", f"model {c.get('model', {}).get('name', '?')}",
-             f"loss {c.get('loss', {}).get('name', '?')}",
+             f"loss {c.get('loss', {}).get('name', '?')}" if run.task == "gan" else f"task {run.task}",
              f"{t.get('step', 0)} of {c.get('train', {}).get('steps', '?')} steps",
              f"run {run.path}", f"written {_dt.datetime.now():%Y-%m-%d %H:%M}"]
     if c.get("description"):
@@ -261,16 +271,18 @@ def write_report(run_dir: str | Path) -> Path:
     """Write RUN/report.html (self-contained) and, for toy runs, the animation files; returns the HTML path."""
     run = load_run(run_dir)
     pair = [(run.name, run)]
-    sections = [H.section("config", "configuration", _config_section(run)),
-                H.section("samples", "samples", _samples_section(run)),
-                H.section("curves", "training curves", _curves_section(pair))]
-    if run.kind == "toy":
+    # What a user opens the report for first: samples, evaluations, curves, health; the configuration last.
+    sections = [H.section("samples", "samples", _samples_section(run)),
+                H.section("evaluation", "evaluation", _eval_section(run)),
+                H.section("curves", "training curves", _curves_section(pair)),
+                H.section("health", "health, rollbacks, early stopping", _health_section(run))]
+    panels = schema(run.schema).report  # what the data's schema adds: the toy animation, or the image panels
+    if "animation" in panels:
         sections.append(H.section("animation", "training animation", _animation_section(run)))
-    else:
+    if {"interpolation", "nearest"} & set(panels):
         sections += _image_sections(run)
-    sections += [H.section("health", "health, rollbacks, early stopping", _health_section(run)),
-                 H.section("evaluation", "evaluation", _eval_section(run)),
-                 H.section("timing", "wall time and throughput", _timing_section(pair))]
+    sections += [H.section("timing", "wall time and throughput", _timing_section(pair)),
+                 H.section("config", "configuration", _config_section(run))]
     title = f"gankit report — {run.config.get('name') or run.name}"
     return _write_atomic(run.path / "report.html", H.page(title, _subtitle(run), sections))
 
@@ -293,9 +305,9 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
         c, t = r.config, r.timing()
         last_eval = {k: v[1][-1] for k, v in r.series("eval").items()}
         rows.append([label, c.get("data", {}).get("name", ""), c.get("model", {}).get("name", ""),
-                     c.get("loss", {}).get("name", ""), t.get("step", ""), t.get("wall_s", ""),
+                     c.get("loss", {}).get("name", "") if r.task == "gan" else r.task, t.get("step", ""), t.get("wall_s", ""),
                      t.get("mean_img_s", ""), "; ".join(f"{k}={H.fmt(v)}" for k, v in last_eval.items())])
-    summary = H.table(["run", "data", "model", "loss", "steps", "wall_s", "images/s", "last evaluation"], rows)
+    summary = H.table(["run", "data", "model", "loss / task", "steps", "wall_s", "images/s", "last evaluation"], rows)
     figs = []
     for label, r in pairs:
         if r.samples:

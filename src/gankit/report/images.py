@@ -1,4 +1,4 @@
-"""Panels for image runs, drawn from the exported generator (RUN/generator) and the training data.
+"""Panels for image runs, drawn from the exported model's pipeline (RUN/generator) and the training data.
 
 * :func:`interpolation_png`: rows of spherical interpolations (slerp) between fixed pairs of latents;
 * :func:`class_grid_png`: conditional generators: one row per class, one fixed z per column;
@@ -17,9 +17,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from torch import nn  # noqa: E402
 
 from ..sampling import slerp  # noqa: E402,F401  (re-exported for the report)
+from ..tasks import Pipeline  # noqa: E402
+from ..tasks.gan import draw_latents  # noqa: E402
 from ..visual import grid_array  # noqa: E402
 from .plots import fig_png  # noqa: E402
 
@@ -35,21 +36,13 @@ def png_bytes(arr: np.ndarray, min_width: int = 640) -> bytes:
     return buf.getvalue()
 
 
-@torch.inference_mode()
-def _generate(G: nn.Module, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-    device = next(G.parameters()).device
-    out = [G(z[i:i + 256].to(device), c[i:i + 256].to(device) if c is not None else None).float().cpu()
-           for i in range(0, len(z), 256)]
-    return torch.cat(out)
-
-
-def interpolation_png(G: nn.Module, rows: int = 6, cols: int = 10, seed: int = 0) -> bytes:
+def interpolation_png(G: Pipeline, rows: int = 6, cols: int = 10, seed: int = 0) -> bytes:
     """``rows`` slerp paths of ``cols`` images each (conditional: row r keeps class r mod c_dim)."""
     gen = torch.Generator().manual_seed(seed)
-    z0, z1 = torch.randn(rows, G.z_dim, generator=gen), torch.randn(rows, G.z_dim, generator=gen)
+    z0, z1 = draw_latents(rows, G.z_dim, 0, gen)[0], draw_latents(rows, G.z_dim, 0, gen)[0]
     z = slerp(z0, z1, torch.linspace(0, 1, cols)).reshape(rows * cols, G.z_dim)
     c = (torch.arange(rows) % G.c_dim).repeat_interleave(cols) if getattr(G, "c_dim", 0) else None
-    return png_bytes(grid_array(_generate(G, z, c), nrow=cols))
+    return png_bytes(grid_array(G.decode(z, c), nrow=cols))
 
 
 def _show(ax: Any, img: torch.Tensor) -> None:
@@ -61,13 +54,12 @@ def _show(ax: Any, img: torch.Tensor) -> None:
     ax.set_yticks([])
 
 
-def class_grid_png(G: nn.Module, class_names: list[str] | None = None, cols: int = 10, seed: int = 0) -> bytes:
+def class_grid_png(G: Pipeline, class_names: list[str] | None = None, cols: int = 10, seed: int = 0) -> bytes:
     """Rows = classes (labelled), columns = one fixed z each, so a column shows one "style" across classes."""
     k = int(G.c_dim)
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(cols, G.z_dim, generator=gen).repeat(k, 1)
+    z = draw_latents(cols, G.z_dim, 0, torch.Generator().manual_seed(seed))[0].repeat(k, 1)
     c = torch.arange(k).repeat_interleave(cols)
-    x = _generate(G, z, c)
+    x = G.decode(z, c)
     names = list(class_names or [])
     names += [str(i) for i in range(len(names), k)]
     fig, axes = plt.subplots(k, cols, figsize=(0.75 * cols + 1.2, 0.75 * k + 0.2), squeeze=False)
@@ -99,7 +91,7 @@ def _nearest(queries: torch.Tensor, images: torch.Tensor, k: int, self_index: to
     return best_d, best_i
 
 
-def nearest_png(G: nn.Module, data: Any, n: int = 8, k: int = 3, seed: int = 0) -> tuple[bytes, dict[str, float]]:
+def nearest_png(G: Pipeline, data: Any, n: int = 8, k: int = 3, seed: int = 0) -> tuple[bytes, dict[str, float]]:
     """``n`` generated samples (column 1) and their ``k`` nearest training images, with L2 distances.
 
     Returns the PNG and {"median_gen_to_train": ..., "median_train_to_train": ...}: generated samples much
@@ -107,9 +99,8 @@ def nearest_png(G: nn.Module, data: Any, n: int = 8, k: int = 3, seed: int = 0) 
     """
     images: torch.Tensor = data.images
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, G.z_dim, generator=gen)
-    c = (torch.arange(n) % G.c_dim) if getattr(G, "c_dim", 0) else None
-    fake = _generate(G, z, c)
+    z, c = draw_latents(n, G.z_dim, getattr(G, "c_dim", 0), gen)
+    fake = G.decode(z, c)
     if fake.shape[1:] != images.shape[1:]:
         raise ValueError(f"generator makes {tuple(fake.shape[1:])} images but the training data is {tuple(images.shape[1:])}")
     d, idx = _nearest(fake, images, k)

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..types import schema
 
 #: event types the report shows in their own sections; every other type is listed under "health"
 ROUTINE_EVENTS = {"start", "log", "samples", "checkpoint", "end", "eval", "report"}
 #: fields that say when an event happened rather than what it measured
-BOOKKEEPING = {"event", "time", "step", "wall_s", "d_updates", "images_seen", "run_dir"}
+BOOKKEEPING = {"event", "time", "step", "wall_s", "d_updates", "images_seen", "run_dir", "main_process"}
 #: numeric fields of ``eval`` events that describe the measurement (provenance), not a score
 PROVENANCE_NUMBERS = {"n", "n_real", "n_fake", "seed", "k", "subsets", "subset_size", "splits"}
 #: non-routine events listed in the report but not drawn as lines across the curves
@@ -96,11 +97,16 @@ class Run:
         return self.path.name or str(self.path)
 
     @property
-    def kind(self) -> str:
-        """"toy" or "image": the exported generator's data kind, else whether toy snapshots were recorded."""
-        if self.data_info.get("kind") in ("toy", "image"):
-            return str(self.data_info["kind"])
-        return "toy" if self.snapshots or self.config.get("data", {}).get("name") in ("ring", "grid", "mog1d") else "image"
+    def schema(self) -> str:
+        """The data's schema ("points", "image"): from the export's data info, else whether toy snapshots were recorded."""
+        info = self.data_info
+        if info.get("schema") or info.get("kind"):
+            return schema(info.get("schema") or info["kind"]).name
+        return "points" if self.snapshots else "image"
+
+    @property
+    def task(self) -> str:
+        return str(self.config.get("task", {}).get("name", "gan"))
 
     def of(self, event: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("event") == event]
@@ -142,9 +148,9 @@ class Run:
                              else f"last log record (step {later[-1].get('step')})")
         rec.pop("path", None)
         if start:
-            for k in ("device", "params_G", "params_D"):
-                if k in start[0]:
-                    rec.setdefault(k, start[0][k])
+            for k, v in start[0].items():
+                if k in ("device", "task") or k.startswith("params_"):
+                    rec.setdefault(k, v)
         wall, images = rec.get("wall_s"), rec.get("images_seen")
         if is_number(wall) and is_number(images) and wall > 0:
             rec["mean_img_s"] = images / wall

@@ -25,6 +25,8 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from ..visual import write_gif  # noqa: E402,F401  (the animation's writer; re-exported for report/__init__)
+
 Density = Callable[[np.ndarray], np.ndarray]
 
 #: losses whose raw D output is a logit: D(x) = sigmoid(raw) is a probability and D* applies
@@ -50,6 +52,8 @@ def d_view(raw: np.ndarray, loss: str) -> tuple[np.ndarray, str, bool]:
     """
     if loss in LOGISTIC:
         return sigmoid(raw), "D(x) = σ(raw D)", True
+    if loss == "elbo":
+        return np.asarray(raw, dtype=np.float64), "ELBO (nats)", False
     if loss == "lsgan":
         return np.asarray(raw, dtype=np.float64), "D(x) (least-squares score)", True
     return np.asarray(raw, dtype=np.float64), f"critic score ({loss or 'raw'})", False
@@ -250,16 +254,6 @@ def render_frames(snapshots: list[tuple[int, Path]], loss: str, name: str) -> li
                 for (step, _), snap in zip(snapshots, snaps)]
     finally:
         drawer.close()
-
-
-def write_gif(frames: list[Image.Image], path: Path, ms_per_frame: int = 120, hold_last_ms: int = 2000) -> Path:
-    """An endlessly looping GIF; the last frame stays on screen a little longer."""
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    durations = [ms_per_frame] * (len(frames) - 1) + [hold_last_ms]
-    pal = [f.quantize(colors=255, method=Image.Quantize.MEDIANCUT) for f in frames]
-    pal[0].save(tmp, format="GIF", save_all=True, append_images=pal[1:], duration=durations, loop=0, disposal=1)
-    os.replace(tmp, path)
-    return path
 
 
 def write_mp4(frames: list[Image.Image], path: Path, fps: int = 8) -> Path | None:

@@ -1,5 +1,5 @@
-"""Evaluation during training: every ``eval.every`` steps (and at the end), score G_ema's samples from
-fixed noise, log an ``eval`` event with provenance, and keep the best generator (RUN/best/)."""
+"""Evaluation during training: every ``eval.every`` steps (and at the end), score the averaged network's samples from
+fixed latents, log an ``eval`` event with provenance, and keep the best model (RUN/best/)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..metrics.evaluate import METRICS, evaluate_samples, is_better
-from ..metrics.features import build_extractor, default_extractor
-from ..models.pretrained import export_generator
+from ..metrics.features import build_extractor
 from .hooks import Hook
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,15 +26,12 @@ class EvalHook(Hook):
         self.best_step: int | None = None
         self.patience, self.since_best = ec.patience, 0
         self._extractor = None
-        gen = torch.Generator().manual_seed(ec.seed + 1)
-        self.z = torch.randn(ec.n, trainer.objective.z_dim, generator=gen)
-        k = trainer.objective.num_classes
-        self.c = torch.arange(ec.n) % k if k else None
+        self.latents = trainer.task.latents(ec.n, torch.Generator().manual_seed(ec.seed + 1))
 
     def extractor(self, t: "Trainer") -> Any:
         if self._extractor is None:
             ec = t.cfg.eval
-            name = default_extractor(t.cfg.data.name, t.info.kind) if ec.extractor == "auto" else ec.extractor
+            name = t.info.extractor_name if ec.extractor == "auto" else ec.extractor
             # Building a network draws its initial weights from the global RNG; fork it so that evaluating
             # never changes the training's random stream (resume stays bitwise exact).
             with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
@@ -44,14 +40,13 @@ class EvalHook(Hook):
 
     def fire(self, t: "Trainer") -> None:
         ec = t.cfg.eval
-        fake = t.generate(self.z, self.c)
+        fake = t.sample(self.latents)
         result = evaluate_samples(fake, t.info, t.cfg.data, self.metrics, extractor=self.extractor(t), n_real=ec.n, seed=ec.seed)
         t.log.write("eval", step=t.step, **result)
         value = result.get(self.best_key)
         if value is not None and is_better(self.best_key, value, self.best):
             self.best, self.best_step = value, t.step
-            export_generator(t.G_ema, t.cfg.model.name, t.g_kwargs, t.info.to_dict(), t.run_dir / "best",
-                             extra={"step": t.step, self.best_key: value})
+            t.export(t.run_dir / "best", extra={self.best_key: value})
             t.log.write("best", step=t.step, metric=self.best_key, value=value)
             self.since_best = 0
         else:

@@ -1,9 +1,10 @@
 """Training that needs no babysitting: the divergence guard, the health monitor and early stopping.
 
 * :class:`DivergenceGuard` checks every step for NaN/inf in the losses or gradient norms and for an
-  exploding D output (``|mean D| > health.max_abs_logit``). On a hit it rolls back to the last good in-memory
-  snapshot (networks, optimizers, counters, data order, RNG), halves both learning rates, lets the objective
-  change what caused it (``objective.strengthen()``: switch on or raise a gradient penalty; ``health.strengthen``)
+  exploding output (the statistics the task guards, a GAN's ``|mean D| > health.max_abs_logit``). On a hit it rolls
+  back to the last good in-memory snapshot (networks, optimizers, counters, data order, RNG), halves every learning
+  rate, lets the task change what caused it (``task.strengthen()``: a GAN switches on or raises a gradient penalty;
+  ``health.strengthen``)
   and tries again, at most ``health.max_retries`` times; then the run stops with a one-line :class:`DivergenceError`
   (exit code 3). Snapshots are taken every ``health.snapshot_every`` steps and only from a finite state.
 * :class:`HealthHook` reads what the loop already computes and logs ``health`` events:
@@ -21,17 +22,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import DivergenceError
-from .checkpoint import match_param_layout, rng_state, set_rng_state
+from ..io.checkpoint import latest_checkpoint, match_param_layout, rng_state, set_rng_state
 from .hooks import Hook
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
-
-
-def all_finite(modules: dict[str, torch.nn.Module]) -> bool:
-    """Whether every parameter and buffer of every module is finite."""
-    tensors = [t for m in modules.values() for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
-    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
 
 
 class DivergenceGuard:
@@ -52,8 +47,8 @@ class DivergenceGuard:
         tensors, plain = rng_state()
         return {
             "nets": {k: copy.deepcopy(m.state_dict()) for k, m in t.networks().items()},
-            "opts": {"G": copy.deepcopy(t.opt_g.state_dict()), "D": copy.deepcopy(t.opt_d.state_dict())},
-            "counters": (t.step, t.d_updates, t.images_seen), "batches": copy.deepcopy(t.batches.state_dict()),
+            "opts": {k: copy.deepcopy(o.state_dict()) for k, o in t.optimizers.items()},
+            "counters": (t.step, t.counters(), t.images_seen), "batches": copy.deepcopy(t.batches.state_dict()),
             "rng": ({k: v.clone() for k, v in tensors.items()}, plain),
         }
 
@@ -64,9 +59,9 @@ class DivergenceGuard:
         bad = [n for n, v in zip(names, values.tolist()) if not math.isfinite(v)]
         if bad:
             return f"non-finite {', '.join(bad)}"
-        for key in ("d_real", "d_fake"):
+        for key in t.task.guarded:
             if key in stats and abs(values[names.index(key)].item()) > self.max_abs_logit:
-                return f"exploding D output ({key} = {values[names.index(key)].item():.3g})"
+                return f"exploding output ({key} = {values[names.index(key)].item():.3g})"
         return None
 
     def check(self, t: "Trainer", stats: dict[str, torch.Tensor]) -> bool:
@@ -85,32 +80,30 @@ class DivergenceGuard:
         step = t.step
         if self.snapshot is None or self.retries > self.max_retries:
             t.log.write("diverged", step=step, reason=why, retries=self.retries - 1)
-            from .checkpoint import latest_checkpoint
-
             last = latest_checkpoint(t.run_dir)
             where = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
             raise DivergenceError(f"training diverged at step {step} ({why}) and {self.max_retries} rollbacks did not help; "
-                                  f"{where}; try lower train.lr_g / train.lr_d")
+                                  f"{where}; try lower learning rates (train.lr_g / train.lr_d, train.lr)")
         s = self.snapshot
-        lrs = [[g.get("lr_peak", g["lr"]) * self.lr_factor for g in opt.param_groups] for opt in (t.opt_g, t.opt_d)]
+        lrs = {k: [g.get("lr_peak", g["lr"]) * self.lr_factor for g in opt.param_groups] for k, opt in t.optimizers.items()}
         for k, m in t.networks().items():
             m.load_state_dict(s["nets"][k])
-        t.opt_g.load_state_dict(copy.deepcopy(s["opts"]["G"]))
-        t.opt_d.load_state_dict(copy.deepcopy(s["opts"]["D"]))
-        for opt in (t.opt_g, t.opt_d):
+        for k, opt in t.optimizers.items():
+            opt.load_state_dict(copy.deepcopy(s["opts"][k]))
             match_param_layout(opt)
-        t.step, t.d_updates, t.images_seen = s["counters"]
+        step_to, counters, images = s["counters"]
+        t.set_counters(step_to, counters, images)
         t.batches.load_state_dict(copy.deepcopy(s["batches"]))
         set_rng_state(*s["rng"])
-        for opt, new_lrs in zip((t.opt_g, t.opt_d), lrs):  # the snapshot's optimizer state holds the old rates
-            for g, lr in zip(opt.param_groups, new_lrs):
+        for k, opt in t.optimizers.items():  # the snapshot's optimizer state holds the old rates
+            for g, lr in zip(opt.param_groups, lrs[k]):
                 g["lr"] = lr
                 if "lr_peak" in g:  # the schedule scales the lowered peak rate from the next step on
                     g["lr_peak"] = lr
-        changed = t.objective.strengthen() if self.strengthen else {}  # e.g. {"gp": [0.0, 10.0]}
+        changed = t.task.strengthen() if self.strengthen else {}  # e.g. {"gp": [0.0, 10.0]}
         t.log_hook.reset()
         t.log.write("rollback", step=step, to_step=t.step, reason=why, retry=self.retries,
-                    lr_g=t.opt_g.param_groups[0]["lr"], lr_d=t.opt_d.param_groups[0]["lr"], strengthened=changed)
+                    **{f"lr_{k.lower()}": opt.param_groups[0]["lr"] for k, opt in t.optimizers.items()}, strengthened=changed)
         return True
 
     def start(self, t: "Trainer") -> None:
@@ -146,9 +139,7 @@ class HealthHook(Hook):
         self.counts: dict[str, int] = {}
         self._active: set[str] = set()
         gen = torch.Generator().manual_seed(trainer.cfg.train.seed + 777)
-        self.z = torch.randn(256, trainer.objective.z_dim, generator=gen)
-        k = trainer.objective.num_classes
-        self.c = torch.arange(256) % k if k else None
+        self.latents = trainer.task.latents(256, gen)
         self._real_spread: float | None = None
 
     def _event(self, t: "Trainer", kind: str, level: str, message: str, **evidence: Any) -> None:
@@ -201,13 +192,13 @@ class HealthHook(Hook):
             self._clear("oscillation")
 
     def _check_diversity(self, t: "Trainer") -> None:
-        fake = t.generate(self.z, self.c)
+        fake = t.sample(self.latents)
         if self._real_spread is None:
             self._real_spread = _mean_pairwise(t.batches.sample_reference(256))
         ratio = _mean_pairwise(fake) / max(self._real_spread, 1e-12)
         if ratio < self.collapse_ratio:
             self._event(t, "mode_collapse", "warning",
-                        f"G_ema's samples are {ratio:.2f}× as spread out as the data's (below {self.collapse_ratio}): mode collapse",
+                        f"the model's samples are {ratio:.2f}× as spread out as the data's (below {self.collapse_ratio}): mode collapse",
                         diversity_ratio=round(ratio, 4))
         else:
             self._clear("mode_collapse")

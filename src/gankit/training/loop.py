@@ -1,16 +1,19 @@
-"""The training loop: n_critic D updates, one G update, EMA, then the hooks (log, samples, checkpoint).
+"""The training loop: the task's phases, the moving averages, then the hooks (log, samples, checkpoint, ...).
 
-Read it top to bottom: :meth:`Trainer.__init__` builds everything from the config, :meth:`Trainer.run`
-is the loop. The math of a step lives in the objective (training/objectives.py); periodic work lives in
-hooks (training/hooks.py). Counting: ``step`` is one G update; ``d_updates`` and ``images_seen`` (real
-images shown to D) are counted separately.
+Read it top to bottom: :meth:`Trainer.__init__` builds everything from the config, :meth:`Trainer.run` is the loop.
+What a step computes belongs to the task (gankit.tasks: its networks, phases and their losses); periodic work
+belongs to hooks (training/hooks.py). The loop knows no network by name: it moves, averages, checkpoints, rolls
+back, syncs and compiles whatever the task names. Counting: ``step`` is one update of the task's main phase (a GAN's
+G update); the other phases' updates (a GAN's ``d_updates``) and ``images_seen`` (real samples drawn) apart.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import random
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,19 +27,19 @@ from ..config import Config
 from ..data import build_dataset, info_of
 from ..data.batches import make_batches
 from ..errors import ConfigError
-from ..losses import build_loss
-from ..models import build_models
-from ..models.pretrained import export_generator
-from .checkpoint import latest_checkpoint, load_checkpoint
-from .ema import ema_beta, update_ema
+from ..io.checkpoint import latest_checkpoint, load_checkpoint
+from ..io.export import export_generator
+from ..io.rundir import MetricsLog
+from ..tasks import TASKS, Clock, Phase
+from ..types import schema
 from .distributed import check_batch, from_environment
+from .ema import ema_beta, update_ema
 from .evaluation import eval_hooks
 from .health import DivergenceGuard, HealthHook
-from .hooks import CheckpointHook, LogHook, MetricsLog, SampleHook
-from .snapshots import ReportHook, snapshot_hooks
+from .hooks import CheckpointHook, LogHook, SampleHook
+from .performance import apply_lr_schedule, lr_factor, precision_context, resolve_precision
+from .snapshots import snapshot_hooks
 from .tensorboard import tensorboard_hooks
-from .objectives import build_objective
-from .performance import apply_lr_schedule, compile_targets, lr_factor, precision_context, resolve_precision
 
 
 class Interrupted(Exception):
@@ -75,16 +78,16 @@ def make_optimizer(cfg: Any, params: Any, lr: float) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, fused=True)
 
 
-def grad_norm(module: nn.Module) -> torch.Tensor:
-    """L2 norm of all gradients of ``module`` (a 0-d tensor; no device sync)."""
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
+def grad_norm(modules: list[nn.Module]) -> torch.Tensor:
+    """L2 norm of all gradients of ``modules`` (a 0-d tensor; no device sync)."""
+    grads = [p.grad for m in modules for p in m.parameters() if p.grad is not None]
     if not grads:
         return torch.zeros(())
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 class Trainer:
-    """One run: data, networks, optimizers, objective, hooks and counters.
+    """One run: data, the task (networks, phases), optimizers, hooks and counters.
 
     Args:
         cfg: the resolved, validated config.
@@ -102,46 +105,45 @@ class Trainer:
         self.device = resolve_device(tc.device if self.dist.world == 1 or self.device_is_cpu(tc.device) else f"cuda:{self.dist.local_rank}")
         seed_everything(tc.seed)
 
-        # Data: an endless stream of batches on the device, and what the models need to know about it.
+        # Data: an endless stream of batches on the device, and what the task needs to know about it.
         data = build_dataset(cfg.data)
         self.info = info_of(data, cfg.data.name)
-        if cfg.model.conditional and not self.info.num_classes:
-            raise ConfigError(f"model.conditional: {cfg.data.name!r} has no labels; set model.conditional=false")
+        self.schema = schema(self.info.schema)
         shard = (self.dist.rank, self.dist.world)
         self.batches = make_batches(data, tc.batch_size, self.device, tc.seed, shard)
 
-        # Networks: G, D and G_ema (a slowly moving average of G, used for samples and export).
-        G, D, self.g_kwargs, self.d_kwargs = build_models(cfg.model, self.info, pack=cfg.trick.pack)
-        self.G, self.D = G.to(self.device), D.to(self.device)
-        images = len(self.info.shape) == 3  # C×H×W samples (toys are flat vectors)
+        # The task: its networks on the device, their moving averages (e.g. G_ema), optimizers and phases.
+        self.task = TASKS.get(cfg.task.name, "task.name")(cfg, self.info, shard)
+        self.nets = self.task.networks
+        images = self.schema.name == "image"
         self.memory_format = torch.channels_last if tc.channels_last and images else torch.contiguous_format
-        if self.memory_format == torch.channels_last:
-            self.G, self.D = self.G.to(memory_format=self.memory_format), self.D.to(memory_format=self.memory_format)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        for name, net in self.nets.items():
+            self.nets[name] = net.to(self.device, memory_format=self.memory_format) if images else net.to(self.device)
+        for avg, src in self.task.ema.items():
+            self.nets[avg] = copy.deepcopy(self.nets[src]).eval().requires_grad_(False)
         self.precision = resolve_precision(tc.precision, self.device, images)
-        self.autocast, self.scalers = precision_context(self.precision, self.device)
-        self.opt_g = make_optimizer(tc, self.G.parameters(), tc.lr_g)
-        self.opt_d = make_optimizer(tc, self.D.parameters(), tc.lr_d)
-        # The math of a step: adversarial loss + penalties (cfg.reg), D's view (cfg.augment, cfg.trick), tricks.
-        self.objective = build_objective(cfg, build_loss(cfg.loss), self.info.num_classes if cfg.model.conditional else 0,
-                                         shard, self.D, self.opt_d)
-        if tc.compile:  # after the objective saw the eager D (feature-matching checks); state-dict keys are unchanged
-            for net in compile_targets(cfg, self.G, self.D):
-                net.compile()
+        self.optimizers = {name: make_optimizer(tc, params, lr) for name, (params, lr) in self.task.param_groups().items()}
+        self.autocast, self.scalers = precision_context(self.precision, self.device, list(self.optimizers))
+        self.task.bind(self.optimizers, self.device)
+        if tc.compile:  # state-dict keys are unchanged by compiling in place
+            for name in self.task.compile_targets():
+                self.nets[name].compile()
 
-        self.step = self.d_updates = self.images_seen = 0
+        self.step = self.images_seen = 0
+        self.updates = {p.name: 0 for p in self.task.phases}  # per phase; the main phase's count is the step
+        self.batch: Any = None  # the last batch drawn (phases with data="last" reuse it)
         self._wall_before, self._t_start = 0.0, None
         self.last_log: dict[str, Any] = {}
         if self.dist.is_main:  # only rank 0 writes
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.dist.is_main else None)
-        # Periodic work, in order: log, evaluate, samples, checkpoint (which saves the others' state),
-        # toy snapshots, TensorBoard, and the report last, after everything.
+        # Periodic work, in order: log, health, evaluate, samples, checkpoint (which saves the others' state),
+        # toy snapshots, TensorBoard.
         self.log_hook = LogHook(tc.log_every)
         self.guard = DivergenceGuard(self)
         self.health = HealthHook(self) if cfg.health.monitor else None
         self.hooks = [self.log_hook, *([self.health] if self.health else []), *eval_hooks(self), SampleHook(tc.sample_every, self),
-                      CheckpointHook(tc.checkpoint_every), *snapshot_hooks(self), *tensorboard_hooks(self), ReportHook()]
+                      CheckpointHook(tc.checkpoint_every), *snapshot_hooks(self), *tensorboard_hooks(self)]
         if not self.dist.is_main:
             self.hooks = []
         self.should_stop = False  # set by a hook (early stopping) to end the run after this step
@@ -155,8 +157,7 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         tc = self.cfg.train
         self.log.write("start", step=self.step, device=str(self.device), precision=self.precision, resumed=self.step > 0,
-                       params_G=sum(p.numel() for p in self.G.parameters()),
-                       params_D=sum(p.numel() for p in self.D.parameters()))
+                       task=self.task.name, **{f"params_{k}": sum(p.numel() for p in self.nets[k].parameters()) for k in self.task.trained})
         self.guard.start(self)
         stop = _StopFlag()
         self._t_start = time.perf_counter()
@@ -164,7 +165,7 @@ class Trainer:
         with stop.installed():
             while self.step < tc.steps:
                 stats = self.train_step()
-                # The divergence guard: NaN/inf or an exploding D rolls back before anything is logged or saved.
+                # The divergence guard: NaN/inf or an exploding output rolls back before anything is logged or saved.
                 if self.guard.check(self, stats):
                     continue
                 # Hooks: log, health, evaluation, samples, checkpoint (each decides whether it is due).
@@ -184,81 +185,100 @@ class Trainer:
         if self.dist.is_main:
             self.export()
         self.dist.close()
-        summary = {"step": self.step, "d_updates": self.d_updates, "images_seen": self.images_seen,
-                   "wall_s": round(self._wall_before, 2), "run_dir": str(self.run_dir), "rollbacks": self.guard.retries,
-                   "health": self.health.summary() if self.health else {}, "early_stopped": self.should_stop}
-        self.log.write("end", **summary, interrupted=stop.signal is not None)
+        summary = {"step": self.step, **self.counters(), "images_seen": self.images_seen, "wall_s": round(self._wall_before, 2),
+                   "run_dir": str(self.run_dir), "rollbacks": self.guard.retries,
+                   "health": self.health.summary() if self.health else {}, "early_stopped": self.should_stop,
+                   "main_process": self.dist.is_main}
+        self.log.write("end", **{k: v for k, v in summary.items() if k != "main_process"}, interrupted=stop.signal is not None)
         if stop.signal is not None:
             raise Interrupted(f"stopped by {signal.Signals(stop.signal).name} at step {self.step} (checkpoint written); "
                               f"resume with: gankit train --resume {self.run_dir}", stop.signal)
         return summary
 
     def train_step(self) -> dict[str, torch.Tensor]:
-        """One step: n_critic D updates, one G update, the EMA of G. Returns the step's statistics
-        (averaged over processes, so every rank sees the same numbers)."""
+        """One step: each of the task's phases that is due, as often as it repeats, then the moving averages.
+        Returns the step's statistics (averaged over processes, so every rank sees the same numbers)."""
         tc = self.cfg.train
         # 0. the learning-rate schedule; growing networks (ProGAN) set their resolution and fade-in from the images shown.
         if tc.lr_decay != "none":
-            apply_lr_schedule((self.opt_g, self.opt_d), lr_factor(tc, self.step))
-        for net in (self.G, self.D):
-            if hasattr(net, "progress"):
-                net.progress(self.images_seen)
-        # 1. n_critic discriminator updates, each on a fresh real batch.
-        for _ in range(tc.n_critic):
-            real, labels = self.batches.next()
-            if self.memory_format == torch.channels_last:
-                real = real.contiguous(memory_format=torch.channels_last)
-            with self.autocast():
-                d_loss, d_stats = self.objective.d_loss(self.G, self.D, real, labels, d_update=self.d_updates, step=self.step)
-            d_stats["d_grad_norm"] = self._update(self.D, self.opt_d, d_loss, "D")
-            self.objective.after_d_step(self.D)  # constraints (weight clipping)
-            self.d_updates += 1
-            self.images_seen += tc.batch_size
-        # 2. one generator update.
-        with self.autocast():
-            g_loss, g_stats = self.objective.g_loss(self.G, self.D, tc.batch_size // self.dist.world, self.device, step=self.step)
-        g_stats["g_grad_norm"] = self._update(self.G, self.opt_g, g_loss, "G")
-        # 3. the moving average of G.
-        update_ema(self.G_ema, self.G, ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup))
+            apply_lr_schedule(self.optimizers.values(), lr_factor(tc, self.step))
+        for name in self.task.trained:
+            if hasattr(self.nets[name], "progress"):
+                self.nets[name].progress(self.images_seen)
+        # 1. the phases (a GAN: n_critic D updates on fresh real batches, then one G update).
+        stats: dict[str, torch.Tensor] = {}
+        for phase in self.task.phases:
+            if self.step % phase.every:
+                continue
+            for _ in range(phase.repeat):
+                if phase.data == "fresh":
+                    self.batch = self.next_batch()
+                with self.autocast():
+                    loss, phase_stats = phase.loss(self.batch, Clock(self.step, self.updates[phase.name], self.images_seen))
+                phase_stats[phase.grad_stat] = self._update(phase, loss)
+                if phase.after is not None:
+                    phase.after()  # constraints (weight clipping)
+                self.updates[phase.name] += 1
+                if phase.data == "fresh":
+                    self.images_seen += tc.batch_size
+            stats.update(phase_stats)  # the last update's statistics of each phase
+        # 2. the moving averages (G_ema).
+        beta = ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup)
+        for avg, src in self.task.ema.items():
+            update_ema(self.nets[avg], self.nets[src], beta)
         self.step += 1
-        return self.dist.average({**d_stats, **g_stats})
+        return self.dist.average(stats)
 
-    def _update(self, net: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, name: str) -> torch.Tensor:
+    def next_batch(self) -> Any:
+        """The next batch of the data stream, image tensors in the networks' memory format."""
+        batch = self.batches.next()
+        if self.memory_format == torch.channels_last:
+            batch["x"] = batch["x"].contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def _update(self, phase: Phase, loss: torch.Tensor) -> torch.Tensor:
         """Backward, all-reduce, gradient norm, optimizer step (through the fp16 gradient scaler when there is one)."""
+        opt = self.optimizers[phase.optimizer]
+        nets = [self.nets[n] for n in phase.networks]
         opt.zero_grad(set_to_none=True)
-        scaler = self.scalers.get(name)
+        scaler = self.scalers.get(phase.optimizer)
         if scaler is None:
             loss.backward()
-            self.dist.sync_grads(net)
-            norm = grad_norm(net)
+            for net in nets:
+                self.dist.sync_grads(net)
+            norm = grad_norm(nets)
             opt.step()
             return norm
         scaler.scale(loss).backward()
-        self.dist.sync_grads(net)
+        for net in nets:
+            self.dist.sync_grads(net)
         scaler.unscale_(opt)
-        norm = grad_norm(net)
+        norm = grad_norm(nets)
         scaler.step(opt)  # skipped when the scaled gradients overflowed
         scaler.update()
         return norm
 
     # ------------------------------------------------------------------ helpers used by hooks and the API
 
-    @torch.inference_mode()
-    def generate(self, z: torch.Tensor, c: torch.Tensor | None = None, batch: int = 512) -> torch.Tensor:
-        """G_ema(z, c) on CPU, in chunks: N×... samples in data space."""
-        out = []
-        for i in range(0, len(z), batch):
-            zc = z[i:i + batch].to(self.device)
-            cc = c[i:i + batch].to(self.device) if c is not None else None
-            out.append(self.G_ema(zc, cc).float().cpu())
-        return torch.cat(out)
+    def sample(self, latents: tuple, batch: int = 512) -> torch.Tensor:
+        """The averaged network's samples of fixed ``latents`` (from ``task.latents``): N×... in data space, on CPU."""
+        return self.task.decode(latents, batch)
+
+    def counters(self) -> dict[str, int]:
+        """The update counts of the phases that name one (a GAN's ``d_updates``)."""
+        return {p.counter: self.updates[p.name] for p in self.task.phases if p.counter}
+
+    def set_counters(self, step: int, counters: dict[str, int], images_seen: int) -> None:
+        self.step, self.images_seen = step, images_seen
+        for p in self.task.phases:
+            self.updates[p.name] = counters.get(p.counter, 0) if p.counter else step
 
     @staticmethod
     def device_is_cpu(name: str) -> bool:
         return name == "cpu" or (name == "auto" and not torch.cuda.is_available())
 
     def networks(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "D": self.D, "G_ema": self.G_ema}
+        return dict(self.nets)
 
     def wall_time(self) -> float:
         """Seconds spent in the loop so far, over all resumed segments."""
@@ -268,43 +288,50 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """JSON-ready counters and data order (networks, optimizers and RNGs are saved by the checkpoint)."""
         hooks = {type(h).__name__: h.state_dict() for h in [*self.hooks, self.guard] if hasattr(h, "state_dict")}
-        return {"d_updates": self.d_updates, "images_seen": self.images_seen, "wall_s": self.wall_time(),
-                "batches": self.batches.state_dict(), "hooks": hooks, "objective": self.objective.state_dict(),
+        return {**self.counters(), "images_seen": self.images_seen, "wall_s": self.wall_time(),
+                "batches": self.batches.state_dict(), "hooks": hooks, "objective": self.task.state_dict(),
                 "scalers": {k: {n: float(v) if isinstance(v, float) else v for n, v in sc.state_dict().items()}
                             for k, sc in self.scalers.items()}}
 
-    def export(self) -> Path:
-        """RUN/generator/: config.json + model.safetensors of G_ema, enough to sample without the run config."""
-        return export_generator(self.G_ema, self.cfg.model.name, self.g_kwargs, self.info.to_dict(),
-                                self.run_dir / "generator", extra={"step": self.step, "run_config": self.cfg.to_dict()})
+    def export(self, out: Path | None = None, extra: dict[str, Any] | None = None) -> Path:
+        """RUN/generator/ (or ``out``): config.json + model.safetensors of the task's sampling network (G_ema), with its
+        task, family and constructor arguments: enough to sample without the run config."""
+        network, module, kwargs = self.task.export_spec()
+        meta = {"step": self.step, **self.task.export_meta(), **(extra if extra is not None else {"run_config": self.cfg.to_dict()})}
+        return export_generator(module, self.cfg.model.name, kwargs, self.info.to_dict(), out or self.run_dir / "generator",
+                                extra=meta, task=self.task.name, network=network)
 
     def _restore(self) -> None:
         ckpt = latest_checkpoint(self.run_dir)
         if ckpt is None:
             raise ConfigError(f"--resume: {self.run_dir} has no complete checkpoint to resume from")
-        doc = load_checkpoint(ckpt, self.networks(), {"G": self.opt_g, "D": self.opt_d})
-        self.step, self.d_updates, self.images_seen = doc["step"], doc["d_updates"], doc["images_seen"]
+        doc = load_checkpoint(ckpt, self.networks(), self.optimizers)
+        self.set_counters(doc["step"], doc, doc["images_seen"])
         self._wall_before = doc.get("wall_s", 0.0)
         self.batches.load_state_dict(doc["batches"])
-        self.objective.load_state_dict(doc.get("objective", {}))  # penalty weights the guard may have raised
+        self.task.load_state_dict(doc.get("objective", {}))  # penalty weights the guard may have raised
         for name, state in doc.get("scalers", {}).items():
             if name in self.scalers:
                 self.scalers[name].load_state_dict(state)
         for h in [*self.hooks, self.guard]:
             if hasattr(h, "load_state_dict") and type(h).__name__ in doc.get("hooks", {}):
                 h.load_state_dict(doc["hooks"][type(h).__name__])
-        for group, lr in ((self.opt_g.param_groups, self.cfg.train.lr_g), (self.opt_d.param_groups, self.cfg.train.lr_d)):
-            for g in group:  # learning rates may be overridden on resume (the schedule then scales them)
-                g["lr"] = lr
+        lrs = {name: lr for name, (_, lr) in self.task.param_groups().items()}
+        for name, opt in self.optimizers.items():
+            for g in opt.param_groups:  # learning rates may be overridden on resume (the schedule then scales them)
+                g["lr"] = lrs[name]
                 if "lr_peak" in g:
-                    g["lr_peak"] = lr
+                    g["lr_peak"] = lrs[name]
         self.log.write("resume", step=self.step, checkpoint=str(ckpt.relative_to(self.run_dir)))
 
 
 def _postfix(rec: dict[str, Any]) -> str:
     if not rec:
         return ""
-    return f"D {rec.get('d_loss', float('nan')):.3f} G {rec.get('g_loss', float('nan')):.3f} {rec.get('img_s', 0):.0f} img/s"
+    if "d_loss" in rec:
+        return f"D {rec.get('d_loss', float('nan')):.3f} G {rec.get('g_loss', float('nan')):.3f} {rec.get('img_s', 0):.0f} img/s"
+    shown = [f"{k} {rec[k]:.3f}" for k in ("elbo", "loss") if isinstance(rec.get(k), (int, float))][:1]
+    return " ".join(shown + [f"{rec.get('img_s', 0):.0f} img/s"])
 
 
 class _StopFlag:
@@ -313,26 +340,20 @@ class _StopFlag:
     def __init__(self) -> None:
         self.signal: int | None = None
 
+    @contextlib.contextmanager
     def installed(self):  # noqa: ANN201 - context manager
-        import contextlib
-        import threading
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
-        @contextlib.contextmanager
-        def ctx():  # noqa: ANN202
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        def handler(signum, frame):  # noqa: ANN001, ARG001
+            self.signal = signum
 
-            def handler(signum, frame):  # noqa: ANN001, ARG001
-                self.signal = signum
-
-            for s in old:
-                signal.signal(s, handler)
-            try:
-                yield
-            finally:
-                for s, h in old.items():
-                    signal.signal(s, h)
-
-        return ctx()
+        for s in old:
+            signal.signal(s, handler)
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)

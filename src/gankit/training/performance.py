@@ -1,4 +1,5 @@
-"""Performance settings of the training step: autocast precision, torch.compile targets, the learning-rate schedule.
+"""Performance settings of the training step: autocast precision and the learning-rate schedule (the networks torch.compile
+may wrap are the task's to say: ``Task.compile_targets``).
 
 Measured in benchmarks/throughput.py and docs/benchmarks/throughput.md; the loop only calls these.
 """
@@ -9,7 +10,6 @@ import functools
 from typing import Any
 
 import torch
-from torch import nn
 
 from ..errors import ConfigError
 
@@ -33,11 +33,11 @@ def resolve_precision(precision: str, device: torch.device, images: bool) -> str
     return "bf16" if images and native_bf16(device) else "fp32"
 
 
-def precision_context(precision: str, device: torch.device) -> tuple[Any, dict[str, Any]]:
-    """(a context-manager factory for the forward passes, {"G": scaler, "D": scaler} for fp16).
+def precision_context(precision: str, device: torch.device, optimizers: list[str] = ("G", "D")) -> tuple[Any, dict[str, Any]]:
+    """(a context-manager factory for the forward passes, {optimizer name: gradient scaler} for fp16).
 
     bf16 autocasts matrix multiplies and convolutions on CPU and GPU; fp16 needs CUDA and a gradient scaler per
-    network (small fp16 gradients would flush to zero). Backward passes run outside autocast, as PyTorch advises.
+    optimizer (small fp16 gradients would flush to zero). Backward passes run outside autocast, as PyTorch advises.
     """
     if precision == "fp32":
         return contextlib.nullcontext, {}
@@ -45,20 +45,8 @@ def precision_context(precision: str, device: torch.device) -> tuple[Any, dict[s
         raise ConfigError(f"train.precision: fp16 needs a CUDA device (this run is on {device.type}); use train.precision=bf16 or fp32")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     ctx = functools.partial(torch.autocast, device_type=device.type, dtype=dtype)
-    scalers = {"G": torch.amp.GradScaler("cuda"), "D": torch.amp.GradScaler("cuda")} if precision == "fp16" else {}
+    scalers = {name: torch.amp.GradScaler("cuda") for name in optimizers} if precision == "fp16" else {}
     return ctx, scalers
-
-
-def compile_targets(cfg: Any, G: nn.Module, D: nn.Module) -> list[nn.Module]:
-    """The networks ``train.compile`` compiles: G and D, except a network that is differentiated twice
-    (input-gradient penalties on D, path-length regularization on G, the unrolled look-ahead, or a GP the divergence
-    guard may switch on for critic losses): torch.compile does not support double backward."""
-    from ..losses import build_loss
-
-    r = cfg.reg
-    d_twice = bool(r.gp or r.dragan or r.r1 or r.r2 or cfg.trick.unroll or
-                   (cfg.health.guard and cfg.health.strengthen and build_loss(cfg.loss).critic))
-    return [net for net, twice in ((G, bool(r.pl)), (D, d_twice)) if not twice]
 
 
 def lr_factor(cfg_train: Any, step: int) -> float:

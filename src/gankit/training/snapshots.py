@@ -1,24 +1,21 @@
-"""Hooks that record what the report needs: toy snapshots during training and the report at the end.
+"""Toy snapshots: what the report's training animation of points is drawn from.
 
-:class:`SnapshotHook` (toy data only) saves, about 60 times per run, ``RUN/snapshots/stepNNNNNNN.npz`` with
+:class:`SnapshotHook` (points only) saves, about 60 times per run, ``RUN/snapshots/stepNNNNNNN.npz`` with
 plain NumPy arrays (no pickles; load with ``np.load(path, allow_pickle=False)``):
 
 =========  ===================================================================================
-samples    N×D float32: G_ema(z) for a fixed z (the same z at every step, N = 1000)
-d_raw      D's raw output on a grid: 2-D data: ny×nx (row iy, column ix is the point
-           (grid_x[ix], grid_y[iy])); 1-D data: n values at grid_x
+samples    N×D float32: the averaged network's samples of fixed latents (the same at every step, N = 1000)
+d_raw      the task's field on a grid (a GAN: D's raw output; a VAE: the ELBO of each point): 2-D data: ny×nx
+           (row iy, column ix is the point (grid_x[ix], grid_y[iy])); 1-D data: n values at grid_x
 grid_x     nx float32 grid coordinates (1-D: the points themselves)
 grid_y     ny float32 grid coordinates (2-D only)
 centers    K×D float32 true mode centres;  std: the components' standard deviation (0-d)
-step       0-d int64: G updates done when the snapshot was taken
+step       0-d int64: steps done when the snapshot was taken
 =========  ===================================================================================
-
-:class:`ReportHook` writes ``RUN/report.html`` once, at the end of the run (see :mod:`gankit.report`).
 """
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -62,7 +59,7 @@ class SnapshotHook(Hook):
         self.std = float(info.std or 0.0)
         self.dim = int(self.centers.shape[1])
         gen = torch.Generator().manual_seed(trainer.cfg.train.seed + 54321)
-        self.z = torch.randn(N_SAMPLES, trainer.objective.z_dim, generator=gen)
+        self.latents = trainer.task.latents(N_SAMPLES, gen)
         lo, hi = plot_box(self.centers, self.std)
         if self.dim == 1:
             self.grid_x = np.linspace(lo, hi, GRID_1D, dtype=np.float32)
@@ -78,21 +75,14 @@ class SnapshotHook(Hook):
         self.folder = trainer.run_dir / "snapshots"
         self._initial = self.arrays(trainer) if trainer.step == 0 else None
 
-    @torch.no_grad()
     def d_on_grid(self, t: "Trainer") -> np.ndarray:
-        """D's raw output at the grid points (eval mode for this call, then D's mode is restored)."""
-        was_training = t.D.training
-        t.D.eval()
-        try:
-            out = [t.objective.judge(t.D, chunk.to(t.device)).float().reshape(-1).cpu() for chunk in self.points.split(4096)]
-        finally:
-            t.D.train(was_training)
-        raw = torch.cat(out).numpy()
+        """The task's field at the grid points (a GAN's D in eval mode, a VAE's ELBO)."""
+        raw = t.task.field(self.points).numpy()
         return raw.reshape(len(self.grid_y), len(self.grid_x)) if self.dim > 1 else raw
 
     def arrays(self, t: "Trainer") -> dict[str, np.ndarray]:
         """One snapshot's arrays for the networks as they are now."""
-        return {"samples": t.generate(self.z).numpy().astype(np.float32), "d_raw": self.d_on_grid(t).astype(np.float32),
+        return {"samples": t.sample(self.latents).numpy().astype(np.float32), "d_raw": self.d_on_grid(t).astype(np.float32),
                 "grid_x": self.grid_x, "grid_y": self.grid_y, "centers": self.centers,
                 "std": np.float32(self.std), "step": np.int64(t.step)}
 
@@ -119,35 +109,7 @@ def is_main(trainer: "Trainer") -> bool:
 
 
 def snapshot_hooks(trainer: "Trainer") -> list[Hook]:
-    """[SnapshotHook] for toy data (true modes known), [] for images and on ranks other than 0."""
-    if trainer.info.kind != "toy" or not trainer.info.centers or not is_main(trainer):
+    """[SnapshotHook] for points with known modes whose task draws a field, [] otherwise and on ranks other than 0."""
+    if trainer.schema.name != "points" or not trainer.info.centers or not is_main(trainer) or not trainer.task.draws_field:
         return []
     return [SnapshotHook(trainer)]
-
-
-class ReportHook(Hook):
-    """Writes RUN/report.html at the end of the run (never during it). Keep it the last hook.
-
-    The generator is exported first so that the report's image panels (interpolations, nearest
-    neighbours) see the final G_ema. A failing report never fails the run: the error is logged as a
-    ``report`` event and printed as one line.
-    """
-
-    at_end = True
-
-    def __init__(self) -> None:
-        super().__init__(every=0)
-
-    def fire(self, t: "Trainer") -> None:
-        from ..report import write_report  # report/ only reads the run directory
-
-        # The counters as the report sees them (the run's "end" event is written after the hooks).
-        t.log.write("report", step=t.step, d_updates=t.d_updates, images_seen=t.images_seen,
-                    wall_s=round(t.wall_time(), 2), path="report.html")
-        try:
-            t.export()
-            write_report(t.run_dir)
-        except Exception as e:  # noqa: BLE001 - the run itself succeeded; say what went wrong and go on
-            msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-            t.log.write("report", step=t.step, ok=False, error=msg)
-            print(f"gankit: warning: report not written ({msg}); retry with: gankit report {t.run_dir}", file=sys.stderr)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .hooks import Hook
+from .snapshots import is_main
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
@@ -61,7 +62,6 @@ class TensorBoardHook(Hook):
 
 def tensorboard_hooks(trainer: "Trainer") -> list[Hook]:
     """[TensorBoardHook] when ``train.tensorboard`` is on, else []; a one-line ConfigError when not installed."""
-    from .snapshots import is_main
 
     if not getattr(trainer.cfg.train, "tensorboard", False):
         return []

@@ -1,27 +1,10 @@
-"""Differentiable augmentation for D: DiffAugment (Zhao, Liu, Lin, Zhu & Han 2020, "Differentiable Augmentation
-for Data-Efficient GAN Training", NeurIPS), and ADA (Karras et al. 2020, below).
+"""Adaptive discriminator augmentation, :class:`ADA` (Karras, Aittala, Hellsten, Laine, Lehtinen & Aila 2020,
+"Training Generative Adversarial Networks with Limited Data", NeurIPS): a callable
+``augment(x: N×C×H×W) -> N×C×H×W`` whose strength p steers itself from D's outputs on real images.
 
-D sees T(x) for real and T(G(z)) for fake samples, in D's and in G's update; every transform is made of
-differentiable tensor operations, so G's gradient flows through T. Randomness comes from torch's global RNG
-(seeded by train.seed and saved in checkpoints), so a resumed run draws the same augmentations.
-
-Transforms (names for ``augment.policy``, comma separated; ``""`` = off), with the paper's strengths:
-
-=============  ==========================================================================================
-color          brightness + U[−0.5, 0.5]; saturation: channel-mean deviation × U[0, 2];
-               contrast: image-mean deviation × U[0.5, 1.5] (one draw per sample each)
-translation    shift by up to 1/8 of the image side in each direction (integer pixels), zero padding
-cutout         zero a square of half the image side at a random centre (clipped at the borders)
-flip           mirror left-right with probability ½ (used by consistency regularization, reg.bcr_*)
-=============  ==========================================================================================
-
-Images only (N×C×H×W); configuration refuses augmentation on 2-D toy data.
-
-Adaptive discriminator augmentation, :class:`ADA` (Karras, Aittala, Hellsten, Laine, Lehtinen & Aila 2020,
-"Training Generative Adversarial Networks with Limited Data", NeurIPS), is another callable of the same shape,
-``augment(x: N×C×H×W) -> N×C×H×W``. Every transform of its pipeline is applied to each sample independently with
-probability ``p`` (the two rotations with 1 − √(1 − p), so that some rotation happens with probability p), in the
-paper's fixed order; p = 0 is exactly the identity. Data are assumed in [−1, 1], so 0 is mid-gray.
+Every transform of its pipeline is applied to each sample independently with probability ``p`` (the two rotations
+with 1 − √(1 − p), so that some rotation happens with probability p), in the paper's fixed order; p = 0 is exactly
+the identity. Data are assumed in [−1, 1], so 0 is mid-gray.
 
 =============  ==========================================================================================
 blit           xflip (mirror left-right with prob ½), rotate90 (k·90°, k uniform in 0..3; square images),
@@ -39,111 +22,20 @@ cutout         zero a square of half the side at a uniform centre (clipped at th
 Pipelines (``augment.ada_pipeline``): ``bgc`` (blit, geom, color), ``bgcc`` (+ cutout), or a comma list of the
 group and transform names above. The objective calls ``augment(x)`` and reports D's real logits to
 :meth:`ADA.observe`, which every ``interval`` calls moves p by sign(r_t − target)·(images seen)/(kimg·1000),
-r_t = E[sign D(real)] (the paper's overfitting heuristic); :func:`build_augment` makes either augmentation from
-the configuration.
+r_t = E[sign D(real)] (the paper's overfitting heuristic).
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 Tensor = torch.Tensor
 
-
-def _uniform(x: Tensor, low: float, high: float) -> Tensor:
-    """One U[low, high) per sample, shaped N×1×1×1."""
-    return low + (high - low) * torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
-
-
-def brightness(x: Tensor) -> Tensor:
-    return x + _uniform(x, -0.5, 0.5)
-
-
-def saturation(x: Tensor) -> Tensor:
-    mean = x.mean(dim=1, keepdim=True)
-    return (x - mean) * _uniform(x, 0.0, 2.0) + mean
-
-
-def contrast(x: Tensor) -> Tensor:
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * _uniform(x, 0.5, 1.5) + mean
-
-
-def color(x: Tensor) -> Tensor:
-    """Brightness, then saturation, then contrast (DiffAugment's "color")."""
-    return contrast(saturation(brightness(x)))
-
-
-def translation(x: Tensor, ratio: float = 0.125) -> Tensor:
-    """Shift each image by (dy, dx) integer pixels, |d| ≤ round(ratio·side), uncovered pixels 0. N×C×H×W."""
-    n, _, h, w = x.shape
-    sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-sh, sh + 1, (n, 1, 1), device=x.device)
-    dx = torch.randint(-sw, sw + 1, (n, 1, 1), device=x.device)
-    padded = F.pad(x, (sw, sw, sh, sh))  # zeros around the image, so every source index below exists
-    rows = torch.arange(h, device=x.device).view(1, h, 1) - dy + sh  # N×H×1: output row i reads row i − dy
-    cols = torch.arange(w, device=x.device).view(1, 1, w) - dx + sw  # N×1×W
-    batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
-
-
-def cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
-    """Zero a square of side round(ratio·side) centred at a uniformly drawn pixel (clipped at the borders)."""
-    n, _, h, w = x.shape
-    sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    top = torch.randint(0, h, (n, 1, 1), device=x.device) - sh // 2
-    left = torch.randint(0, w, (n, 1, 1), device=x.device) - sw // 2
-    rows = torch.arange(h, device=x.device).view(1, h, 1)
-    cols = torch.arange(w, device=x.device).view(1, 1, w)
-    inside = (rows >= top) & (rows < top + sh) & (cols >= left) & (cols < left + sw)  # N×H×W
-    return x * (~inside).unsqueeze(1).to(x.dtype)
-
-
-def flip(x: Tensor) -> Tensor:
-    """Mirror left-right with probability ½ per sample."""
-    mask = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5
-    return torch.where(mask, x.flip(3), x)
-
-
-TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {"color": color, "translation": translation, "cutout": cutout, "flip": flip}
-
-
-def parse_policy(policy: str, field: str = "augment.policy") -> list[str]:
-    """``"color,translation"`` -> ["color", "translation"]; unknown names raise a one-line ValueError."""
-    names = [p.strip() for p in policy.split(",") if p.strip()]
-    bad = [p for p in names if p not in TRANSFORMS]
-    if bad:
-        raise ValueError(f"{field}: unknown augmentation {bad[0]!r}; choose from: {', '.join(TRANSFORMS)} (comma separated)")
-    return names
-
-
-class DiffAugment:
-    """``DiffAugment("color,translation,cutout")(x: N×C×H×W) -> N×C×H×W``; the empty policy is the identity."""
-
-    def __init__(self, policy: str) -> None:
-        self.policy = policy
-        self.transforms = [TRANSFORMS[name] for name in parse_policy(policy)]
-
-    def __bool__(self) -> bool:
-        return bool(self.transforms)
-
-    def __call__(self, x: Tensor) -> Tensor:
-        if self.transforms and x.dim() != 4:
-            raise ValueError(f"DiffAugment works on N×C×H×W images; got shape {tuple(x.shape)}")
-        for t in self.transforms:
-            x = t(x)
-        return x.contiguous()
-
-    def __repr__(self) -> str:
-        return f"DiffAugment({self.policy!r})"
-
-
-# ------------------------------------------------------------------------------------------------------------
-# ADA (Karras et al. 2020). Parameterized operations first (pure functions of x and the drawn parameters, so
-# tests can check them in isolation), then the class that draws the parameters and steers p.
+# Parameterized operations first (pure functions of x and the drawn parameters, so tests can check them in
+# isolation), then the class that draws the parameters and steers p.
 
 ADA_GROUPS: dict[str, tuple[str, ...]] = {
     "blit": ("xflip", "rotate90", "xint"),
@@ -510,26 +402,3 @@ class ADA:
         mode = "adaptive" if self.adaptive else "fixed"
         return (f"ADA({self.pipeline!r}, p={self.p:.4g}, {mode}, target={self.target:g}, kimg={self.kimg:g}, "
                 f"interval={self.interval}, batch_size={self.batch_size})")
-
-
-def build_augment(cfg_augment: Any, batch_size: int) -> Callable[[Tensor], Tensor] | None:
-    """D's augmentation from an AugmentConfig: DiffAugment(policy) if ``policy`` is set, ADA if ``ada`` is not none,
-    None if neither. ``batch_size``: real images per D update (for ADA's adjustment speed)."""
-    policy, mode = cfg_augment.policy, cfg_augment.ada
-    if policy and mode != "none":
-        raise ValueError("augment.policy and augment.ada are exclusive; set augment.policy= (empty) to use ADA "
-                         "or augment.ada=none to use DiffAugment")
-    if policy:
-        return DiffAugment(policy)
-    if mode == "none":
-        return None
-    if mode not in ("adaptive", "fixed"):
-        raise ValueError(f"augment.ada: unknown mode {mode!r}; choose none, adaptive or fixed")
-    return ADA(cfg_augment.ada_pipeline, p=cfg_augment.ada_p, target=cfg_augment.ada_target, kimg=cfg_augment.ada_kimg,
-               interval=cfg_augment.ada_interval, adaptive=mode == "adaptive", batch_size=batch_size)
-
-
-__all__ = ["DiffAugment", "TRANSFORMS", "parse_policy", "color", "translation", "cutout", "flip",
-           "ADA", "ADA_TRANSFORMS", "ADA_GROUPS", "ADA_PIPELINES", "parse_ada_pipeline", "build_augment",
-           "blit", "affine", "color_transform", "cutout_at",
-           "translate2d", "scale2d", "rotate2d", "translate3d", "scale3d", "rotate3d"]

@@ -1,10 +1,15 @@
-"""Save and load networks as ``config.json`` + ``model.safetensors``: weights travel with their config,
+"""Export and load trained networks as ``config.json`` + ``model.safetensors``: weights travel with their config,
 never with code, and loading executes nothing from the files.
 
-An exported generator directory (``RUN/generator/``) holds::
+An export directory (``RUN/generator/``, ``RUN/best/``) holds::
 
-    config.json        {"format": "gankit-generator", "family": ..., "kwargs": {...}, "data": {...}, ...}
-    model.safetensors  the G_ema weights (and buffers, e.g. batch-norm statistics)
+    config.json        {"format": "gankit-generator", "task": "gan", "family": "dcgan", "network": "G",
+                        "kwargs": {...}, "data": {...}, "step": ..., ...}
+    model.safetensors  the averaged sampling network's weights and buffers (G_ema, a VAE's decoder_ema)
+
+``task``, ``family`` and ``network`` name the constructor (gankit.models: the family's network of that name) and
+``kwargs`` its arguments; exports written before the task engine have no ``task`` / ``network`` (a GAN's G).
+:func:`load_export` rebuilds the module; ``gankit.load`` wraps it in the task's pipeline.
 """
 from __future__ import annotations
 
@@ -52,16 +57,17 @@ def load_module_weights(module: nn.Module, path: Path) -> None:
     module.load_state_dict(tensors)
 
 
-def export_generator(G: nn.Module, family: str, kwargs: dict, data_info: dict, out: Path, extra: dict | None = None) -> Path:
+def export_generator(G: nn.Module, family: str, kwargs: dict, data_info: dict, out: Path, extra: dict | None = None,
+                     task: str = "gan", network: str = "G") -> Path:
     """Write ``out/config.json`` and ``out/model.safetensors`` atomically (a temp dir renamed into place)."""
-    from .. import __version__
+    from ..version import __version__
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        meta = {"format": FORMAT, "format_version": 1, "gankit_version": __version__, "family": family,
-                "kwargs": kwargs, "data": data_info, **(extra or {})}
+        meta = {"format": FORMAT, "format_version": 2, "gankit_version": __version__, "task": task, "family": family,
+                "network": network, "kwargs": kwargs, "data": data_info, **(extra or {})}
         (tmp / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         save_module(G, tmp / "model.safetensors")
         if out.exists():
@@ -90,28 +96,34 @@ def resolve_generator_dir(path: str | Path) -> Path:
     raise CheckpointError(f"{p}: no generator here; expected a run directory with generator/ or a folder with config.json + model.safetensors")
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild an exported generator, ready to sample (eval mode, no gradients).
+def load_export(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild an exported network, ready to use (eval mode, no gradients).
 
-    The returned module has the usual ``z_dim``, ``c_dim`` attributes and ``gankit_meta`` (the config.json dict,
+    The returned module has its usual attributes (``z_dim``, ``c_dim``, ...) and ``gankit_meta`` (the config.json dict,
     including ``data``: the DataInfo of its training set).
     """
-    from . import MODELS
+    from ..models import MODELS
 
     d = resolve_generator_dir(path)
     try:
         meta = json.loads((d / "config.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{d / 'config.json'}: not valid JSON ({e})") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{d / 'config.json'}: not a gankit generator (format {meta.get('format')!r})")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{d / 'config.json'}: not a gankit export (format {meta.get('format') if isinstance(meta, dict) else None!r})")
     if meta.get("family") not in MODELS:
         raise CheckpointError(f"{d / 'config.json'}: unknown model family {meta.get('family')!r}; known: {', '.join(MODELS.names())}")
     fam = MODELS.get(meta["family"])
+    network = meta.get("network", fam.sampler)
+    if network not in fam.networks:
+        raise CheckpointError(f"{d / 'config.json'}: family {meta['family']} has no network {network!r}; it has: {', '.join(fam.networks)}")
     try:
-        G = fam.generator(**meta["kwargs"])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{d / 'config.json'}: cannot build {meta['family']} generator from its kwargs ({e})") from None
-    load_module_weights(G, d / "model.safetensors")
-    G.gankit_meta = meta
-    return G.to(device).eval().requires_grad_(False)
+        net = fam.networks[network](**meta["kwargs"])
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{d / 'config.json'}: cannot build the {meta['family']} {network} from its kwargs ({e})") from None
+    load_module_weights(net, d / "model.safetensors")
+    net.gankit_meta = meta
+    return net.to(device).eval().requires_grad_(False)
+
+
+load_generator = load_export  # the name from before the task engine

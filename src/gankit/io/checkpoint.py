@@ -1,6 +1,7 @@
 """Checkpoints without pickle: ``RUN/checkpoints/STEP/`` holds
 
-    G.safetensors  D.safetensors  G_ema.safetensors   network weights and buffers
+    <network>.safetensors                             weights and buffers of every network the task names
+                                                      (a GAN: G, D, G_ema; a VAE: encoder, decoder, decoder_ema)
     state.safetensors                                 optimizer moments, torch RNG states
     state.json                                        counters, optimizer settings, Python/NumPy RNG, data order
 
@@ -25,9 +26,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import CheckpointError
-from ..models.pretrained import load_module_weights, state_tensors
+from .export import load_module_weights, state_tensors
 
-NETWORKS = ("G", "D", "G_ema")
+
+def all_finite(modules: dict[str, nn.Module]) -> bool:
+    """Whether every parameter and buffer of every module is finite (a checkpoint never holds NaN or inf)."""
+    tensors = [t for m in modules.values() for t in (*m.parameters(), *m.buffers()) if t.is_floating_point()]
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all()) if tensors else True
 
 
 # --------------------------------------------------------------------------- optimizer <-> (tensors, json)

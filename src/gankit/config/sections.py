@@ -1,0 +1,212 @@
+"""The sections of a run's config: the ones every task has (data, train, eval, health), each task's own
+(gan: loss, reg, augment, trick; vae: vae) and the table that selects them by ``task.name``.
+
+The ``model`` section is the model family's own options class (gankit.models, selected by ``model.name``); the
+``reg`` and ``trick`` sections are completed by the fields each registered term declares (gankit.terms). Both are
+resolved when a config is built, so importing this module imports neither torch nor a model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..fields import extend, option
+
+
+@dataclass
+class TaskConfig:
+    """What kind of model the run trains (gankit list: tasks)."""
+
+    name: str = option("gan", help="the task: gan, or a baseline of another generative family (vae)")
+
+
+@dataclass
+class DataConfig:
+    """What to train on. Point mixtures (ring, grid, mog1d) are sampled fresh every batch; images are held in memory."""
+
+    name: str = option("digits", help="dataset", registry="datasets")
+    path: str | None = option(None, help="folder or file for folder / mnist / cifar10 data")
+    split: str = option("train", help="which split to train on", choices=("train", "test", "all"))
+    resolution: int = option(32, help="image side in pixels", low=4, high=1024)
+    channels: int = option(1, help="image channels: 1 grey, 3 RGB", choices=(1, 3))
+    modes: int | None = option(None, help="toys: number of mixture components (grid: a square number)", low=1, high=10000)
+    radius: float = option(1.0, help="ring: radius of the circle of centres", low=0.0)
+    spacing: float = option(2.0, help="grid / mog1d: distance between neighbouring centres", low=0.0)
+    std: float | None = option(None, help="toys: standard deviation of each component (default: ring 0.01, grid 0.05, mog1d 0.25)", low=0.0)
+    skip_bad_files: bool = option(False, help="folder: skip unreadable images and report them instead of stopping")
+    max_memory_mb: float = option(2048.0, help="folder: above this decoded size the images stream from disk", low=1.0)
+
+
+@dataclass
+class LossConfig:
+    """Adversarial loss; see gankit.losses for the exact formulas and sign convention."""
+
+    name: str = option("nsgan", help="adversarial loss", registry="losses")
+    real_target: float = option(1.0, help="one-sided label smoothing: D's target for real samples (e.g. 0.9)", low=0.0, high=1.0)
+
+
+@dataclass
+class TrainConfig:
+    """The schedule every task shares. `step` is one update of the task's main phase (a GAN's G update); other
+    updates (a GAN's D updates) and the images shown are counted separately."""
+
+    steps: int = option(2000, help="updates of the main phase (GAN: G updates)", low=1)
+    batch_size: int = option(64, help="samples per update", low=1, high=65536)
+    seed: int = option(0, help="seeds Python, NumPy and torch", low=0)
+    optimizer: str = option("adam", help="optimizer of every network", choices=("adam", "rmsprop", "sgd"))
+    lr_decay: str = option("none", help="learning-rate schedule: none, or linear decay to 0 from lr_decay_start·steps to the end",
+                           choices=("none", "linear"))
+    lr_decay_start: float = option(0.5, help="fraction of train.steps after which the linear decay begins", low=0.0, high=1.0)
+    beta1: float = option(0.5, help="Adam beta1 (sgd: momentum)", low=0.0, high=1.0)
+    beta2: float = option(0.999, help="Adam beta2", low=0.0, high=1.0)
+    ema_kimg: float = option(0.0, help="half-life of the averaged sampling network (G_ema, decoder_ema) in thousands of images shown; "
+                                       "0 keeps it equal to the trained one", low=0.0)
+    ema_rampup: float | None = option(0.05, help="EMA half-life at most this fraction of images shown so far (StyleGAN2); null: off", low=0.0)
+    log_every: int = option(50, help="steps between log lines in metrics.jsonl", low=1)
+    sample_every: int = option(500, help="steps between sample grids / scatter plots", low=1)
+    checkpoint_every: int = option(1000, help="steps between checkpoints", low=1)
+    keep_checkpoints: int = option(2, help="how many recent checkpoints to keep", low=1)
+    device: str = option("auto", help="auto, cpu, cuda or cuda:N")
+    threads: int = option(0, help="CPU threads for torch; 0 leaves torch's default", low=0, high=1024)
+    progress: bool = option(True, help="show a progress bar")
+    channels_last: bool = option(True, help="image models: networks and batches in channels_last memory format (measured faster on CPU; "
+                                            "see docs/benchmarks/throughput.md)")
+    precision: str = option("auto", help="autocast precision of the forward passes: auto (bf16 for image models where the CPU or GPU computes "
+                                         "bf16 natively, else fp32), fp32, bf16, or fp16 (GPU, with a gradient scaler)",
+                            choices=("auto", "fp32", "bf16", "fp16"))
+    compile: bool = option(False, help="torch.compile the trained networks (a network differentiated twice, e.g. D under a gradient "
+                                       "penalty, stays eager)")
+    tensorboard: bool = option(False, help="also write scalars and sample images to RUN/tensorboard/ (pip install gankit[tensorboard])")
+
+
+@dataclass
+class GANTrainConfig(TrainConfig):
+    """The GAN's schedule: n_critic D updates, then one G update (the step)."""
+
+    n_critic: int = option(1, help="D updates per G update", low=1, high=100)
+    lr_g: float = option(2e-4, help="G learning rate", low=0.0, high=10.0)
+    lr_d: float = option(2e-4, help="D learning rate (two time-scale rule: may differ from lr_g)", low=0.0, high=10.0)
+    reuse_fake: bool = option(True, help="G's update reuses the last D update's fake batch (one G forward pass fewer per step; same gradients)")
+
+
+@dataclass
+class VAETrainConfig(TrainConfig):
+    """The VAE's schedule: one update of encoder and decoder together per step."""
+
+    lr: float = option(1e-3, help="learning rate of encoder and decoder", low=0.0, high=10.0)
+    beta1: float = option(0.9, help="Adam beta1 (sgd: momentum)", low=0.0, high=1.0)
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation during training (metric names from `gankit list`)."""
+
+    every: int = option(0, help="steps between evaluations; 0: only at the end when metrics are set", low=0)
+    metrics: list[str] = option(help="metrics to compute", factory=list)
+    n: int = option(2500, help="generated samples per evaluation (and at most this many real ones)", low=2)
+    extractor: str = option("auto", help="feature extractor (auto: the dataset's own, else its schema's: identity for points, inception-v3-fid for images)")
+    weights: str | None = option(None, help="inception-v3-fid: path to pt_inception-2015-12-05-6726825d.pth")
+    best_metric: str = option("", help="keep the best generator by this value (e.g. fid, modes); empty: the first metric's main value")
+    seed: int = option(0, help="seed of the evaluation noise and real subsets", low=0)
+    patience: int = option(0, help="early stopping: stop after this many evaluations without a better best_metric; 0: off", low=0)
+
+
+@dataclass
+class HealthConfig:
+    """The divergence guard and the health monitor (training/health.py)."""
+
+    guard: bool = option(True, help="roll back and lower learning rates on NaN/inf or an exploding D")
+    max_retries: int = option(3, help="rollbacks before the run stops with exit code 3", low=0, high=100)
+    snapshot_every: int = option(50, help="steps between in-memory snapshots the guard rolls back to", low=1)
+    lr_factor: float = option(0.5, help="learning rates are multiplied by this on each rollback", low=0.0, high=1.0)
+    strengthen: bool = option(True, help="on each rollback also switch on or raise a gradient penalty (critic losses: reg.gp=10, else ×2)")
+    max_abs_logit: float = option(1e4, help="|mean D output| above this counts as exploding", low=0.0)
+    monitor: bool = option(True, help="log health events (D overpowering, mode collapse, oscillation)")
+    diversity_every: int = option(0, help="steps between diversity checks; 0: every train.sample_every", low=0)
+    collapse_ratio: float = option(0.5, help="warn when G's sample spread falls below this fraction of the data's", low=0.0, high=1.0)
+
+
+@dataclass
+class AugmentConfig:
+    """Differentiable augmentation of D's inputs (gankit.augment); images only. ADA settings belong here too."""
+
+    policy: str = option("", help="DiffAugment transforms for real and fake alike, e.g. color,translation,cutout; empty: off")
+    bcr_policy: str = option("flip,translation", help="the augmentation T of consistency regularization (reg.bcr_real / reg.bcr_fake)")
+    ada: str = option("none", help="adaptive discriminator augmentation (Karras et al. 2020): none, adaptive (p steered toward ada_target) or fixed (p = ada_p)",
+                  choices=("none", "adaptive", "fixed"))
+    ada_pipeline: str = option("bgc", help="ADA transforms: bgc (blit, geometric, color), bgcc (+ cutout) or a comma list of transform names")
+    ada_p: float = option(0.0, help="ADA: the augmentation probability at the start (adaptive) or throughout (fixed)", low=0.0, high=1.0)
+    ada_target: float = option(0.6, help="ADA: target of r_t = E[sign(D(real))]; p rises above it and falls below", low=0.0, high=1.0)
+    ada_kimg: float = option(500.0, help="ADA: thousands of images over which p can move from 0 to 1", low=0.0)
+    ada_interval: int = option(4, help="ADA: D updates between adjustments of p", low=1, high=10000)
+
+
+@dataclass
+class RegBase:
+    """Penalties (gankit.terms, formulas in gankit.regularizers); each weight 0 = off. D's loss = adversarial + Σ weight · mean
+    penalty. The weights below the shared settings are declared by the registered terms."""
+
+    lazy: int = option(1, help="gradient penalties (gp, dragan, r1, r2) every this many D updates, weight × interval (StyleGAN2)", low=1, high=1000)
+    clip: float = option(0.0, help="WGAN weight clipping: D's parameters clamped to [−c, c] after each D step (Arjovsky et al. 2017: 0.01)", low=0.0)
+
+
+@dataclass
+class TrickBase:
+    """What D sees (instance noise, PacGAN packing); the G-side tricks (feature matching, unrolling, top-k) are declared by
+    their registered terms (gankit.terms); each 0 = off."""
+
+    instance_noise: float = option(0.0, help="std of Gaussian noise on D's real and fake inputs at step 0, annealed linearly to 0 (Sønderby et al. 2017)", low=0.0)
+    instance_noise_steps: int = option(0, help="steps over which the instance noise anneals to 0; 0: the whole run", low=0)
+    pack: int = option(1, help="PacGAN: D judges this many samples jointly (Lin et al. 2018: 2-4); batch_size must be a multiple", low=1, high=64)
+
+
+_TERM_SECTIONS: dict[str, type] = {}
+
+
+def term_section(section: str) -> type:
+    """The ``reg`` or ``trick`` schema: its shared fields plus every field the registered terms declare under it."""
+    if section not in _TERM_SECTIONS:
+        from ..terms import section_fields  # terms sit below config: a lazy import keeps `import gankit.config` light
+
+        base = {"reg": RegBase, "trick": TrickBase}[section]
+        _TERM_SECTIONS[section] = extend(f"{section.capitalize()}Config", base, section_fields(section))
+    return _TERM_SECTIONS[section]
+
+
+@dataclass
+class VAEConfig:
+    """The VAE's objective (Kingma & Welling 2014): the ELBO E_q[log p(x|z)] − β·KL(q(z|x) ‖ N(0, I))."""
+
+    likelihood: str = option("auto", help="p(x|z): gaussian (points), bernoulli or logistic (images; logistic is a discrete, "
+                                          "proper likelihood of 8-bit pixels); auto: gaussian for points, bernoulli for images",
+                             choices=("auto", "gaussian", "bernoulli", "logistic"))
+    beta: float = option(1.0, help="weight β of the KL term (1: the ELBO; β-VAE, Higgins et al. 2017, uses more)", low=0.0)
+    kl_warmup: float = option(0.0, help="fraction of the run over which the KL weight rises linearly from 0 to β (Sønderby et al. 2016); 0: off",
+                              low=0.0, high=1.0)
+    sample: str = option("auto", help="what a sample is: draw (x ~ p(x|z)) or mean (the mean of p(x|z)); auto: draw for points, mean for images",
+                         choices=("auto", "draw", "mean"))
+
+
+@dataclass(frozen=True)
+class TaskSchema:
+    """A task's own config sections (name -> schema class, or a function returning it) and its default model family."""
+
+    sections: dict[str, Any]
+    default_model: str
+    help: str
+
+    def section_classes(self) -> dict[str, type]:
+        return {name: (cls if isinstance(cls, type) else cls()) for name, cls in self.sections.items()}
+
+
+TASKS: dict[str, TaskSchema] = {
+    "gan": TaskSchema({"train": GANTrainConfig, "loss": LossConfig, "reg": lambda: term_section("reg"), "augment": AugmentConfig,
+                       "trick": lambda: term_section("trick")}, "dcgan", "a generator against a discriminator"),
+    "vae": TaskSchema({"train": VAETrainConfig, "vae": VAEConfig}, "vae-conv", "variational autoencoder: encoder q(z|x), decoder p(x|z), the ELBO"),
+}
+
+#: the sections every task has besides ``train`` (whose schema is the task's: GANTrainConfig, VAETrainConfig)
+COMMON_SECTIONS: dict[str, type] = {"data": DataConfig, "eval": EvalConfig, "health": HealthConfig}
+
+__all__ = ["TaskConfig", "DataConfig", "TrainConfig", "GANTrainConfig", "VAETrainConfig", "EvalConfig", "HealthConfig", "LossConfig", "AugmentConfig", "RegBase",
+           "TrickBase", "VAEConfig", "TaskSchema", "TASKS", "COMMON_SECTIONS", "term_section"]

@@ -1,0 +1,37 @@
+"""Tasks: one file per kind of model. A task owns its networks, its phases, the terms of each phase's loss and how
+it samples (the only place latents are drawn); the training loop (gankit.training.loop) runs any task the same way.
+
+=====  ==================================================================================================
+gan    a generator G(z, c) against a discriminator D(x, c): phases D (n_critic times) and G (the step)
+vae    a variational autoencoder: encoder q(z|x) and decoder p(x|z) trained together on the ELBO
+=====  ==================================================================================================
+
+``gankit list`` shows the registry; ``task.name`` in the config selects one (default ``gan``).
+"""
+from __future__ import annotations
+
+from ..io.export import load_export
+from ..registry import Registry
+from .base import Clock, Phase, Pipeline, Task
+
+TASKS: Registry[type] = Registry("tasks", lambda c: isinstance(c, type) and issubclass(c, Task), "a subclass of gankit.tasks.Task")
+
+from .gan import GANPipeline, GANTask  # noqa: E402
+from .vae import VAEPipeline, VAETask  # noqa: E402
+
+TASKS.register("gan", GANTask, help="a generator against a discriminator (every GAN recipe)")
+TASKS.register("vae", VAETask, help="variational autoencoder (Kingma & Welling 2014): the ELBO, no discriminator")
+
+
+def pipeline_for(module, meta: dict) -> Pipeline:  # noqa: ANN001 - an exported network
+    """The pipeline of an exported network (``meta``: its config.json); exports older than the task engine are GANs."""
+    return TASKS.get(meta.get("task", "gan")).pipeline(module, meta)
+
+
+def load_pipeline(path, device="cpu") -> Pipeline:  # noqa: ANN001 - str | Path, str | torch.device
+    """An export (a run directory, RUN/generator, RUN/best) as its task's pipeline, on ``device``."""
+    module = load_export(path, device)
+    return pipeline_for(module, module.gankit_meta)
+
+
+__all__ = ["TASKS", "Task", "Phase", "Clock", "Pipeline", "GANTask", "GANPipeline", "VAETask", "VAEPipeline", "pipeline_for", "load_pipeline"]

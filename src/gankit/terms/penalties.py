@@ -1,0 +1,102 @@
+"""D's terms: gradient penalties, consistency regularization and ProGAN's drift (formulas in gankit.regularizers).
+
+Each adds ``weight · scale · every · mean(per-sample value)`` to D's loss on the updates it is due.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError
+from ..fields import option
+from .. import regularizers as R
+from . import DContext, Term, register
+
+_LAZY = "reg.lazy"  # the shared lazy interval of the input-gradient penalties
+
+
+@register("gp", help="WGAN-GP: λ(‖∇D(x̂)‖ − 1)² on real/fake interpolates (Gulrajani et al. 2017)")
+class GradientPenalty(Term):
+    weight_key, every_key, twice, strengthen = "reg.gp", _LAZY, ("D",), True
+    fields = {"reg.gp": (float, option(0.0, help="WGAN-GP gradient penalty λ on real/fake interpolates (Gulrajani et al. 2017: 10)", low=0.0)),
+              "reg.gp_one_sided": (bool, option(False, help="penalize only gradient norms above 1: max(0, ‖∇‖ − 1)²"))}
+
+    def __init__(self, cfg: Any, weight: float | None = None) -> None:
+        super().__init__(cfg, weight)
+        self.one_sided = bool(cfg.reg.gp_one_sided)
+
+    def __call__(self, ctx: DContext):
+        return R.gradient_penalty(ctx.D, ctx.real, ctx.fake, ctx.c_real, one_sided=self.one_sided)
+
+
+@register("dragan", help="DRAGAN: λ(‖∇D(x̃)‖ − 1)² around perturbed real data (Kodali et al. 2017)")
+class DraganPenalty(Term):
+    weight_key, every_key, twice, strengthen = "reg.dragan", _LAZY, ("D",), True
+    fields = {"reg.dragan": (float, option(0.0, help="DRAGAN penalty λ around perturbed real data (Kodali et al. 2017: 10)", low=0.0))}
+
+    def __call__(self, ctx: DContext):
+        return R.dragan_penalty(ctx.D, ctx.real, ctx.c_real)
+
+
+@register("r1", help="R1: (γ/2)‖∇D(x)‖² on real data (Mescheder et al. 2018)")
+class R1Penalty(Term):
+    weight_key, every_key, twice, strengthen, scale = "reg.r1", _LAZY, ("D",), True, 0.5
+    fields = {"reg.r1": (float, option(0.0, help="R1 γ: (γ/2)‖∇D(x)‖² on real data (Mescheder et al. 2018)", low=0.0))}
+
+    def __call__(self, ctx: DContext):
+        return R.r1_penalty(ctx.D, ctx.real, ctx.c_real)
+
+
+@register("r2", help="R2: (γ/2)‖∇D(G(z))‖² on generated data (Mescheder et al. 2018)")
+class R2Penalty(Term):
+    weight_key, every_key, twice, strengthen, scale = "reg.r2", _LAZY, ("D",), True, 0.5
+    fields = {"reg.r2": (float, option(0.0, help="R2 γ: (γ/2)‖∇D(G(z))‖² on generated data", low=0.0))}
+
+    def __call__(self, ctx: DContext):
+        return R.r2_penalty(ctx.D, ctx.fake, ctx.c_fake)
+
+
+class _Consistency(Term):
+    """Balanced consistency regularization (Zhao et al. 2020): (D(x) − D(T(x)))² with T = augment.bcr_policy."""
+
+    def __init__(self, cfg: Any, weight: float | None = None) -> None:
+        from ..augment import DiffAugment
+
+        super().__init__(cfg, weight)
+        self.augment = DiffAugment(cfg.augment.bcr_policy)
+
+    @classmethod
+    def check_config(cls, cfg: Any, traits: frozenset[str]) -> None:
+        if not cls.active(cfg):
+            return
+        if "image" not in traits:
+            raise ConfigError(f"reg.bcr_real / reg.bcr_fake: consistency regularization augments images, but {cfg.data.name!r} is "
+                              "not image data; set them to 0")
+        if not cfg.augment.bcr_policy.strip():
+            raise ConfigError("augment.bcr_policy: consistency regularization needs an augmentation T; e.g. augment.bcr_policy=flip,translation")
+
+
+@register("bcr_real", help="balanced consistency on real images: λ(D(x) − D(T(x)))² (Zhao et al. 2020)")
+class ConsistencyReal(_Consistency):
+    weight_key = "reg.bcr_real"
+    fields = {"reg.bcr_real": (float, option(0.0, help="balanced consistency λ on real images (Zhao et al. 2020: 10); T = augment.bcr_policy", low=0.0))}
+
+    def __call__(self, ctx: DContext):
+        return R.consistency_penalty(ctx.D, ctx.real, self.augment, ctx.c_real, ctx.real_logits)
+
+
+@register("bcr_fake", help="balanced consistency on generated images: λ(D(G(z)) − D(T(G(z))))² (Zhao et al. 2020)")
+class ConsistencyFake(_Consistency):
+    weight_key = "reg.bcr_fake"
+    fields = {"reg.bcr_fake": (float, option(0.0, help="balanced consistency λ on generated images (Zhao et al. 2020: 10)", low=0.0))}
+
+    def __call__(self, ctx: DContext):
+        return R.consistency_penalty(ctx.D, ctx.fake, self.augment, ctx.c_fake, ctx.fake_logits)
+
+
+@register("drift", help="ProGAN drift: ε·D(x)² keeps real scores near 0 (Karras et al. 2018)")
+class Drift(Term):
+    weight_key = "reg.drift"
+    fields = {"reg.drift": (float, option(0.0, help="ProGAN drift ε·D(x)² on real scores (Karras et al. 2018: 0.001)", low=0.0))}
+
+    def __call__(self, ctx: DContext):
+        return R.drift_penalty(ctx.real_logits)
