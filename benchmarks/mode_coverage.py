@@ -71,8 +71,7 @@ def run_one(job: tuple[str, str, list[str], int]) -> dict:
         trainer.hooks = [trainer.log_hook]  # training only: no samples, snapshots or report
         summary = trainer.run()
         gen = torch.Generator().manual_seed(10_000 + seed)
-        z = torch.randn(2500, cfg.model.z_dim, generator=gen)
-        x = trainer.generate(z).numpy()
+        x = trainer.sample(trainer.task.latents(2500, gen)).numpy()
     out = mode_coverage(x, np.asarray(trainer.info.centers), trainer.info.std)
     return {"preset": preset, "toy": label, "seed": seed, "modes": out["modes"], "k": len(out["counts"]),
             "hq": out["hq_fraction"], "reverse_kl": out["reverse_kl"], "steps": summary["step"],
@@ -113,10 +112,10 @@ def write_markdown(path: Path, result: dict) -> None:
              f"Written by `benchmarks/mode_coverage.py` on {result['date']} ({result['machine']}, 1 thread per run, "
              f"{result['jobs']} runs at a time; about {result['total_min']:.0f} min of wall time in all).", "",
              "Protocol: ring of 8 Gaussians (radius 1, std 0.01), grid of 25 ({-4,-2,0,2,4}², std 0.05); 2,500 samples of "
-             "G_ema after training; high quality = within 3 std of the nearest centre; a mode is recovered when it is the "
+             "the averaged sampling network after training (G_ema; a VAE's decoder, x ~ p(x|z)); high quality = within 3 std of the nearest centre; a mode is recovered when it is the "
              "nearest centre of at least one high-quality sample; reverse KL of the high-quality mode histogram to uniform "
              "(nats; ∞ when no sample is high quality). Each preset keeps its own recipe (see `gankit presets`), only "
-             f"`data.name` changes. Mean ± standard error over the seeds of each row (0, 1, …; the `all` column shows how many). "
+             f"`data.name` changes (vae-ring and vae-grid: the VAE's preset for each toy). Mean ± standard error over the seeds of each row (0, 1, …; the `all` column shows how many). "
              "`all` = seeds with every mode; `all & ≥95%` = seeds with every mode and ≥ 95 % high-quality samples.", "",
              ]
     head = ["| preset | steps | modes | high quality % | min HQ % | reverse KL | all | all & ≥95% | rollbacks | s/run |",
@@ -138,8 +137,12 @@ def write_markdown(path: Path, result: dict) -> None:
         lines.append("")
     lines += ["## Side by side with the published tables (theirs: their own networks and budgets)", "",
               "| method | source | ring modes (of 8) | ring HQ % | grid modes (of 25) | grid HQ % |", "|---|---|---:|---:|---:|---:|"]
-    for preset in sorted({row["preset"] for row in t.values()}, key=lambda name: order.get(name, len(order))):
-        ring, grid = t.get(f"{preset}|ring"), t.get(f"{preset}|grid")
+    def family(preset: str) -> str:  # vae-ring and vae-grid are one method, a preset per toy
+        return preset.rsplit("-", 1)[0] if preset.endswith(("-ring", "-grid")) else preset
+
+    for preset in sorted({family(row["preset"]) for row in t.values()}, key=lambda name: order.get(name, len(order))):
+        ring = t.get(f"{preset}|ring") or t.get(f"{preset}-ring|ring")
+        grid = t.get(f"{preset}|grid") or t.get(f"{preset}-grid|grid")
         if ring is None or grid is None:
             continue
         lines.append(f"| **{preset}** | gankit, {ring['seeds']} / {grid['seeds']} seeds | {ring['modes']:.1f} | {ring['hq']:.1f} | "
@@ -159,7 +162,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--first-seed", type=int, default=0, help="seeds first_seed … first_seed+seeds-1 (to add seeds to earlier rows)")
-    p.add_argument("--presets", default=",".join(PRESETS))
+    p.add_argument("--presets", default=",".join(PRESETS), help="comma-separated; {toy} in a name is the toy's name (vae-{toy})")
     p.add_argument("--toys", default="ring,grid")
     p.add_argument("--extra", action="store_true", help="also toy-best on larger mixtures")
     p.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)))
@@ -170,8 +173,9 @@ def main() -> None:
                    "them (plus any runs asked for here), so pieces measured separately form one table")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "mode_coverage.md"))
     args = p.parse_args()
-    jobs = [(preset, toy, TOYS[toy], seed) for preset in args.presets.split(",") for toy in filter(None, args.toys.split(","))
-            for seed in range(args.first_seed, args.first_seed + args.seeds)]
+    # a preset name may hold {toy}: one preset per toy (vae-{toy} runs vae-ring on the ring and vae-grid on the grid)
+    jobs = [(preset.format(toy=toy), toy, TOYS[toy], seed) for preset in args.presets.split(",")
+            for toy in filter(None, args.toys.split(",")) for seed in range(args.first_seed, args.first_seed + args.seeds)]
     if args.extra:
         jobs += [("toy-best", label, ov, seed) for label, ov in EXTRA.items()
                  for seed in range(args.first_seed, args.first_seed + args.seeds)]

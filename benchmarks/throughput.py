@@ -66,7 +66,7 @@ class PlainLoop:
 
     def __init__(self, trainer: Trainer) -> None:
         tc = trainer.cfg.train
-        self.G, self.D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+        self.G, self.D = copy.deepcopy(trainer.nets["G"]), copy.deepcopy(trainer.nets["D"])
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2))
         self.batch, self.z_dim = tc.batch_size, trainer.cfg.model.z_dim
@@ -76,7 +76,7 @@ class PlainLoop:
 
     def step(self) -> None:
         for _ in range(self.n_critic):
-            real, _ = self.batches.next()
+            real = self.batches.next().x
             fake = self.G(torch.randn(self.batch, self.z_dim)).detach()
             r, f = self.D(real), self.D(fake)
             if self.hinge:
@@ -196,10 +196,10 @@ def bench_eval(tmp: Path, quick: bool) -> dict:
     out = {}
     t = Trainer(load_preset("digits", COMMON), tmp / "eval")
     z = torch.randn(2048, 100)
-    t.generate(z[:256])
-    s = time_steps(lambda: t.generate(z), 1)
+    t.sample((z[:256], None))
+    s = time_steps(lambda: t.sample((z, None)), 1)
     out["sample G_ema (digits DCGAN, 32×32)"] = {"img_s": len(z) / s, "batch": 512}
-    x = t.generate(z)
+    x = t.sample((z, None))
     ext = build_extractor("digits-cnn")
     ext(x[:256])
     s = time_steps(lambda: ext(x), 1)

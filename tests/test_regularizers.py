@@ -190,5 +190,9 @@ def test_clip_weights_bounds_every_parameter():
         assert torch.equal(p[~inside], 0.01 * b[~inside].sign())
 
 
-def test_penalty_registry():
-    assert R.PENALTIES.names() == ["bcr", "dragan", "drift", "gp", "r1", "r2"]
+def test_every_penalty_is_a_registered_term_of_d():
+    from gankit.terms import TERMS, of_phase
+
+    d_terms = [c.name for c in of_phase("D")]
+    assert d_terms == ["gp", "dragan", "r1", "r2", "bcr_real", "bcr_fake", "drift"]  # the order their values are summed
+    assert set(TERMS.names()) == set(d_terms) | {"feature_matching", "pl", "unroll", "topk"}

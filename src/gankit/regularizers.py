@@ -1,9 +1,9 @@
 """Penalties on the discriminator as pure functions returning one value per sample (shape N).
 
-Every penalty takes D (anything called as ``D(x, c) -> N`` raw scores, higher = more real, as in
-gankit.losses) and the inputs D judges, and returns the *unweighted* per-sample penalty. The objective
-(training/objectives.py) takes the mean, multiplies by the configured weight and applies the lazy interval;
-nothing here knows about configs, steps or weights. Input gradients are taken with
+Every penalty takes D (anything called as ``D(x, c) -> N`` raw scores, higher = more real, as in gankit.losses)
+and the inputs D judges, and returns the *unweighted* per-sample penalty. The terms of D's loss (gankit.terms) take
+the mean, multiply by the configured weight and apply the lazy interval; nothing here knows about configs, steps or
+weights. Input gradients are taken with
 ``torch.autograd.grad(create_graph=True)`` so that D's weights get the penalty's gradient in the same
 backward pass as the adversarial loss (and so the distributed all-reduce covers it too).
 
@@ -28,14 +28,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .registry import Registry
-
 Tensor = torch.Tensor
 Critic = Callable[[Tensor, "Tensor | None"], Tensor]  # D(x: N×..., c: N int64 | None) -> N
-
-PENALTIES: Registry[Callable[..., Tensor]] = Registry("penalties", callable, "a function returning per-sample values",
-                                                      item="penalty")
-
 
 def input_gradient(D: Critic, x: Tensor, c: Tensor | None = None) -> Tensor:
     """∇_x ΣD(x, c): N×... (each row is the gradient of that sample's own score), differentiable in D's weights."""
@@ -53,7 +47,6 @@ def _per_sample(shape: torch.Size, like: Tensor) -> Tensor:
     return torch.rand((shape[0],) + (1,) * (len(shape) - 1), device=like.device, dtype=like.dtype)
 
 
-@PENALTIES.register("gp", help="WGAN-GP: (‖∇D(x̂)‖ − 1)² on real/fake interpolates (Gulrajani et al. 2017)")
 def gradient_penalty(D: Critic, real: Tensor, fake: Tensor, c: Tensor | None = None, one_sided: bool = False) -> Tensor:
     """(‖∇D(x̂)‖ − 1)² or, one-sided, max(0, ‖∇D(x̂)‖ − 1)²; N values.
 
@@ -78,7 +71,6 @@ def dragan_points(real: Tensor, scale: float = 0.5) -> Tensor:
     return real.detach() + scale * real.detach().std() * torch.rand_like(real)
 
 
-@PENALTIES.register("dragan", help="DRAGAN: (‖∇D‖ − 1)² around perturbed real data (Kodali et al. 2017)")
 def dragan_penalty(D: Critic, real: Tensor, c: Tensor | None = None, scale: float = 0.5) -> Tensor:
     """(‖∇D(x̃)‖ − 1)² at x̃ = :func:`dragan_points` (real); N values.
 
@@ -88,7 +80,6 @@ def dragan_penalty(D: Critic, real: Tensor, c: Tensor | None = None, scale: floa
     return (_norms(input_gradient(D, dragan_points(real, scale), c)) - 1.0).pow(2)
 
 
-@PENALTIES.register("r1", help="R1: ‖∇D(x)‖² on real data (Mescheder et al. 2018)")
 def r1_penalty(D: Critic, real: Tensor, c: Tensor | None = None) -> Tensor:
     """‖∇_x D(x)‖² at the real samples; N values (the objective multiplies by γ/2).
 
@@ -97,13 +88,11 @@ def r1_penalty(D: Critic, real: Tensor, c: Tensor | None = None) -> Tensor:
     return input_gradient(D, real, c).flatten(1).pow(2).sum(1)
 
 
-@PENALTIES.register("r2", help="R2: ‖∇D(G(z))‖² on generated samples (Mescheder et al. 2018)")
 def r2_penalty(D: Critic, fake: Tensor, c: Tensor | None = None) -> Tensor:
     """‖∇_x D(x)‖² at generated samples; N values (Mescheder et al. 2018, eq. (10); weight γ/2)."""
     return input_gradient(D, fake, c).flatten(1).pow(2).sum(1)
 
 
-@PENALTIES.register("bcr", help="balanced consistency: (D(x) − D(T(x)))² (Zhao et al. 2020)")
 def consistency_penalty(D: Critic, x: Tensor, augment: Callable[[Tensor], Tensor], c: Tensor | None = None,
                         logits: Tensor | None = None) -> Tensor:
     """(D(x) − D(T(x)))²; N values. Gradients flow through both terms.
@@ -117,7 +106,6 @@ def consistency_penalty(D: Critic, x: Tensor, augment: Callable[[Tensor], Tensor
     return (logits - D(augment(x), c)).pow(2)
 
 
-@PENALTIES.register("drift", help="ProGAN drift: D(x)² keeps real scores near 0 (Karras et al. 2018)")
 def drift_penalty(real_logits: Tensor) -> Tensor:
     """D(x)² from D's raw scores on real samples; N values (weight ε_drift = 0.001 in the paper).
 
@@ -137,7 +125,7 @@ def clip_weights(D: nn.Module, c: float) -> None:
         p.clamp_(-c, c)
 
 
-__all__ = ["PENALTIES", "input_gradient", "gradient_penalty", "dragan_points", "dragan_penalty", "r1_penalty",
+__all__ = ["input_gradient", "gradient_penalty", "dragan_points", "dragan_penalty", "r1_penalty",
            "r2_penalty", "consistency_penalty", "drift_penalty", "clip_weights"]
 
 

@@ -372,7 +372,12 @@ class GANPipeline(Pipeline):
             raise ConfigError(f"--n: {n} must be at least 1")
         G = self.module
         z, c = draw_latents(n, G.z_dim, getattr(G, "c_dim", 0), torch.Generator().manual_seed(seed), labels)
-        return run_generator(G, z, c, next(G.parameters()).device, batch)
+        device = next(G.parameters()).device
+        # randomness inside G (a style-based G's per-layer noise) comes from the same seed, without touching the caller's
+        # random stream: the same seed gives the same samples
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            return run_generator(G, z, c, device, batch)
 
     def decode(self, z: Tensor, c: Tensor | None = None, batch: int = 256) -> Tensor:
         """G(z, c), in chunks."""
