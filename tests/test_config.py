@@ -90,9 +90,9 @@ def test_every_preset_loads_with_its_values(name):
                 assert got == value, (section, key)
                 if isinstance(value, float):
                     assert isinstance(got, float)
-    # toys train an MLP, images a conv net
+    # toys train an MLP (the task's), images a conv net
     if cfg.data.name in ("ring", "grid", "mog1d"):
-        assert cfg.model.name == "mlp"
+        assert cfg.model.name == {"gan": "mlp", "vae": "vae-mlp"}[cfg.task.name]
 
 
 def test_unknown_preset_lists_the_presets():
@@ -364,3 +364,9 @@ def test_game_is_refused_with_a_config_file_or_a_resume(tmp_path):
         api.train(resume=tmp_path, game="wgan-gp")
     with pytest.raises(ConfigError, match="unknown preset 'nope'"):
         load_preset("digits", game="nope")
+
+
+def test_image_channels_are_grey_or_rgb():
+    # 1 or 3: no loader or model makes 2-channel images (the range 1..3 used to admit 2)
+    assert "data.channels: 2 is not allowed; choose one of: 1, 3" in config_error(["data.channels=2"])
+    assert from_dict({}, ["data.channels=3"]).data.channels == 3

@@ -76,6 +76,7 @@ class Task:
     pipeline: ClassVar[type] = object
     sampler: ClassVar[str] = ""  # the network that samples (an averaged copy, e.g. G_ema)
     draws_field: ClassVar[bool] = False  # whether :meth:`field` gives something to draw
+    shown: ClassVar[dict[str, str]] = {}  # log key -> label, for the progress bar
 
     def __init__(self, cfg: Any, info: Any, shard: tuple[int, int] = (0, 1)) -> None:
         self.cfg, self.info = cfg, info

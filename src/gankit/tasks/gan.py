@@ -121,6 +121,7 @@ class GANTask(Task):
     guarded = ("d_real", "d_fake")  # an exploding |mean D output| is a divergence
     sampler = "G_ema"
     draws_field = True
+    shown = {"d_loss": "D", "g_loss": "G"}
 
     def __init__(self, cfg: Any, info: Any, shard: tuple[int, int] = (0, 1)) -> None:
         super().__init__(cfg, info, shard)

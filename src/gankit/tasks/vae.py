@@ -63,6 +63,7 @@ class VAETask(Task):
     ema = {"decoder_ema": "decoder"}
     sampler = "decoder_ema"
     draws_field = True
+    shown = {"elbo": "ELBO"}
 
     def __init__(self, cfg: Any, info: Any, shard: tuple[int, int] = (0, 1)) -> None:
         super().__init__(cfg, info, shard)

@@ -56,7 +56,10 @@ class R2Penalty(Term):
 
 
 class _Consistency(Term):
-    """Balanced consistency regularization (Zhao et al. 2020): (D(x) − D(T(x)))² with T = augment.bcr_policy."""
+    """Balanced consistency regularization (Zhao et al. 2020): (D(x) − D(T(x)))² with T = augment.bcr_policy, on the
+    real (``side = "real"``) or the generated batch as D sees it."""
+
+    side = "real"
 
     def __init__(self, cfg: Any, weight: float | None = None) -> None:
         from ..augment import DiffAugment
@@ -74,23 +77,21 @@ class _Consistency(Term):
         if not cfg.augment.bcr_policy.strip():
             raise ConfigError("augment.bcr_policy: consistency regularization needs an augmentation T; e.g. augment.bcr_policy=flip,translation")
 
+    def __call__(self, ctx: DContext):
+        side = self.side
+        return R.consistency_penalty(ctx.D, getattr(ctx, side), self.augment, getattr(ctx, f"c_{side}"), getattr(ctx, f"{side}_logits"))
+
 
 @register("bcr_real", help="balanced consistency on real images: λ(D(x) − D(T(x)))² (Zhao et al. 2020)")
 class ConsistencyReal(_Consistency):
-    weight_key = "reg.bcr_real"
+    weight_key, side = "reg.bcr_real", "real"
     fields = {"reg.bcr_real": (float, option(0.0, help="balanced consistency λ on real images (Zhao et al. 2020: 10); T = augment.bcr_policy", low=0.0))}
-
-    def __call__(self, ctx: DContext):
-        return R.consistency_penalty(ctx.D, ctx.real, self.augment, ctx.c_real, ctx.real_logits)
 
 
 @register("bcr_fake", help="balanced consistency on generated images: λ(D(G(z)) − D(T(G(z))))² (Zhao et al. 2020)")
 class ConsistencyFake(_Consistency):
-    weight_key = "reg.bcr_fake"
+    weight_key, side = "reg.bcr_fake", "fake"
     fields = {"reg.bcr_fake": (float, option(0.0, help="balanced consistency λ on generated images (Zhao et al. 2020: 10)", low=0.0))}
-
-    def __call__(self, ctx: DContext):
-        return R.consistency_penalty(ctx.D, ctx.fake, self.augment, ctx.c_fake, ctx.fake_logits)
 
 
 @register("drift", help="ProGAN drift: ε·D(x)² keeps real scores near 0 (Karras et al. 2018)")

@@ -174,7 +174,7 @@ class Trainer:
                     hook(self)
                 bar.update(1)
                 if self.step % 10 == 0 or self.step == tc.steps:
-                    bar.set_postfix_str(_postfix(self.last_log))
+                    bar.set_postfix_str(_postfix(self.last_log, self.task.shown))
                 if self.dist.any(stop.signal is not None or self.should_stop, self.device):
                     break
         bar.close()
@@ -325,13 +325,11 @@ class Trainer:
         self.log.write("resume", step=self.step, checkpoint=str(ckpt.relative_to(self.run_dir)))
 
 
-def _postfix(rec: dict[str, Any]) -> str:
+def _postfix(rec: dict[str, Any], keys: dict[str, str]) -> str:
+    """The progress bar's text: the task's headline statistics ({log key: label}) and images/s."""
     if not rec:
         return ""
-    if "d_loss" in rec:
-        return f"D {rec.get('d_loss', float('nan')):.3f} G {rec.get('g_loss', float('nan')):.3f} {rec.get('img_s', 0):.0f} img/s"
-    shown = [f"{k} {rec[k]:.3f}" for k in ("elbo", "loss") if isinstance(rec.get(k), (int, float))][:1]
-    return " ".join(shown + [f"{rec.get('img_s', 0):.0f} img/s"])
+    return " ".join([f"{label} {rec.get(k, float('nan')):.3f}" for k, label in keys.items()] + [f"{rec.get('img_s', 0):.0f} img/s"])
 
 
 class _StopFlag:
