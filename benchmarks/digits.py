@@ -110,7 +110,8 @@ def main() -> None:
     floor = real_vs_real(data_config(preset_dict("digits")["data"]), METRICS, 2000)
     lines = ["# Every recipe on digits, same network and budget", "",
              f"Written by `benchmarks/digits.py --steps {steps}` ({seeds_text}) on {dt.date.today().isoformat()} "
-             f"({platform.machine()}, {os.cpu_count()} CPUs, 1 thread per run, {args.jobs} at a time; about {sum(r['train_s'] for r in rows) / 60 / max(args.jobs, 1):.0f} min of training in all).", "",
+             f"({platform.machine()}, {os.cpu_count()} CPUs, 1 thread per run; the rows' runs trained for about "
+             f"{sum(r['train_s'] for r in rows) / 60:.0f} single-thread minutes in all).", "",
              "Each row is a preset's game (loss, penalties, tricks, optimizer, n_critic, spectral norm) on the `digits` preset's "
              f"DCGAN (G 128-64-32, D 32-64-128, 32×32, batch 64) for **{steps} G updates**; gradient-penalty recipes use "
              "layer norm in D; R1 uses γ = 10 on images. 2,000 samples of G_ema vs the training split, digits-cnn features "

@@ -139,8 +139,8 @@ def test_vae_learns_the_ring(tmp_path, no_report):
 
 
 def test_vae_resume_matches_a_straight_run(tmp_path, no_report):
-    # (no KL warm-up: its length is a fraction of train.steps, which the resume raises)
-    args = [*TINY, "train.checkpoint_every=10", "train.ema_kimg=0.01", "vae.kl_warmup=0"]
+    # (no KL warm-up and no lr decay: their lengths are fractions of train.steps, which the resume raises)
+    args = [*TINY, "train.checkpoint_every=10", "train.ema_kimg=0.01", "vae.kl_warmup=0", "train.lr_decay=none"]
     gankit.train("vae-ring", out=tmp_path / "straight", overrides=[*args, "train.steps=20"])
     gankit.train("vae-ring", out=tmp_path / "split", overrides=[*args, "train.steps=10"])
     assert cli.main(["train", "--resume", str(tmp_path / "split"), "train.steps=20"]) == 0
@@ -181,3 +181,24 @@ def test_vae_on_images_through_the_engine(tmp_path, no_report):
     x = pipe(6)
     assert x.shape == (6, 1, 8, 8) and x.min() >= -1 and x.max() <= 1  # decoder means in data space
     assert pipe(6, mode="draw").unique().numel() <= 2  # Bernoulli draws are binary pixels
+
+
+def test_report_draws_elbo_curves_instead_of_d_and_g_losses():
+    from gankit.report.plots import panels_of
+
+    panels = panels_of(["elbo", "recon", "kl", "kl_weight", "grad_norm", "bpd"])
+    assert panels[0] == ("ELBO and its terms (nats per sample)", ["elbo", "recon", "kl"], False)
+    assert [t for t, _, _ in panels] == ["ELBO and its terms (nats per sample)", "bits per dimension (−ELBO bound)",
+                                         "gradient norms", "other statistics"]
+
+
+def test_logistic_mean_is_the_mean_of_the_clamped_variable():
+    """Against Monte Carlo: E[clamp(μ + s·L, −1, 1)], L standard logistic, also where μ lies outside [−1, 1]."""
+    from gankit.likelihoods import logistic_mean
+
+    torch.manual_seed(0)
+    mu = torch.tensor([[-2.0, -0.5, 0.0, 0.9, 1.5]], dtype=torch.float64)
+    log_s = torch.log(torch.tensor([[0.5, 0.2, 1.0, 0.3, 0.4]], dtype=torch.float64))
+    u = torch.rand(400_000, 5, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+    mc = (mu + log_s.exp() * (u.log() - (-u).log1p())).clamp(-1, 1).mean(0)
+    torch.testing.assert_close(logistic_mean(torch.cat([mu, log_s], 1))[0], mc, atol=3e-3, rtol=0)

@@ -17,7 +17,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="gankit", description="Train, evaluate and diagnose GANs.")
+    p = _Parser(prog="gankit", description="Train, evaluate and diagnose GANs (and the baselines of other families beside them).")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 

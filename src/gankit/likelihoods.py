@@ -118,6 +118,15 @@ def logistic_log_prob(params: Tensor, x: Tensor) -> Tensor:
     return _sum_per_sample(out)
 
 
+def logistic_mean(params: Tensor) -> Tensor:
+    """E[clamp(X, −1, 1)] for X ~ Logistic(μ, s): −1 + s·(softplus((μ + 1)/s) − softplus((μ − 1)/s)), the integral of
+    P(X > t) over [−1, 1] (the 8-bit rounding inside moves it by less than a step). Unlike clamp(μ), it is right where
+    the edge bins hold the mass (μ outside [−1, 1], or a wide s)."""
+    mu, log_s = _split(params, 2)
+    s = torch.exp(log_s.clamp(min=LOG_SCALE_MIN))
+    return -1.0 + s * (F.softplus((mu + 1.0) / s) - F.softplus((mu - 1.0) / s))
+
+
 def _logistic_sample(params: Tensor, gen: torch.Generator | None) -> Tensor:
     mu, log_s = _split(params, 2)
     u = _rand_like(mu, gen).clamp(1e-5, 1.0 - 1e-5)
@@ -126,7 +135,7 @@ def _logistic_sample(params: Tensor, gen: torch.Generator | None) -> Tensor:
 
 
 LIKELIHOODS.register("logistic", Likelihood(
-    "logistic", 2, logistic_log_prob, lambda p: _split(p, 2)[0].clamp(-1.0, 1.0), _logistic_sample, discrete=True),
+    "logistic", 2, logistic_log_prob, logistic_mean, _logistic_sample, discrete=True),
     help="discretized logistic per pixel (8-bit bins; PixelCNN++): a proper probability, bits/dim")
 
 
@@ -135,4 +144,5 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(1)
 
 
-__all__ = ["LIKELIHOODS", "Likelihood", "gaussian_log_prob", "bernoulli_log_prob", "logistic_log_prob", "gaussian_kl", "BIN"]
+__all__ = ["LIKELIHOODS", "Likelihood", "gaussian_log_prob", "bernoulli_log_prob", "logistic_log_prob", "logistic_mean", "gaussian_kl",
+           "BIN"]

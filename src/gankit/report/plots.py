@@ -42,8 +42,10 @@ def fig_png(fig: Figure, dpi: int = 100) -> bytes:
 
 def panels_of(names: Sequence[str]) -> list[tuple[str, list[str], bool]]:
     """Group log statistic names into (title, names, log_y) panels; unknown names go to "other statistics"."""
-    names = [n for n in names if n not in _NOT_CURVES]
+    names = [n for n in names if n not in _NOT_CURVES and not n.startswith("lr_")]  # learning rates: every optimizer's
     groups: list[tuple[str, list[str], bool]] = [
+        ("ELBO and its terms (nats per sample)", [n for n in names if n in ("elbo", "recon", "kl")], False),
+        ("bits per dimension (−ELBO bound)", [n for n in names if n == "bpd"], False),
         ("losses", [n for n in names if "loss" in n], False),
         ("D raw output (mean over batch)", [n for n in names if n in ("d_real", "d_fake")], False),
         ("D accuracy", [n for n in names if n.startswith("d_acc")], False),

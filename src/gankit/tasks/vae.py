@@ -101,8 +101,7 @@ class VAETask(Task):
         w = self.kl_weight(clock.step)
         loss = (w * kl - recon).mean()
         elbo = (recon - kl).mean().detach()
-        stats = {"loss": loss.detach(), "elbo": elbo, "recon": recon.mean().detach(), "kl": kl.mean().detach(),
-                 "kl_weight": torch.tensor(w)}
+        stats = {"elbo": elbo, "recon": recon.mean().detach(), "kl": kl.mean().detach(), "kl_weight": torch.tensor(w)}
         if self.lk.discrete:
             stats["bpd"] = -elbo / (self.dims * math.log(2.0))
         return loss, stats
