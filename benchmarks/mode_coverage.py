@@ -123,7 +123,7 @@ def write_markdown(path: Path, result: dict) -> None:
     toys = list(TOYS) + list(EXTRA) + sorted({row["toy"] for row in t.values()} - set(TOYS) - set(EXTRA))
     order = {name: i for i, name in enumerate(PRESETS)}
     for toy in toys:
-        rows = sorted((row for row in t.values() if row["toy"] == toy), key=lambda row: order.get(row["preset"], len(order)))
+        rows = sorted((row for row in t.values() if row["toy"] == toy), key=lambda row: (order.get(row["preset"], len(order)), row["preset"]))
         if not rows:
             continue
         lines += [f"### {toy} ({rows[0]['k']} modes){'' if toy in TOYS else ', recipes unchanged'}", "", *head]
@@ -140,7 +140,7 @@ def write_markdown(path: Path, result: dict) -> None:
     def family(preset: str) -> str:  # vae-ring and vae-grid are one method, a preset per toy
         return preset.rsplit("-", 1)[0] if preset.endswith(("-ring", "-grid")) else preset
 
-    for preset in sorted({family(row["preset"]) for row in t.values()}, key=lambda name: order.get(name, len(order))):
+    for preset in sorted({family(row["preset"]) for row in t.values()}, key=lambda name: (order.get(name, len(order)), name)):
         ring = t.get(f"{preset}|ring") or t.get(f"{preset}-ring|ring")
         grid = t.get(f"{preset}|grid") or t.get(f"{preset}-grid|grid")
         if ring is None or grid is None:

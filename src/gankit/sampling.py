@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .data.images import to_uint8
 from .errors import ConfigError
 from .tasks.base import module_of
 from .tasks.gan import draw_latents, run_generator
@@ -190,8 +191,6 @@ def project(G: nn.Module, target: Tensor, steps: int = 300, lr: float = 0.05, di
 def save_gif(images: Tensor, path: str | Path, ms_per_frame: int = 80, min_side: int = 128) -> Path:
     """An endlessly looping GIF of frames×C×H×W images in [-1, 1], played forward then backward."""
     from PIL import Image
-
-    from .data.images import to_uint8
 
     arr = to_uint8(images.float()).permute(0, 2, 3, 1).numpy()
     scale = max(1, -(-min_side // arr.shape[1]))

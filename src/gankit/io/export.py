@@ -26,6 +26,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import CheckpointError
+from ..models import MODELS
+from ..version import __version__
 
 FORMAT = "gankit-generator"
 UNSAFE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
@@ -60,8 +62,6 @@ def load_module_weights(module: nn.Module, path: Path) -> None:
 def export_generator(G: nn.Module, family: str, kwargs: dict, data_info: dict, out: Path, extra: dict | None = None,
                      task: str = "gan", network: str = "G") -> Path:
     """Write ``out/config.json`` and ``out/model.safetensors`` atomically (a temp dir renamed into place)."""
-    from ..version import __version__
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -102,8 +102,6 @@ def load_export(path: str | Path, device: str | torch.device = "cpu") -> nn.Modu
     The returned module has its usual attributes (``z_dim``, ``c_dim``, ...) and ``gankit_meta`` (the config.json dict,
     including ``data``: the DataInfo of its training set).
     """
-    from ..models import MODELS
-
     d = resolve_generator_dir(path)
     try:
         meta = json.loads((d / "config.json").read_text())

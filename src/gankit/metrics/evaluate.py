@@ -24,8 +24,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..data import build_dataset
+from ..data.images import ImageData, to_float
+from ..data.toy import ToyMixture
 from ..errors import ConfigError, DataError
 from ..registry import Registry
+from ..version import __version__
 from ._common import cache_root
 from .features import Extractor, build_extractor
 from .fid import feature_stats, fid, fid_from_stats
@@ -183,10 +187,6 @@ def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
 
 def real_samples(data_cfg: Any, split: str, n: int, seed: int) -> tuple[torch.Tensor, np.ndarray | None]:
     """Up to ``n`` real samples of a split in data space (images: a seeded subset when the split is larger)."""
-    from ..data import build_dataset
-    from ..data.images import ImageData, to_float
-    from ..data.toy import ToyMixture
-
     data = build_dataset(data_cfg, split)
     if isinstance(data, ToyMixture):
         return data.sample(n, torch.Generator().manual_seed(seed + (0 if split == "train" else 7919))), None
@@ -266,8 +266,6 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
                      extractor: Extractor | None = None, n_real: int | None = None, seed: int = 0,
                      reference_split: str = "train", ref_stats: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """Score generated samples (N×… in data space) against real data; returns a flat dict with provenance."""
-    from ..version import __version__
-
     check_metrics(metrics, info)
     extractor = extractor or build_extractor(info.extractor_name)
     need_probs = any("probs" in METRICS.get(m).needs for m in metrics)

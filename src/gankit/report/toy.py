@@ -26,6 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ..visual import write_gif  # noqa: E402,F401  (the animation's writer; re-exported for report/__init__)
+from ..data.toy import ToyMixture
 
 Density = Callable[[np.ndarray], np.ndarray]
 
@@ -69,8 +70,6 @@ def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
 def true_density(x: np.ndarray, centers: np.ndarray, std: float) -> np.ndarray:
     """p_data at 1-D points x (n,) for the equally weighted mixture of N(center, std²)."""
     import torch
-
-    from ..data.toy import ToyMixture
 
     mix = ToyMixture(torch.tensor(np.asarray(centers, dtype=np.float32)), float(std))
     return mix.log_prob(torch.as_tensor(np.asarray(x, dtype=np.float32)).reshape(-1, 1)).double().exp().numpy()

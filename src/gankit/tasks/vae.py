@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..likelihoods import LIKELIHOODS, gaussian_kl
 from ..models import build_networks
 from ..types import Batch
@@ -145,8 +146,6 @@ class VAEPipeline(Pipeline):
     it, as the run's ``vae.sample`` said); ``pipe(n, mode="draw")`` chooses."""
 
     def __call__(self, n: int, labels: Any = None, seed: int = 0, batch: int = 512, mode: str | None = None) -> Tensor:
-        from ..errors import ConfigError
-
         if n < 1:
             raise ConfigError(f"--n: {n} must be at least 1")
         if labels is not None:

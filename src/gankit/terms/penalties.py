@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import regularizers as R
+from ..augment import DiffAugment
 from ..errors import ConfigError
 from ..fields import option
-from .. import regularizers as R
 from . import DContext, Term, register
 
 _LAZY = "reg.lazy"  # the shared lazy interval of the input-gradient penalties
@@ -62,8 +63,6 @@ class _Consistency(Term):
     side = "real"
 
     def __init__(self, cfg: Any, weight: float | None = None) -> None:
-        from ..augment import DiffAugment
-
         super().__init__(cfg, weight)
         self.augment = DiffAugment(cfg.augment.bcr_policy)
 

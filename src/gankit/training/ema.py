@@ -1,4 +1,4 @@
-"""Exponential moving average of the generator's weights (G_ema), with a half-life in images.
+"""Exponential moving average of a network's weights (a GAN's G_ema, a VAE's decoder_ema), with a half-life in images.
 
 β per step = 0.5 ** (batch / half_life_images), as in Karras et al. 2018/2020 (ProGAN, StyleGAN2); with a
 ramp-up the half-life is at most ``rampup × images shown so far``, so early averages do not drag in the

@@ -289,7 +289,8 @@ class Trainer:
         """JSON-ready counters and data order (networks, optimizers and RNGs are saved by the checkpoint)."""
         hooks = {type(h).__name__: h.state_dict() for h in [*self.hooks, self.guard] if hasattr(h, "state_dict")}
         return {**self.counters(), "images_seen": self.images_seen, "wall_s": self.wall_time(),
-                "batches": self.batches.state_dict(), "hooks": hooks, "objective": self.task.state_dict(),
+                "batches": self.batches.state_dict(), "hooks": hooks,
+                "objective": self.task.state_dict(),  # the task's state (its key predates tasks: older checkpoints resume)
                 "scalers": {k: {n: float(v) if isinstance(v, float) else v for n, v in sc.state_dict().items()}
                             for k, sc in self.scalers.items()}}
 
