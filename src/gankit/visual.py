@@ -58,12 +58,12 @@ def save_scatter(points: torch.Tensor, path: str | Path, centers: Sequence[Seque
     p = points.detach().float().cpu().numpy()
     fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
     if p.shape[1] == 1:
-        ax.hist(p[:, 0], bins=100, density=True, color="tab:blue", alpha=0.7, label="G")
+        ax.hist(p[:, 0], bins=100, density=True, color="tab:blue", alpha=0.7, label="samples")
         if centers is not None:
             for c in centers:
                 ax.axvline(c[0], color="tab:red", lw=0.8)
     else:
-        ax.scatter(p[:, 0], p[:, 1], s=3, alpha=0.5, color="tab:blue", label="G(z)", rasterized=True)
+        ax.scatter(p[:, 0], p[:, 1], s=3, alpha=0.5, color="tab:blue", label="samples", rasterized=True)
         if centers is not None:
             c = np.asarray(centers)
             ax.scatter(c[:, 0], c[:, 1], s=40, marker="x", color="tab:red", label="true modes")

@@ -45,6 +45,9 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))  # exact, no overflow
 
 
+ELBO_FLOOR = -30.0
+
+
 def d_view(raw: np.ndarray, loss: str) -> tuple[np.ndarray, str, bool]:
     """(values to draw, axis label, whether they estimate D* = p_data/(p_data+p_g)) for ``loss``.
 
@@ -53,8 +56,8 @@ def d_view(raw: np.ndarray, loss: str) -> tuple[np.ndarray, str, bool]:
     """
     if loss in LOGISTIC:
         return sigmoid(raw), "D(x) = σ(raw D)", True
-    if loss == "elbo":
-        return np.asarray(raw, dtype=np.float64), "ELBO (nats)", False
+    if loss == "elbo":  # a log-density bound: floored at −30 nats so the colours resolve the data's neighbourhood
+        return np.maximum(np.asarray(raw, dtype=np.float64), ELBO_FLOOR), "ELBO (nats)", False
     if loss == "lsgan":
         return np.asarray(raw, dtype=np.float64), "D(x) (least-squares score)", True
     return np.asarray(raw, dtype=np.float64), f"critic score ({loss or 'raw'})", False
@@ -120,7 +123,7 @@ class Frames2D:
         cb.set_label(label, fontsize=8)
         cb.ax.tick_params(labelsize=7)
         self.dots = ax.scatter(first["samples"][:, 0], first["samples"][:, 1], s=4, color="black", alpha=0.55,
-                               linewidths=0, label="G(z), fixed z", zorder=3)
+                               linewidths=0, label="samples, fixed latents", zorder=3)
         # hollow rings, so that samples sitting on a mode stay visible
         ax.scatter(centers[:, 0], centers[:, 1], s=130, marker="o", facecolors="none", edgecolors="lime",
                    linewidths=2.0, label="true modes", zorder=4)
@@ -168,7 +171,7 @@ class Frames1D:
         self.fig, ax = plt.subplots(figsize=(7.0, 4.8), dpi=100)
         self.ax = ax
         self.edges = np.linspace(x[0], x[-1], self.BINS + 1)
-        _, _, self.bars = ax.hist([], bins=self.edges, color="tab:blue", alpha=0.35, label="G samples (histogram)")
+        _, _, self.bars = ax.hist([], bins=self.edges, color="tab:blue", alpha=0.35, label="samples (histogram)")
         ax.plot(x, self.p_data, color="tab:green", lw=2, label="p_data (true density)")
         (self.kde_line,) = ax.plot(x, np.zeros_like(x), color="tab:blue", lw=1.2, ls="--", label="p_g (KDE of G samples)")
         ax.set_xlim(x[0], x[-1])
@@ -224,12 +227,12 @@ def surface_levels(snaps: list[dict[str, np.ndarray]], loss: str) -> tuple[np.nd
     """
     if loss in LOGISTIC:
         return np.linspace(0.0, 1.0, 11), 0.5
-    vals = np.concatenate([np.asarray(s["d_raw"], dtype=np.float64).ravel() for s in snaps])
+    vals = np.concatenate([d_view(s["d_raw"], loss)[0].ravel() for s in snaps])
     vals = vals[np.isfinite(vals)]
     lo, hi = (np.percentile(vals, [1, 99]) if vals.size else (0.0, 1.0))
     if not hi > lo:
         lo, hi = lo - 1.0, lo + 1.0
-    mid = 0.5 if loss == "lsgan" else 0.0
+    mid = {"lsgan": 0.5, "elbo": None}.get(loss, 0.0)  # a density has no decision level
     return np.linspace(lo, hi, 11), mid
 
 
