@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
-from ..fields import build, check, check_value, coerce, describe
+from ..fields import build, check, coerce, describe
 from .sections import (COMMON_SECTIONS, TASKS, AugmentConfig, DataConfig, EvalConfig, GANTrainConfig, HealthConfig,
                        LossConfig, TaskConfig, TrainConfig, VAEConfig, VAETrainConfig, term_section)
 
@@ -384,6 +384,6 @@ def describe_fields(task: str = "gan") -> list[tuple[str, str, Any, str]]:
 __all__ = ["Config", "TaskConfig", "DataConfig", "TrainConfig", "GANTrainConfig", "VAETrainConfig", "EvalConfig", "HealthConfig",
            "LossConfig", "AugmentConfig", "VAEConfig", "from_dict", "load_preset", "load_file", "preset_names", "preset_dict",
            "with_game", "parse_override", "validate", "data_config", "describe_fields", "registries", "term_section", "upgrade",
-           "GAME_TRAIN_KEYS", "check_value"]
+           "GAME_TRAIN_KEYS"]
 
 
