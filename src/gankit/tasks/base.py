@@ -129,8 +129,10 @@ class Task:
         pass
 
     def export_spec(self) -> tuple[str, nn.Module, dict]:
-        """(the family's network name, the module to export, its constructor kwargs)."""
-        raise NotImplementedError
+        """(the family's network name, the module to export, its constructor kwargs): the averaged ``sampler`` copy,
+        built like the network it averages."""
+        source = self.ema[self.sampler]
+        return source, self.networks[self.sampler], self.kwargs[source]
 
     def export_meta(self) -> dict[str, Any]:
         """What the task's pipeline needs besides the network (saved in the export's config.json)."""

@@ -172,7 +172,7 @@ class GANTask(Task):
 
     def decode(self, latents: tuple, batch: int = 512) -> Tensor:
         z, c = latents
-        return run_generator(self.networks["G_ema"], z, c, self.device, batch)
+        return run_generator(self.networks[self.sampler], z, c, self.device, batch)
 
     # ------------------------------------------------------------------ D
 
@@ -359,9 +359,6 @@ class GANTask(Task):
                 t.load_state_dict(state)
         if "augment" in state and hasattr(self.view.augment, "load_state_dict"):
             self.view.augment.load_state_dict(state["augment"])
-
-    def export_spec(self) -> tuple[str, nn.Module, dict]:
-        return "G", self.networks["G_ema"], self.kwargs["G"]
 
 
 class GANPipeline(Pipeline):

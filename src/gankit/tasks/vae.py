@@ -115,7 +115,7 @@ class VAETask(Task):
 
     def decode(self, latents: tuple, batch: int = 512) -> Tensor:
         z, seed = latents
-        return run_decoder(self.networks["decoder_ema"], z, self.sample_mode, torch.Generator().manual_seed(seed), self.device, batch)
+        return run_decoder(self.networks[self.sampler], z, self.sample_mode, torch.Generator().manual_seed(seed), self.device, batch)
 
     @torch.no_grad()
     def field(self, points: Tensor) -> Tensor:
@@ -133,9 +133,6 @@ class VAETask(Task):
         finally:
             for n, m in zip(nets, modes):
                 n.train(m)
-
-    def export_spec(self) -> tuple[str, nn.Module, dict]:
-        return "decoder", self.networks["decoder_ema"], self.kwargs["decoder"]
 
     def export_meta(self) -> dict[str, Any]:
         return {"sample": self.sample_mode, "likelihood": self.likelihood}
