@@ -51,6 +51,8 @@ class Schema:
         metrics: the metrics ``gankit evaluate --real-vs-real`` computes by default.
         report: the report's panels beyond curves, samples, health and evaluations.
         data_space: the range samples live in, in words.
+        quantized: generated samples are rounded to the data's 8-bit grid before they are scored, exactly as real
+            ones reach the extractor (StyleGAN2-ADA's metric code: ``(x·127.5 + 128).clamp(0, 255)`` to uint8).
     """
 
     name: str
@@ -60,12 +62,13 @@ class Schema:
     metrics: tuple[str, ...]
     report: tuple[str, ...]
     data_space: str
+    quantized: bool = False
 
 
 SCHEMAS: dict[str, Schema] = {
     "points": Schema("points", "D coordinates", "scatter", "identity", ("modes",), ("animation",), "the mixture's plane"),
     "image": Schema("image", "C×H×W pixels", "grid", "inception-v3-fid", ("fid", "kid", "pr", "dc", "classes"),
-                    ("interpolation", "classes", "nearest"), "[-1, 1], 8-bit steps"),
+                    ("interpolation", "classes", "nearest"), "[-1, 1], 8-bit steps", quantized=True),
 }
 
 #: names earlier exports used for a schema ("kind": "toy" in generator/config.json before the task engine)

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from ..data import build_dataset
-from ..data.images import ImageData, to_float
+from ..data.images import ImageData, quantize, to_float
 from ..data.toy import ToyMixture
 from ..errors import ConfigError, DataError
 from ..registry import Registry
+from ..types import schema as schema_named
 from ..version import __version__
 from ._common import cache_root
 from .features import Extractor, build_extractor
@@ -265,8 +266,13 @@ def check_metrics(names: list[str], info: Any, extractor: Extractor | None = Non
 def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metrics: list[str], *,
                      extractor: Extractor | None = None, n_real: int | None = None, seed: int = 0,
                      reference_split: str = "train", ref_stats: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
-    """Score generated samples (N×… in data space) against real data; returns a flat dict with provenance."""
+    """Score generated samples (N×… in data space) against real data; returns a flat dict with provenance.
+
+    Images are first rounded to 8 bits (:func:`~gankit.data.images.quantize`), the grid real images come from.
+    """
     check_metrics(metrics, info)
+    if schema_named(info.schema).quantized:
+        fake_samples = quantize(fake_samples)
     extractor = extractor or build_extractor(info.extractor_name)
     need_probs = any("probs" in METRICS.get(m).needs for m in metrics)
     fake = extractor(fake_samples)
@@ -290,6 +296,7 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
         for name in metrics:
             result.update({k: float(v) for k, v in METRICS.get(name).fn(inputs).items()})
     result.update({"metrics": list(metrics), **extractor.provenance(), "n_real": int(ref["n"]), "n_fake": int(len(fake_samples)),
+                   "fake_8bit": bool(schema_named(info.schema).quantized),
                    "reference": f"{data_cfg.name}/{reference_split}" if ref_stats is None else "statistics file",
                    "seed": seed, "gankit_version": __version__})
     if caught:

@@ -6,7 +6,8 @@ result records exactly what measured it. Registered extractors:
 
 * ``identity`` — toy and tabular vectors as they are (flattened);
 * ``digits-cnn`` — a classifier trained on the bundled digits (features 128-d, 10 classes);
-* ``inception-v3-fid`` — the standard FID Inception network (pool3 2,048-d, 1,008 logits), weights from
+* ``inception-v3-fid`` — the standard FID Inception network (pool3 2,048-d; class probabilities from the 1,008
+  unbiased logits, as the Inception Score's reference code), weights from
   a user path or cache, verified by SHA-256.
 
 Any ``nn.Module`` mapping N×… to N×F becomes an extractor with :func:`from_module`.
@@ -84,7 +85,9 @@ def inception_v3_fid(device: str | torch.device = "cpu", weights: str | None = N
 
     def fn(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = net(x)
-        return out["pool3"], out["logits"].softmax(dim=1)
+        # The Inception Score's p(y|x): softmax of pool3 · Wᵀ *without* the bias, as Salimans et al.'s released
+        # code and torch-fidelity compute it (FIDInceptionV3.probs says the same).
+        return out["pool3"], out["logits_unbiased"].softmax(dim=1)
 
     return Extractor("inception-v3-fid", fn, inception.EXPECTED_SHA256,
                      "bilinear to 299×299 (align_corners=False), grey repeated to RGB", batch_size=64,

@@ -51,8 +51,20 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float in [-1, 1] -> uint8 0..255, clipping values outside the range."""
-    return images.add(1.0).mul(127.5).round_().clamp_(0, 255).to(torch.uint8)
+    """float in [-1, 1] -> uint8 0..255, clipping values outside the range.
+
+    StyleGAN2-ADA's conversion (its metric code and its image writer): ``floor(clamp(x·127.5 + 128, 0, 255))``,
+    i.e. x·127.5 + 127.5 rounded half up. ``to_uint8(to_float(u)) == u`` for every uint8 ``u``.
+    """
+    return images.mul(127.5).add_(128.0).clamp_(0, 255).floor_().to(torch.uint8)
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """Generated images on the 8-bit grid real images live on: ``to_float(to_uint8(x))`` (float32, same shape).
+
+    Every path that scores generated images goes through this, so scoring ``x`` and scoring its 8-bit file agree.
+    """
+    return to_float(to_uint8(images.detach().float().cpu()))
 
 
 # --------------------------------------------------------------------------------------------------
