@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import numpy as np
 import torch
 from torch import nn
 
@@ -150,10 +151,16 @@ def test_dragan_points_statistics():
     torch.manual_seed(0)
     x = torch.randn(20000, 2, dtype=F64) * 3.0 + 1.0
     s = x.std().item()
-    delta = R.dragan_points(x) - x  # = 0.5·std(x)·u, u ~ U[0, 1) per element
+    # = α·0.5·std(x)·u: u ~ U[0, 1) per element, α ~ U[0, 1) per sample (the reference code's interpolate
+    # between x and its perturbation x + 0.5·std·u)
+    delta = R.dragan_points(x) - x
     assert delta.min().item() >= 0.0 and delta.max().item() <= 0.5 * s
-    assert delta.mean().item() == pytest.approx(0.25 * s, rel=0.02)  # E u = ½
-    assert delta.std().item() == pytest.approx(0.5 * s / math.sqrt(12), rel=0.02)  # sd of U[0, 1) = 1/√12
+    assert delta.mean().item() == pytest.approx(0.5 * s / 4, rel=0.02)  # E[αu] = ¼
+    assert delta.std().item() == pytest.approx(0.5 * s * math.sqrt(7 / 144), rel=0.02)  # Var[αu] = 1/9 − 1/16
+    # one α per sample couples a sample's coordinates: corr(αu₁, αu₂) = (1/12 − 1/16) / (7/144) = 3/7
+    # (0 for the α = 1 special case, independent per element)
+    corr = np.corrcoef(delta[:, 0].numpy(), delta[:, 1].numpy())[0, 1]
+    assert corr == pytest.approx(3 / 7, abs=0.02)
     assert R.dragan_points(x, scale=0.0).equal(x)
 
 

@@ -62,12 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="FILE.html to write")
 
     e = sub.add_parser("evaluate", help="score a run's generator (FID, KID, precision/recall, ...) with provenance",
-                       description="Score RUN's generator against its real data, or with --real-vs-real DATASET the floor: "
+                       description="Score RUN's generator against its real data; with --samples PATH --against DATASET|STATS.npz "
+                       "samples any model wrote (a folder of images, .npy, .npz); or with --real-vs-real DATASET the floor: "
                        "every metric between two disjoint real splits.")
     e.add_argument("run", nargs="?", metavar="RUN")
     e.add_argument("--real-vs-real", metavar="DATASET", help="score the train split against the test split of DATASET")
+    e.add_argument("--samples", metavar="PATH", help="score these samples instead of a run: a folder of images, or a .npy/.npz "
+                   "(uint8 N×H×W×C or N×C×H×W images, float images in [-1, 1], float N×D points)")
+    e.add_argument("--against", metavar="DATASET|STATS.npz", help="with --samples: a dataset (gankit list; data.key=value "
+                   "options) or a pytorch-fid statistics .npz (fid only)")
+    e.add_argument("--split", choices=("train", "test"), help="with --samples: the dataset's reference split (default train)")
+    e.add_argument("--max-samples", type=int, metavar="N", help="with --samples: score only the first N samples (default all)")
     e.add_argument("--metrics", default="", help="comma-separated (gankit list): e.g. fid,kid,pr,dc,is,c2st,modes,classes")
-    e.add_argument("--n", type=int, default=2500, help="generated samples (and at most this many real ones)")
+    e.add_argument("--n", type=int, default=2500, help="generated samples (and at most this many real ones; with --samples: "
+                   "real ones only)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--extractor", help="feature extractor (default: by dataset)")
     e.add_argument("--weights", help="inception-v3-fid weights file (pt_inception-2015-12-05-6726825d.pth)")
@@ -76,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ppl-weights", help="ppl with lpips-vgg: the LPIPS weights file (.safetensors, or .pth with its SHA-256 checked)")
     e.add_argument("--ppl-space", choices=("w", "z"), help="ppl: latent space (default w for style-based generators, else z)")
     e.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    e.add_argument("overrides", nargs="*", metavar="data.key=value", help="with --real-vs-real: data options, e.g. data.resolution=32")
+    e.add_argument("overrides", nargs="*", metavar="data.key=value", help="with --real-vs-real or --samples: data options, e.g. data.path=DIR")
 
     sub.add_parser("presets", help="list the shipped presets")
     lst = sub.add_parser("list", help="list the registries (tasks, datasets, models, losses, terms, ...)")
@@ -219,18 +227,49 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_evaluate_args(args: argparse.Namespace) -> None:
+    """--samples PATH goes with --against and excludes RUN / --real-vs-real; its options need it. A key=value that
+    argparse took for RUN (it comes first among the positionals) is put back among the overrides."""
+    from .errors import ConfigError
+
+    if args.run and "=" in args.run and not Path(args.run).exists():  # argparse gives RUN the first key=value
+        args.overrides, args.run = [args.run, *args.overrides], None
+    if not args.samples:
+        given = [flag for flag, value in (("--against", args.against), ("--split", args.split),
+                                          ("--max-samples", args.max_samples)) if value is not None]
+        if given:
+            raise ConfigError(f"{given[0]} goes with --samples PATH (samples from files); add --samples or drop {given[0]}")
+        return
+    if args.run or args.real_vs_real:
+        other = "RUN" if args.run else "--real-vs-real"
+        raise ConfigError(f"--samples scores samples from files, {other} scores something else; give one of them")
+    if not args.against:
+        raise ConfigError("--samples needs --against DATASET (gankit list) or --against STATS.npz (a pytorch-fid statistics file)")
+    if args.ref_stats:
+        raise ConfigError("--ref-stats is for RUN; with --samples give the statistics file as --against STATS.npz")
+    ppl = [flag for flag, value in (("--ppl-distance", args.ppl_distance), ("--ppl-weights", args.ppl_weights),
+                                    ("--ppl-space", args.ppl_space)) if value is not None]
+    if ppl:
+        raise ConfigError(f"{ppl[0]}: ppl needs a generator, files of samples have none; drop it or score RUN")
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from .config import data_config, dataset_of
     from .errors import ConfigError
-    from .evaluation import evaluate_run, real_vs_real
+    from .evaluation import evaluate_files, evaluate_run, real_vs_real
     from .types import schema
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if args.n < 2:
         raise ConfigError(f"--n: {args.n} is too small; use at least 2")
-    if args.real_vs_real:
+    _check_evaluate_args(args)
+    if args.samples:
+        result = evaluate_files(args.samples, args.against, metrics, n=args.n, seed=args.seed, split=args.split,
+                                extractor=args.extractor, weights=args.weights, max_samples=args.max_samples,
+                                overrides=[o if o.startswith("data.") else f"data.{o}" for o in args.overrides])
+    elif args.real_vs_real:
         if args.run:
             raise ConfigError("--real-vs-real scores a dataset against itself; drop RUN")
         data_cfg = data_config({"name": args.real_vs_real}, [o if o.startswith("data.") else f"data.{o}" for o in args.overrides])
@@ -239,7 +278,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         result = real_vs_real(data_cfg, metrics, args.n, seed=args.seed, extractor=args.extractor, weights=args.weights)
     else:
         if not args.run:
-            raise ConfigError("evaluate needs RUN (a run directory) or --real-vs-real DATASET")
+            raise ConfigError("evaluate needs RUN (a run directory), --samples PATH --against DATASET|STATS.npz, "
+                              "or --real-vs-real DATASET")
         if args.overrides:
             raise ConfigError(f"evaluate RUN takes no overrides (got {args.overrides[0]!r})")
         if not metrics:

@@ -48,6 +48,22 @@ class AdversarialLoss:
     g_loss: Callable[[Tensor], Tensor]
     g_loss_rel: Callable[[Tensor, Tensor], Tensor] | None = None  # (fake_logits, real_logits) -> scalar
     critic: bool = False
+    d_real: Callable[[Tensor], Tensor] | None = None  # D's loss term on real scores (None: relativistic, it does not split)
+    boundary: float | None = 0.0  # D's decision threshold on its raw score; None: a Wasserstein critic has none
+
+    def margins(self, real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor] | None:
+        """How far each score lies on its correct side of D's decision boundary: (real − b, b − fake), N and M values.
+
+        b is the loss's own boundary: logit 0 for minimax / nsgan (D(x) = ½), 0 for hinge (its margins are ±1),
+        (0 + real_target)/2 for lsgan (halfway between its targets), and for the relativistic losses the mean score of the
+        other kind (RaGAN's D says "real" when f(x) > E f(G(z))). None for wgan: a critic's output is defined only up to
+        a constant, so it has no boundary (ADA needs one; D's accuracy is not logged).
+        """
+        if self.relativistic:
+            return real_logits - fake_logits.mean(), real_logits.mean() - fake_logits
+        if self.boundary is None:
+            return None
+        return real_logits - self.boundary, self.boundary - fake_logits
 
     @property
     def relativistic(self) -> bool:
@@ -83,32 +99,36 @@ def _d_logistic(target: float) -> Callable[[Tensor, Tensor], Tensor]:
 @LOSSES.register("minimax", help="original saturating GAN loss (Goodfellow et al. 2014)")
 def minimax(real_target: float = 1.0) -> AdversarialLoss:
     """G minimizes E log(1 − D(G(z))) = −E softplus(f)."""
-    return AdversarialLoss("minimax", _d_logistic(real_target), lambda fake: -F.softplus(fake).mean())
+    return AdversarialLoss("minimax", _d_logistic(real_target), lambda fake: -F.softplus(fake).mean(),
+                           d_real=lambda real: _bce_real(real, real_target))
 
 
 @LOSSES.register("nsgan", help="non-saturating GAN loss: G maximizes log D(G(z))")
 def nsgan(real_target: float = 1.0) -> AdversarialLoss:
     """G minimizes −E log D(G(z)) = E softplus(−f)."""
-    return AdversarialLoss("nsgan", _d_logistic(real_target), lambda fake: F.softplus(-fake).mean())
+    return AdversarialLoss("nsgan", _d_logistic(real_target), lambda fake: F.softplus(-fake).mean(),
+                           d_real=lambda real: _bce_real(real, real_target))
 
 
 @LOSSES.register("wgan", help="Wasserstein critic loss (pair with clipping or a gradient penalty)")
 def wgan(real_target: float = 1.0) -> AdversarialLoss:
     _no_target("wgan", real_target)  # a critic has no target
-    return AdversarialLoss("wgan", lambda real, fake: fake.mean() - real.mean(), lambda fake: -fake.mean(), critic=True)
+    return AdversarialLoss("wgan", lambda real, fake: fake.mean() - real.mean(), lambda fake: -fake.mean(), critic=True,
+                           d_real=lambda real: -real.mean(), boundary=None)
 
 
 @LOSSES.register("hinge", help="hinge loss (geometric GAN / SNGAN)")
 def hinge(real_target: float = 1.0) -> AdversarialLoss:
     _no_target("hinge", real_target)
     return AdversarialLoss("hinge", lambda real, fake: F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean(),
-                           lambda fake: -fake.mean(), critic=True)
+                           lambda fake: -fake.mean(), critic=True, d_real=lambda real: F.relu(1.0 - real).mean())
 
 
 @LOSSES.register("lsgan", help="least-squares GAN (targets 0 fake, 1 real)")
 def lsgan(real_target: float = 1.0) -> AdversarialLoss:
     return AdversarialLoss("lsgan", lambda real, fake: 0.5 * (real - real_target).pow(2).mean() + 0.5 * fake.pow(2).mean(),
-                           lambda fake: 0.5 * (fake - 1.0).pow(2).mean())
+                           lambda fake: 0.5 * (fake - 1.0).pow(2).mean(),
+                           d_real=lambda real: 0.5 * (real - real_target).pow(2).mean(), boundary=0.5 * real_target)
 
 
 def _no_fake_only(name: str) -> Callable[[Tensor], Tensor]:

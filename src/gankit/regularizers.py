@@ -12,12 +12,17 @@ name           per-sample value                                    paper
 =============  ==================================================  =========================================
 gp             (‖∇D(x̂)‖ − 1)², x̂ = εx + (1 − ε)G(z), ε ~ U[0,1]   Gulrajani et al. 2017 (WGAN-GP)
 gp one-sided   max(0, ‖∇D(x̂)‖ − 1)²                              same paper, appendix; Petzka et al. 2018
-dragan         (‖∇D(x̃)‖ − 1)², x̃ = x + 0.5·std(x)·u, u ~ U[0,1]  Kodali et al. 2017 (DRAGAN)
+dragan         (‖∇D(x̃)‖ − 1)², x̃ = x + α·0.5·std(x)·u,           Kodali et al. 2017 (DRAGAN)
+               u ~ U[0,1] per element, α ~ U[0,1] per sample
 r1             ‖∇D(x)‖² on real x                                  Mescheder et al. 2018 (weight γ/2)
 r2             ‖∇D(G(z))‖² on fake samples                         Mescheder et al. 2018 (weight γ/2)
 bcr            (D(x) − D(T(x)))² for an augmentation T             Zhao et al. 2020 (balanced consistency)
 drift          D(x)²                                               Karras et al. 2018 (ProGAN, ε = 0.001)
 =============  ==================================================  =========================================
+
+``D`` here is any critic of the inputs given: the terms pass D applied to D's view of the images (augmentation
+included), so the gradient is taken with respect to the images before augmentation. ``group`` > 1: D scores packs
+of ``group`` consecutive samples (PacGAN); norms and interpolation coefficients are then per pack (N/group values).
 
 Weight clipping (Arjovsky et al. 2017) is not a penalty but a constraint after each D step: :func:`clip_weights`.
 """
@@ -38,59 +43,69 @@ def input_gradient(D: Critic, x: Tensor, c: Tensor | None = None) -> Tensor:
     return grad
 
 
-def _norms(grad: Tensor) -> Tensor:
-    return torch.linalg.vector_norm(grad.flatten(1), dim=1)
+def _sq_norms(grad: Tensor, group: int = 1) -> Tensor:
+    """‖∇‖² per D input: N×... -> N/group."""
+    return grad.reshape(grad.shape[0] // group, -1).pow(2).sum(1)
 
 
-def _per_sample(shape: torch.Size, like: Tensor) -> Tensor:
-    """U[0, 1) per sample, broadcastable over the sample's other dimensions (shape N×1×...)."""
-    return torch.rand((shape[0],) + (1,) * (len(shape) - 1), device=like.device, dtype=like.dtype)
+def _norms(grad: Tensor, group: int = 1) -> Tensor:
+    """‖∇‖ per D input: N×... -> N/group (the gradient of a pack is its samples' gradients together)."""
+    return torch.linalg.vector_norm(grad.reshape(grad.shape[0] // group, -1), dim=1)
 
 
-def gradient_penalty(D: Critic, real: Tensor, fake: Tensor, c: Tensor | None = None, one_sided: bool = False) -> Tensor:
-    """(‖∇D(x̂)‖ − 1)² or, one-sided, max(0, ‖∇D(x̂)‖ − 1)²; N values.
+def _per_sample(shape: torch.Size, like: Tensor, group: int = 1) -> Tensor:
+    """U[0, 1) per D input (sample, or pack of ``group`` samples), broadcastable over a sample (shape N×1×...)."""
+    u = torch.rand((shape[0] // group,) + (1,) * (len(shape) - 1), device=like.device, dtype=like.dtype)
+    return u.repeat_interleave(group, dim=0) if group > 1 else u
+
+
+def gradient_penalty(D: Critic, real: Tensor, fake: Tensor, c: Tensor | None = None, one_sided: bool = False,
+                     group: int = 1) -> Tensor:
+    """(‖∇D(x̂)‖ − 1)² or, one-sided, max(0, ‖∇D(x̂)‖ − 1)²; N/group values.
 
     Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", Algorithm 1: x̂ = εx + (1 − ε)x̃ with one
     ε ~ U[0, 1] per sample. The one-sided form only penalizes slopes above 1 (their appendix; Petzka et al.
     2018, "On the regularization of Wasserstein GANs"). ``real`` and ``fake`` are N×... and paired row by
     row; for a conditional D the interpolates are judged with the real rows' labels ``c``.
     """
-    eps = _per_sample(real.shape, real)
+    eps = _per_sample(real.shape, real, group)
     x_hat = eps * real.detach() + (1.0 - eps) * fake.detach()
-    gap = _norms(input_gradient(D, x_hat, c)) - 1.0
+    gap = _norms(input_gradient(D, x_hat, c), group) - 1.0
     return gap.clamp(min=0.0).pow(2) if one_sided else gap.pow(2)
 
 
-def dragan_points(real: Tensor, scale: float = 0.5) -> Tensor:
-    """x̃ = x + scale·std(x)·u, u ~ U[0, 1) per element; std over the whole batch (one number).
+def dragan_points(real: Tensor, scale: float = 0.5, group: int = 1) -> Tensor:
+    """x̂ = x + α·(x_p − x) with x_p = x + scale·std(x)·u; u ~ U[0, 1) per element, α ~ U[0, 1) per sample (per pack).
 
-    The convention of the authors' reference code (kodalinaveen3/DRAGAN, ``get_perturbed_batch``:
-    ``x + 0.5 * x.std() * np.random.random(x.shape)``), which the paper's text describes as perturbations
-    "around the real data" with noise scale 0.5·std: a one-sided uniform, one std for the batch.
+    The authors' reference code (kodalinaveen3/DRAGAN): ``get_perturbed_batch`` draws x_p = x + 0.5·x.std()·U[0,1)
+    (a one-sided uniform; one std for the whole batch), and the penalty is taken at the random interpolate between
+    x and x_p, α ~ U[0, 1] per sample, exactly as WGAN-GP interpolates between real and fake.
     """
-    return real.detach() + scale * real.detach().std() * torch.rand_like(real)
+    x = real.detach()
+    x_p = x + scale * x.std() * torch.rand_like(x)
+    return x + _per_sample(x.shape, x, group) * (x_p - x)
 
 
-def dragan_penalty(D: Critic, real: Tensor, c: Tensor | None = None, scale: float = 0.5) -> Tensor:
-    """(‖∇D(x̃)‖ − 1)² at x̃ = :func:`dragan_points` (real); N values.
+def dragan_penalty(D: Critic, real: Tensor, c: Tensor | None = None, scale: float = 0.5, group: int = 1) -> Tensor:
+    """(‖∇D(x̂)‖ − 1)² at x̂ = :func:`dragan_points` (real); N/group values.
 
     Kodali et al. 2017, "On Convergence and Stability of GANs" (DRAGAN), eq. (9), with the reference code's
-    perturbation (see :func:`dragan_points`).
+    perturbation and interpolation (see :func:`dragan_points`).
     """
-    return (_norms(input_gradient(D, dragan_points(real, scale), c)) - 1.0).pow(2)
+    return (_norms(input_gradient(D, dragan_points(real, scale, group), c), group) - 1.0).pow(2)
 
 
-def r1_penalty(D: Critic, real: Tensor, c: Tensor | None = None) -> Tensor:
-    """‖∇_x D(x)‖² at the real samples; N values (the objective multiplies by γ/2).
+def r1_penalty(D: Critic, real: Tensor, c: Tensor | None = None, group: int = 1) -> Tensor:
+    """‖∇_x D(x)‖² at the real samples; N/group values (the objective multiplies by γ/2).
 
     Mescheder, Geiger & Nowozin 2018, "Which Training Methods for GANs do actually Converge?", eq. (9).
     """
-    return input_gradient(D, real, c).flatten(1).pow(2).sum(1)
+    return _sq_norms(input_gradient(D, real, c), group)
 
 
-def r2_penalty(D: Critic, fake: Tensor, c: Tensor | None = None) -> Tensor:
-    """‖∇_x D(x)‖² at generated samples; N values (Mescheder et al. 2018, eq. (10); weight γ/2)."""
-    return input_gradient(D, fake, c).flatten(1).pow(2).sum(1)
+def r2_penalty(D: Critic, fake: Tensor, c: Tensor | None = None, group: int = 1) -> Tensor:
+    """‖∇_x D(x)‖² at generated samples; N/group values (Mescheder et al. 2018, eq. (10); weight γ/2)."""
+    return _sq_norms(input_gradient(D, fake, c), group)
 
 
 def consistency_penalty(D: Critic, x: Tensor, augment: Callable[[Tensor], Tensor], c: Tensor | None = None,

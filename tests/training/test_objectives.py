@@ -138,7 +138,39 @@ def test_unrolled_value_is_g_loss_after_k_real_d_steps(f64, k, adam):
         opt2.zero_grad()
         loss.d_loss(D2(real), D2(fake)).backward()
         opt2.step()
-    assert value == pytest.approx(loss.g_loss(D2(fake)).item(), rel=1e-10)
+    # Metz et al.'s surrogate: G's loss at θ_D^K *and* D's real-data term there, which depends on θ_G through the
+    # look-ahead (G maximizes it); the value once lacked the real term.
+    assert value == pytest.approx((loss.g_loss(D2(fake)) - loss.d_real(D2(real))).item(), rel=1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_unrolled_minimax_surrogate_is_minus_d_objective_with_its_real_path(f64, k):
+    """With the minimax loss G minimizes f_K = −L_D(θ_D^K) exactly (poolio/unrolled_gan: −unrolled_loss); the gradient
+    of the real-data term is part of G's (dropping it changes G's gradient)."""
+    G, D, real = nets(1)
+    opt = torch.optim.SGD(D.parameters(), lr=0.5)
+    obj = make_task("loss.name=minimax", f"trick.unroll={k}", opt_d=opt)
+    G.zero_grad()
+    value = _g(obj, G, D, real)
+    value.backward()
+    ours = torch.cat([p.grad.flatten() for p in G.parameters()])
+    # By hand: k SGD steps on L_D written out with autograd, then −L_D at θ_D^K and its full gradient in θ_G.
+    from torch.func import functional_call
+    torch.manual_seed(123)
+    z = torch.randn(6, 2)
+    theta = {n: p.detach().requires_grad_(True) for n, p in D.named_parameters()}
+    f = lambda th, x: functional_call(D, th, (x,))  # noqa: E731
+    fake = G(z)
+    for _ in range(k):
+        lk = obj.loss.d_loss(f(theta, real), f(theta, fake))
+        grads = torch.autograd.grad(lk, list(theta.values()), create_graph=True)
+        theta = {n: t - 0.5 * g for (n, t), g in zip(theta.items(), grads)}
+    f_k = -obj.loss.d_loss(f(theta, real), f(theta, fake))
+    assert value.item() == pytest.approx(f_k.item(), rel=1e-12)
+    full = torch.cat([g.flatten() for g in torch.autograd.grad(f_k, list(G.parameters()), retain_graph=True)])
+    assert torch.allclose(ours, full, rtol=1e-9, atol=1e-12)
+    fake_only = torch.cat([g.flatten() for g in torch.autograd.grad(obj.loss.g_loss(f(theta, fake)), list(G.parameters()))])
+    assert not torch.allclose(full, fake_only, rtol=1e-3)  # the real path is there and it matters
 
 
 @pytest.mark.parametrize("k", [1, 3])

@@ -320,9 +320,13 @@ def _check_gan(cfg: Config, traits: frozenset[str]) -> None:
         raise ConfigError(f"augment.ada={cfg.augment.ada} and augment.policy={cfg.augment.policy!r} both augment D's inputs; "
                           "choose one (set augment.policy='' or augment.ada=none)")
     try:
-        build_loss(cfg.loss)
+        loss = build_loss(cfg.loss)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    if cfg.augment.ada != "none" and loss.boundary is None and not loss.relativistic:
+        raise ConfigError(f"augment.ada: ADA steers p from which side of D's decision boundary real scores fall; a {loss.name} "
+                          "critic has none (its output is defined up to a constant); use loss.name=nsgan, hinge, lsgan or ragan, "
+                          "or DiffAugment (augment.policy=color,translation,cutout)")
     for entry in TERMS.in_order():
         entry.obj.check_config(cfg, traits)
     m = cfg.trick.pack

@@ -319,3 +319,34 @@ def is_better(metric: str, new: float, old: float | None) -> bool:
     if old is None or not math.isfinite(old):
         return True
     return new > old if value_direction(metric) else new < old
+
+
+# --------------------------------------------------------------------------- samples against a statistics file
+
+
+def evaluate_against_stats(fake_samples: torch.Tensor, info: Any, ref_stats: tuple[np.ndarray, np.ndarray], *,
+                           extractor: Extractor | None = None, seed: int = 0) -> dict[str, Any]:
+    """FID of samples (N×… in data space) against pytorch-fid statistics (``mu`` F, ``sigma`` F×F); no real data.
+
+    The same stages as :func:`evaluate_samples`: images are rounded to 8 bits first, then the extractor's features
+    (N×F) are fitted by a Gaussian and compared with the statistics. ``info`` gives the schema (and so the rounding
+    and the default extractor).
+    """
+    if schema_named(info.schema).quantized:
+        fake_samples = quantize(fake_samples)
+    extractor = extractor or build_extractor(info.extractor_name)
+    fake = extractor(fake_samples)
+    if ref_stats[0].shape[0] != fake["features"].shape[1]:
+        raise DataError(f"--against: the statistics have {ref_stats[0].shape[0]} features but extractor {extractor.name!r} "
+                        f"gives {fake['features'].shape[1]}; compute them with the same extractor or choose it with --extractor")
+    inputs = Inputs(np.zeros((0, fake["features"].shape[1])), fake["features"], fake_samples.cpu(), info, seed,
+                    ref_stats=ref_stats)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result: dict[str, Any] = {k: float(v) for k, v in METRICS.get("fid").fn(inputs).items()}
+    result.update({"metrics": ["fid"], **extractor.provenance(), "n_fake": int(len(fake_samples)),
+                   "fake_8bit": bool(schema_named(info.schema).quantized), "reference": "statistics file",
+                   "seed": seed, "gankit_version": __version__})
+    if caught:
+        result["warnings"] = sorted({str(w.message).splitlines()[0] for w in caught})
+    return result

@@ -11,7 +11,8 @@ Phases, in order, every step:
   batch of the D phase (relativistic losses, feature matching and unrolling compare with it).
 
 What D sees (:class:`DView`): DiffAugment or ADA, then annealed instance noise, then PacGAN packing; the same view is
-applied to real and fake samples, in D's and in G's phase, and the penalties act on it.
+applied to real and fake samples, in D's and in G's phase. The input-gradient penalties differentiate D's score of its
+view with respect to the images before the view, through it (StyleGAN2-ADA's and DiffAugment's convention).
 
 With ``train.reuse_fake`` the G phase reuses the D phase's last fake batch, still attached to G's graph (same G
 weights, so the same gradients, one G forward pass fewer). That batch is the task's, handed from one phase to the
@@ -71,6 +72,11 @@ class DView:
 
     def __init__(self, augment: Any = None, noise: float = 0.0, noise_steps: int = 1, pack: int = 1) -> None:
         self.augment, self.noise, self.noise_steps, self.m = augment, noise, max(noise_steps, 1), pack
+
+    @property
+    def active(self) -> bool:
+        """Whether D's view differs from the samples (then penalties differentiate through it)."""
+        return bool(self.augment) or self.noise > 0 or self.m > 1
 
     def sigma(self, step: int) -> float:
         return self.noise * max(0.0, 1.0 - step / self.noise_steps)
@@ -200,13 +206,15 @@ class GANTask(Task):
         loss = self.loss.d_loss(real_logits, fake_logits)
         stats = self.d_stats(loss, real_logits, fake_logits)
         observe = getattr(self.view.augment, "observe", None)
-        if observe is not None:  # adaptive augmentation steers p from the sign of D on reals
-            observe(real_logits.detach())
+        if observe is not None:  # ADA steers p from which side of D's decision boundary the real scores fall
+            observe(self.loss.margins(real_logits.detach(), fake_logits.detach())[0])
             # r_t is NaN until the first adjustment: leave it out rather than trip the divergence guard
             stats.update({k: torch.tensor(v) for k, v in self.view.augment.stats().items() if math.isfinite(v)})
         if self.view.noise:
             stats["noise_std"] = torch.tensor(self.view.sigma(step))
-        ctx = DContext(D, x_real, x_fake, c_real, c, real_logits, fake_logits, step, stats)
+        ctx = DContext(D, x_real, x_fake, c_real, c, real_logits, fake_logits, step, stats,
+                       judge=(lambda x, cc: D(self.view(x, step), cc)) if self.view.active else D,
+                       real_input=real, fake_input=fake, group=self.view.m)
         reg = torch.zeros((), device=real.device)
         for term in self.terms["D"]:
             if not term.due(d_update):
@@ -223,12 +231,15 @@ class GANTask(Task):
         if self.cfg.reg.clip:
             clip_weights(self.networks["D"], self.cfg.reg.clip)
 
-    @staticmethod
-    def d_stats(loss: Tensor, real_logits: Tensor, fake_logits: Tensor) -> Stats:
-        """Mean raw D outputs and D's accuracy (real scored > 0, fake < 0) for the log and health checks."""
+    def d_stats(self, loss: Tensor, real_logits: Tensor, fake_logits: Tensor) -> Stats:
+        """Mean raw D outputs and D's accuracy (each score on its side of the loss's decision boundary,
+        :meth:`~gankit.losses.AdversarialLoss.margins`; none for a Wasserstein critic) for the log and health checks."""
         r, f = real_logits.detach(), fake_logits.detach()
-        return {"d_loss": loss.detach(), "d_real": r.mean(), "d_fake": f.mean(),
-                "d_acc_real": (r > 0).float().mean(), "d_acc_fake": (f < 0).float().mean()}
+        stats = {"d_loss": loss.detach(), "d_real": r.mean(), "d_fake": f.mean()}
+        margins = self.loss.margins(r, f)
+        if margins is not None:
+            stats["d_acc_real"], stats["d_acc_fake"] = (margins[0] > 0).float().mean(), (margins[1] > 0).float().mean()
+        return stats
 
     def judge(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """D's raw score of single samples x: N×... -> N, without augmentation or noise; under PacGAN the score
@@ -281,15 +292,21 @@ class GANTask(Task):
             for t in terms:
                 if t.kind == "critic":
                     critic = t.critic(critic, ctx)
+            # Against D itself the real scores do not depend on G (no gradient needed). Against the unrolled critic D_K
+            # they do, through the look-ahead: Metz et al.'s surrogate f_K(θ_G) = f(θ_G, θ_D^K(θ_G)) differentiates D's
+            # whole objective at θ_D^K, real-data term included (poolio/unrolled_gan: G minimizes −L_D(θ_D^K)).
+            unrolled = critic is not D
             real_logits = None
-            if self.loss.relativistic:
-                with torch.no_grad():
+            if self.loss.relativistic or unrolled:
+                with torch.set_grad_enabled(unrolled and torch.is_grad_enabled()):
                     real_logits = critic(x_real, ctx.c_real)
             fake_logits = critic(x_fake, c)
             for t in terms:
                 if t.kind == "select":
                     fake_logits = t.select(fake_logits, ctx)
             loss = self.loss.generator(fake_logits, real_logits)
+            if unrolled and not self.loss.relativistic:  # G maximizes D's real-data term at θ_D^K (minimax: −L_D(θ_D^K))
+                loss = loss - self.loss.d_real(real_logits)
             stats["g_loss"] = loss.detach()
             for t in terms:
                 if t.kind == "loss" and t.due(step):

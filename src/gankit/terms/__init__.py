@@ -41,7 +41,15 @@ Stats = dict[str, Tensor]
 
 @dataclass
 class DContext:
-    """One D update as D sees it (after augmentation, noise and packing); logits are D's, not detached."""
+    """One D update. ``real`` / ``fake`` are the batches as D sees them (after augmentation, noise and packing) and the
+    logits are D's on them, not detached.
+
+    The input-gradient penalties differentiate with respect to the images *before* augmentation, through it (as
+    StyleGAN2-ADA and DiffAugment do): ``real_input`` / ``fake_input`` are those images (N×…) and ``judge(x, c)`` is D
+    applied to D's view of x (a fresh augmentation draw, noise, packing), one score per group of ``group`` consecutive
+    samples (PacGAN's packs; 1 otherwise). Without augmentation, noise or packing, ``judge`` is D and the inputs are
+    ``real`` and ``fake``.
+    """
 
     D: nn.Module
     real: Tensor
@@ -52,6 +60,15 @@ class DContext:
     fake_logits: Tensor
     step: int = 0
     stats: Stats = field(default_factory=dict)
+    judge: Callable[[Tensor, "Tensor | None"], Tensor] | None = None
+    real_input: Tensor | None = None
+    fake_input: Tensor | None = None
+    group: int = 1
+
+    def __post_init__(self) -> None:
+        self.judge = self.D if self.judge is None else self.judge
+        self.real_input = self.real if self.real_input is None else self.real_input
+        self.fake_input = self.fake if self.fake_input is None else self.fake_input
 
 
 @dataclass

@@ -1,6 +1,9 @@
 """D's terms: gradient penalties, consistency regularization and ProGAN's drift (formulas in gankit.regularizers).
 
-Each adds ``weight · scale · every · mean(per-sample value)`` to D's loss on the updates it is due.
+Each adds ``weight · scale · every · mean(per-sample value)`` to D's loss on the updates it is due. The input-gradient
+penalties (gp, dragan, r1, r2) take the gradient with respect to the images before D's augmentation, through it
+(StyleGAN2-ADA, DiffAugment): ``ctx.judge`` on ``ctx.real_input`` / ``ctx.fake_input``. Consistency regularization and
+drift act on D's view and D's logits.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ class GradientPenalty(Term):
         self.one_sided = bool(cfg.reg.gp_one_sided)
 
     def __call__(self, ctx: DContext):
-        return R.gradient_penalty(ctx.D, ctx.real, ctx.fake, ctx.c_real, one_sided=self.one_sided)
+        return R.gradient_penalty(ctx.judge, ctx.real_input, ctx.fake_input, ctx.c_real, one_sided=self.one_sided, group=ctx.group)
 
 
 @register("dragan", help="DRAGAN: λ(‖∇D(x̃)‖ − 1)² around perturbed real data (Kodali et al. 2017)")
@@ -35,7 +38,7 @@ class DraganPenalty(Term):
     fields = {"reg.dragan": (float, option(0.0, help="DRAGAN penalty λ around perturbed real data (Kodali et al. 2017: 10)", low=0.0))}
 
     def __call__(self, ctx: DContext):
-        return R.dragan_penalty(ctx.D, ctx.real, ctx.c_real)
+        return R.dragan_penalty(ctx.judge, ctx.real_input, ctx.c_real, group=ctx.group)
 
 
 @register("r1", help="R1: (γ/2)‖∇D(x)‖² on real data (Mescheder et al. 2018)")
@@ -44,7 +47,7 @@ class R1Penalty(Term):
     fields = {"reg.r1": (float, option(0.0, help="R1 γ: (γ/2)‖∇D(x)‖² on real data (Mescheder et al. 2018)", low=0.0))}
 
     def __call__(self, ctx: DContext):
-        return R.r1_penalty(ctx.D, ctx.real, ctx.c_real)
+        return R.r1_penalty(ctx.judge, ctx.real_input, ctx.c_real, group=ctx.group)
 
 
 @register("r2", help="R2: (γ/2)‖∇D(G(z))‖² on generated data (Mescheder et al. 2018)")
@@ -53,7 +56,7 @@ class R2Penalty(Term):
     fields = {"reg.r2": (float, option(0.0, help="R2 γ: (γ/2)‖∇D(G(z))‖² on generated data", low=0.0))}
 
     def __call__(self, ctx: DContext):
-        return R.r2_penalty(ctx.D, ctx.fake, ctx.c_fake)
+        return R.r2_penalty(ctx.judge, ctx.fake_input, ctx.c_fake, group=ctx.group)
 
 
 class _Consistency(Term):
