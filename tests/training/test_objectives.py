@@ -3,6 +3,7 @@ relativistic G losses, the guard's strengthen(), and every stabilizer preset on 
 from __future__ import annotations
 
 import copy
+import math
 import json
 from pathlib import Path
 
@@ -443,3 +444,74 @@ def test_topk_ramp_and_stop_are_fractions_of_the_run(tmp_path, no_report):
     t.run()
     logged = {r["step"]: r["topk"] for r in events(tmp_path / "stop", "log")}
     assert [logged[s] for s in (1, 6, 11, 16, 20)] == [1.0, 0.5, 0.5, 1.0, 1.0]
+
+
+# ------------------------------------------------------------------ fidelity: what the penalties differentiate
+
+class LinearD(nn.Module):
+    def __init__(self, w) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(w))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return x.flatten(1) @ self.w
+
+
+@pytest.mark.parametrize("term", ["r1", "r2", "gp", "dragan"])
+def test_penalties_differentiate_through_the_augmentation(f64, term):
+    """StyleGAN2-ADA / DiffAugment take ∇ with respect to the image *before* augmentation: with a linear D and an
+    augmentation that masks the second coordinate, ‖∇_x D(T(x))‖ = |w₁| (the augmented image's gradient is ‖w‖)."""
+    G, _, real = nets()
+    D = LinearD([3.0, 4.0])
+    obj = make_task(f"reg.{term}=1.0")
+    obj.view = DView(augment=lambda x: x * torch.tensor([1.0, 0.0]))
+    _, stats = obj.d_loss(G, D, real, None)
+    sq = 3.0 ** 2  # ‖∇‖² of x ↦ w·(m ⊙ x); it would be 25 with respect to the augmented image
+    expected = sq if term in ("r1", "r2") else (math.sqrt(sq) - 1.0) ** 2
+    assert stats[term].item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_penalties_without_a_view_are_the_plain_ones(f64):
+    G, _, real = nets()
+    D = LinearD([3.0, 4.0])
+    _, stats = make_task("reg.r1=1.0").d_loss(G, D, real, None)
+    assert stats["r1"].item() == pytest.approx(25.0, rel=1e-12)
+
+
+def test_packed_penalty_norm_is_per_pack(f64):
+    """Under PacGAN D scores packs: the gradient of a pack's score is its m samples' gradients together."""
+    G, _, real = nets()
+    D = LinearD([1.0, 2.0, 2.0, 4.0])  # a pack of 2 points: ‖∇‖² = 1 + 4 + 4 + 16 = 25
+    obj = make_task("reg.r1=1.0", "trick.pack=2", "train.batch_size=8")
+    _, stats = obj.d_loss(G, D, real, None)
+    assert stats["r1"].item() == pytest.approx(25.0, rel=1e-12)
+
+
+# ------------------------------------------------------------------ fidelity: each loss's own decision boundary
+
+@pytest.mark.parametrize("name, real, fake, acc_real, acc_fake", [
+    ("nsgan", [0.3, -0.1, 2.0, 0.6], [-0.2, 0.4, -1.0, 0.1], 0.75, 0.5),   # logit 0
+    ("hinge", [0.3, -0.1, 2.0, 0.6], [-0.2, 0.4, -1.0, 0.1], 0.75, 0.5),   # 0
+    ("lsgan", [0.3, -0.1, 2.0, 0.6], [-0.2, 0.4, -1.0, 0.1], 0.5, 1.0),    # ½, halfway between targets 0 and 1
+    ("ragan", [0.3, -0.1, 2.0, 0.6], [-0.2, 0.4, -1.0, 0.1], 1.0, 1.0),    # the other kind's mean: −0.175 / 0.7
+])
+def test_d_accuracy_uses_the_loss_boundary(name, real, fake, acc_real, acc_fake):
+    obj = make_task(f"loss.name={name}")
+    r, f = torch.tensor(real), torch.tensor(fake)
+    stats = obj.d_stats(obj.loss.d_loss(r, f), r, f)
+    assert stats["d_acc_real"].item() == pytest.approx(acc_real) and stats["d_acc_fake"].item() == pytest.approx(acc_fake)
+
+
+def test_lsgan_accuracy_sees_an_overpowering_d():
+    """LSGAN's D at its optimum scores fakes near 0 and reals near 1: every sample is on its side of ½ (with a
+    threshold of 0 half the fakes looked misclassified and the d_overpowering check could never fire)."""
+    obj = make_task("loss.name=lsgan")
+    r, f = torch.full((64,), 0.98), torch.linspace(-0.05, 0.05, 64)
+    stats = obj.d_stats(obj.loss.d_loss(r, f), r, f)
+    assert stats["d_acc_real"].item() == 1.0 and stats["d_acc_fake"].item() == 1.0
+
+
+def test_wgan_logs_no_accuracy():
+    obj = make_task("loss.name=wgan")
+    r, f = torch.randn(8), torch.randn(8)
+    assert "d_acc_real" not in obj.d_stats(obj.loss.d_loss(r, f), r, f)

@@ -44,7 +44,8 @@ class Extractor:
         """x: N×… samples in data space -> {"features": N×F float64, "probs": N×K float64 or None}."""
         feats, probs = [], []
         for i in range(0, len(x), self.batch_size):
-            f, p = self.fn(x[i:i + self.batch_size].to(self.device))
+            # contiguous: a channels-last view of the same pixels would give (slightly) different features
+            f, p = self.fn(x[i:i + self.batch_size].to(self.device).contiguous())
             feats.append(f.double().cpu())
             if p is not None:
                 probs.append(p.double().cpu())
