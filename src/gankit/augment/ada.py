@@ -223,8 +223,10 @@ class ADA:
         adaptive: False: p stays fixed (r_t is still measured and logged).
         batch_size: real images behind one :meth:`observe` call (the global batch under DDP).
 
-    Under DDP every rank must see the same r_t, or their p drift apart: hand :meth:`observe` the all-gathered
-    real logits (or sum the signs across ranks first).
+    In a job of several processes (:meth:`distribute`), every rank draws the augmentation parameters of the *global*
+    batch and keeps its own rows (as the GAN task draws its latents), and the sign sums behind r_t are all-reduced at
+    every :meth:`observe`: p, r_t and the accumulators are the same on every rank, and the job augments exactly as
+    one process does with the global batch.
 
     p = 0 returns x itself and draws nothing. All randomness comes from torch's global RNG; the output is a
     linear function of x (pixel copies, bilinear resampling, affine colour maps, masks), so G's gradient
@@ -248,6 +250,19 @@ class ADA:
         self._sign_sum: float | Tensor = 0.0  # a device tensor between adjustments: no host sync per call
         self._sign_count = 0
         self._calls = 0
+        self.rank, self.world = 0, 1
+
+    def distribute(self, rank: int, world: int) -> None:
+        """Take part in a job of ``world`` processes as ``rank`` (torch.distributed must be initialized when world > 1)."""
+        self.rank, self.world = int(rank), int(world)
+
+    def _draw(self, fn: Any, *args: Any) -> Tensor:
+        """``fn(*args, shape, device)`` for this rank's rows of the global batch: every rank draws world·n rows."""
+        *lead, shape, dev = args
+        if self.world == 1:
+            return fn(*lead, shape, dev)
+        n = shape[0]
+        return fn(*lead, (n * self.world, *shape[1:]), dev)[self.rank * n:(self.rank + 1) * n]
 
     # -- augmentation --------------------------------------------------------------------------------------
 
@@ -269,14 +284,13 @@ class ADA:
         if "cutout" in names:
             n = x.shape[0]
             keep_all = ~self._applied(n, p, x.device)
-            centre = _rand((n, 2), x.device).to(dtype)
+            centre = self._draw(_rand, (n, 2), x.device).to(dtype)
             x = torch.where(keep_all.view(n, 1, 1, 1), x, cutout_at(x, centre))
         return x
 
-    @staticmethod
-    def _applied(n: int, p: float, device: torch.device) -> Tensor:
+    def _applied(self, n: int, p: float, device: torch.device) -> Tensor:
         """N bools: which samples get this transform."""
-        return _rand((n,), device) < p
+        return self._draw(_rand, (n,), device) < p
 
     def _blit(self, x: Tensor, names: tuple[str, ...], p: float) -> Tensor:
         n, _, h, w = x.shape
@@ -284,13 +298,13 @@ class ADA:
         flip = rot = shift = None
         if "xflip" in names:
             on = self._applied(n, p, dev)
-            flip = on & (_randint(2, (n,), dev) == 1)
+            flip = on & (self._draw(_randint, 2, (n,), dev) == 1)
         if "rotate90" in names:
             on = self._applied(n, p, dev)
-            rot = _randint(4, (n,), dev) * on
+            rot = self._draw(_randint, 4, (n,), dev) * on
         if "xint" in names:
             on = self._applied(n, p, dev)
-            t = (_rand((n, 2), dev) * 2 - 1) * 0.125  # (ty, tx) as fractions of the side
+            t = (self._draw(_rand, (n, 2), dev) * 2 - 1) * 0.125  # (ty, tx) as fractions of the side
             shift = torch.stack([(t[:, 0] * h).round(), (t[:, 1] * w).round()], dim=1).long() * on.view(n, 1)
         return blit(x, flip, rot, shift)
 
@@ -306,16 +320,16 @@ class ADA:
                 continue
             on = self._applied(n, p_rot if step == "rotate" else p, dev)
             if step == "scale":
-                s = torch.exp2(_randn((n,), dev).to(dtype) * 0.2 * on)  # lognormal, std 0.2·ln 2
+                s = torch.exp2(self._draw(_randn, (n,), dev).to(dtype) * 0.2 * on)  # lognormal, std 0.2·ln 2
                 T_inv = scale2d(1 / s, 1 / s)
             elif step == "rotate":
-                theta = (_rand((n,), dev).to(dtype) * 2 - 1) * math.pi * on
+                theta = (self._draw(_rand, (n,), dev).to(dtype) * 2 - 1) * math.pi * on
                 T_inv = rotate2d(-theta)
             elif step == "aniso":
-                s = torch.exp2(_randn((n,), dev).to(dtype) * 0.2 * on)
+                s = torch.exp2(self._draw(_randn, (n,), dev).to(dtype) * 0.2 * on)
                 T_inv = scale2d(1 / s, s)
             else:  # xfrac
-                t = _randn((n, 2), dev).to(dtype) * 0.125 * on.view(n, 1)  # (tx, ty) as fractions of the side
+                t = self._draw(_randn, (n, 2), dev).to(dtype) * 0.125 * on.view(n, 1)  # (tx, ty) as fractions of the side
                 T_inv = translate2d(-t[:, 0] * w, -t[:, 1] * h)
             G_inv, moved = G_inv @ T_inv, moved | on
         # Untouched samples stay bitwise equal (resampling at the identity is exact only up to rounding).
@@ -332,19 +346,19 @@ class ADA:
                 continue
             on = self._applied(n, p, dev).to(dtype)
             if step == "brightness":
-                b = _randn((n,), dev).to(dtype) * 0.2 * on
+                b = self._draw(_randn, (n,), dev).to(dtype) * 0.2 * on
                 T = translate3d(b, b, b)
             elif step == "contrast":  # about 0, mid-gray of [−1, 1] data
-                c = torch.exp2(_randn((n,), dev).to(dtype) * 0.5 * on)
+                c = torch.exp2(self._draw(_randn, (n,), dev).to(dtype) * 0.5 * on)
                 T = scale3d(c, c, c)
             elif step == "lumaflip":
-                i = _randint(2, (n,), dev).to(dtype) * on
+                i = self._draw(_randint, 2, (n,), dev).to(dtype) * on
                 T = eye - 2 * vv * i.view(n, 1, 1)
             elif step == "hue":
-                theta = (_rand((n,), dev).to(dtype) * 2 - 1) * math.pi * on
+                theta = (self._draw(_rand, (n,), dev).to(dtype) * 2 - 1) * math.pi * on
                 T = rotate3d(_LUMA, theta)
             else:  # saturation
-                s = torch.exp2(_randn((n,), dev).to(dtype) * 1.0 * on)
+                s = torch.exp2(self._draw(_randn, (n,), dev).to(dtype) * 1.0 * on)
                 T = vv + (eye - vv) * s.view(n, 1, 1)
             C = T @ C
         return color_transform(x, C)
@@ -352,11 +366,22 @@ class ADA:
     # -- steering p ----------------------------------------------------------------------------------------
 
     def observe(self, real_logits: Tensor) -> None:
-        """Accumulate sign(D(real)) (any shape); every ``interval`` calls set r_t = mean sign and, if adaptive,
+        """Accumulate sign(D(real)) (any shape; D's margins from its decision boundary for losses whose boundary is not
+        0, gankit.losses.AdversarialLoss.margins); every ``interval`` calls set r_t = mean sign and, if adaptive,
         p ← clamp(p + sign(r_t − target)·batch_size·interval / (kimg·1000), 0, 1). r_t > target means D is
         confident on reals (overfitting), so augment more."""
-        self._sign_sum = self._sign_sum + torch.sign(real_logits.detach()).sum(dtype=torch.float64)
-        self._sign_count += real_logits.numel()
+        signs = torch.sign(real_logits.detach()).sum(dtype=torch.float64)
+        count = real_logits.numel()
+        if self.world > 1:  # every rank must see the same r_t: sum the signs and counts of all ranks
+            import torch.distributed as dist
+
+            both = torch.stack([signs, torch.tensor(float(count), dtype=torch.float64, device=signs.device)])
+            if dist.get_backend() != "nccl":
+                both = both.cpu()
+            dist.all_reduce(both)
+            signs, count = both[0].to(real_logits.device), int(both[1].item())
+        self._sign_sum = self._sign_sum + signs
+        self._sign_count += count
         self._calls += 1
         if self._calls >= self.interval:
             self._adjust()

@@ -33,7 +33,7 @@ from ..types import schema as schema_named
 from ..version import __version__
 from ._common import cache_root
 from .features import Extractor, build_extractor
-from .fid import feature_stats, fid, fid_from_stats
+from .fid import feature_stats, fid, fid_from_stats, fid_infinity, fid_infinity_from_stats
 from .inception_score import inception_score
 from .kid import kid
 from .memorization import memorization
@@ -98,6 +98,12 @@ def _kid(i: Inputs) -> dict[str, float]:
     return {"kid": mean, "kid_std": std}
 
 
+def _fid_inf(i: Inputs) -> dict[str, float]:
+    if i.ref_stats is not None:
+        return {"fid_inf": fid_infinity_from_stats(*i.ref_stats, i.fake, seed=i.seed)[0]}
+    return {"fid_inf": fid_infinity(i.real, i.fake, seed=i.seed)[0]}
+
+
 def _pr(i: Inputs) -> dict[str, float]:
     out = i.prdc()
     return {"precision": out["precision"], "recall": out["recall"]}
@@ -140,6 +146,8 @@ def _memorization(i: Inputs) -> dict[str, float]:
 
 METRICS.register("fid", Metric(_fid, {"fid": False}), help="Fréchet distance of Gaussian fits in feature space")
 METRICS.register("kid", Metric(_kid, {"kid": False, "kid_std": False}), help="kernel inception distance: unbiased MMD², cubic kernel, 100×1000")
+METRICS.register("fid_inf", Metric(_fid_inf, {"fid_inf": False}),
+                 help="FID extrapolated to N=∞ from 15 subsets of the samples (Chong & Forsyth 2020)")
 METRICS.register("pr", Metric(_pr, {"recall": True, "precision": True}), help="precision / recall, k=3 (Kynkäänniemi et al. 2019)")
 METRICS.register("dc", Metric(_dc, {"coverage": True, "density": True}), help="density / coverage, k=5 (Naeem et al. 2020)")
 METRICS.register("is", Metric(_is, {"is": True, "is_std": False}, ("probs",)), help="inception score from the extractor's class probabilities")

@@ -143,6 +143,8 @@ class GANTask(Task):
                               f"use train.batch_size divisible by {trick.pack * self.world}")
         self.view = DView(build_augment(cfg.augment, cfg.train.batch_size), trick.instance_noise,
                           trick.instance_noise_steps or cfg.train.steps, trick.pack)
+        if hasattr(self.view.augment, "distribute"):  # ADA: one p for the job, parameters drawn for the global batch
+            self.view.augment.distribute(self.rank, self.world)
         self.terms: dict[str, list[Term]] = {ph: [cls(cfg) for cls in of_phase(ph) if cls.active(cfg)] for ph in ("D", "G")}
         self.reuse_fake = cfg.train.reuse_fake
         self._fake: tuple[Tensor, Tensor | None] | None = None  # the D phase's last fake batch, attached to G
