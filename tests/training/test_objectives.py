@@ -515,3 +515,29 @@ def test_wgan_logs_no_accuracy():
     obj = make_task("loss.name=wgan")
     r, f = torch.randn(8), torch.randn(8)
     assert "d_acc_real" not in obj.d_stats(obj.loss.d_loss(r, f), r, f)
+
+
+def test_rollback_restores_the_objective_state(tmp_path, no_report):
+    """The guard rolls the objective back with the networks: ADA's p, its open interval's accumulators and r_t are the
+    snapshot's again (before, p kept the value the diverging steps had steered it to)."""
+    cfg = load_preset("ring", TINY_DIGITS + ["data.name=digits", "model.name=mlp", "train.steps=10", "health.snapshot_every=2",
+                                             "augment.ada=adaptive", "augment.ada_kimg=0.5", "augment.ada_interval=1"])
+    t = Trainer(cfg, tmp_path / "run")
+    seen: dict[int, dict] = {}
+    check = t.guard.check
+
+    def recording(trainer, stats):
+        rolled = check(trainer, stats)
+        if rolled:
+            seen["after"] = copy.deepcopy(trainer.task.state_dict()["augment"])
+            seen["to"] = trainer.step
+        elif "after" not in seen:
+            seen[trainer.step] = copy.deepcopy(trainer.task.state_dict()["augment"])
+        return rolled
+
+    t.guard.check = recording
+    t.hooks.append(PoisonD(6))
+    t.run()
+    assert "after" in seen
+    assert seen["after"] == seen[seen["to"]]
+    assert seen["after"]["p"] != seen[6]["p"]  # p had moved on between the snapshot and the divergence

@@ -2,7 +2,8 @@
 
 * :class:`DivergenceGuard` checks every step for NaN/inf in the losses or gradient norms and for an
   exploding output (the statistics the task guards, a GAN's ``|mean D| > health.max_abs_logit``). On a hit it rolls
-  back to the last good in-memory snapshot (networks, optimizers, counters, data order, RNG), halves every learning
+  back to the last good in-memory snapshot (networks, optimizers, counters, data order, RNG, the objective's state
+  such as ADA's p and the path-length mean), halves every learning
   rate, lets the task change what caused it (``task.strengthen()``: a GAN switches on or raises a gradient penalty;
   ``health.strengthen``)
   and tries again, at most ``health.max_retries`` times; then the run stops with a one-line :class:`DivergenceError`
@@ -50,6 +51,7 @@ class DivergenceGuard:
             "opts": {k: copy.deepcopy(o.state_dict()) for k, o in t.optimizers.items()},
             "counters": (t.step, t.counters(), t.images_seen), "batches": copy.deepcopy(t.batches.state_dict()),
             "rng": ({k: v.clone() for k, v in tensors.items()}, plain),
+            "task": copy.deepcopy(t.task.state_dict()),  # the objective's own state: ADA's p and accumulators, the PL mean
         }
 
     def reason(self, t: "Trainer", stats: dict[str, torch.Tensor]) -> str | None:
@@ -95,6 +97,11 @@ class DivergenceGuard:
         t.set_counters(step_to, counters, images)
         t.batches.load_state_dict(copy.deepcopy(s["batches"]))
         set_rng_state(*s["rng"])
+        # the objective's state as it was, except the term weights: the guard's lever keeps what earlier rollbacks raised
+        task_state = copy.deepcopy(s["task"])
+        if "weights" in task_state:
+            task_state["weights"] = t.task.weights()
+        t.task.load_state_dict(task_state)
         for k, opt in t.optimizers.items():  # the snapshot's optimizer state holds the old rates
             for g, lr in zip(opt.param_groups, lrs[k]):
                 g["lr"] = lr
