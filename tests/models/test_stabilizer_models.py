@@ -259,8 +259,14 @@ def test_minibatch_discrimination_by_hand_and_in_chunks():
     m = mbd.T(h).view(7, 3, 4)
     for i in range(7):
         for b in range(3):
-            expected = sum(torch.exp(-(m[i, b] - m[j, b]).abs().sum()) for j in range(7) if j != i) / 6
+            # the released code: a sum over the other samples plus a learned bias (initialized to −1)
+            expected = sum(torch.exp(-(m[i, b] - m[j, b]).abs().sum()) for j in range(7) if j != i) - 1.0
             assert out[i, 5 + b].item() == pytest.approx(expected.item(), rel=1e-5)
+    with torch.no_grad():
+        mbd.bias.copy_(torch.tensor([0.5, -2.0, 3.0]))
+    assert torch.allclose(mbd(h)[:, 5:] - out[:, 5:], torch.tensor([1.5, -1.0, 4.0]).expand(7, 3), atol=1e-6)
+    with torch.no_grad():
+        mbd.bias.fill_(-1.0)
     mbd.max_elements = 10  # force row chunks of 1
     assert torch.allclose(mbd(h), out, atol=1e-7)
 

@@ -206,8 +206,10 @@ class MinibatchDiscrimination(nn.Module):
     of the batch, concatenated to D's penultimate features.
 
     ``forward(h: N×A) -> N×(A+B)``. M = h·T reshaped N×B×C (T: A×(B·C), a bias-free Linear);
-    c_b(i, j) = exp(-‖M[i,b] − M[j,b]‖₁); o(i)_b = mean over j ≠ i of c_b(i, j) (the released code's mean over
-    the others, which keeps o in [0, 1] at any batch size; a batch of one gives 0). Computed in row chunks so
+    c_b(i, j) = exp(-‖M[i,b] − M[j,b]‖₁); o(i)_b = Σ_{j ≠ i} c_b(i, j) + b_b, as the released code's ``MinibatchLayer``
+    (openai/improved-gan, nn.py): a *sum* over the other samples (the paper's eq.; so o grows with the batch) and a
+    learned bias per kernel, initialized to −1 as declared there. Not reproduced: that layer's weight normalization of T
+    and its data-dependent initialization (b = −mean o and T's scale from 500 examples). Computed in row chunks so
     that large evaluation batches stay within memory.
     """
 
@@ -217,6 +219,7 @@ class MinibatchDiscrimination(nn.Module):
         super().__init__()
         self.kernels, self.kernel_dims = kernels, kernel_dims
         self.T = nn.Linear(in_features, kernels * kernel_dims, bias=False)
+        self.bias = nn.Parameter(torch.full((kernels,), -1.0))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         n = h.shape[0]
@@ -226,7 +229,7 @@ class MinibatchDiscrimination(nn.Module):
         for i in range(0, n, chunk):
             c = torch.exp(-torch.cdist(m[:, i:i + chunk], m, p=1))  # B×chunk×N
             rows.append(c.sum(dim=2) - 1.0)  # minus c(i, i) = exp(0) = 1
-        o = torch.cat(rows, dim=1).t() / max(n - 1, 1)  # N×B
+        o = torch.cat(rows, dim=1).t() + self.bias  # N×B
         return torch.cat([h, o.to(h.dtype)], dim=1)
 
 
