@@ -549,3 +549,49 @@ def test_digits_cnn_distance_is_squared_feature_distance():
     np.testing.assert_allclose(d(x, y).numpy(), ((fx - fy) ** 2).sum(1), rtol=1e-6)
     np.testing.assert_allclose(d(x, x).numpy(), np.zeros(3), atol=1e-9)
     torch.testing.assert_close(d(x, y), d(y, x), rtol=1e-6, atol=0.0)  # symmetric up to float32 features (batch order changes rounding)
+
+
+def test_crop_downsamples_by_the_full_resolution_factor():
+    """StyleGAN2-ADA: factor = G.img_resolution // 256 *before* the crop; at 512 the 256×256 crop is pooled to 128
+    (the factor of the cropped size was 1, so LPIPS saw an input twice too large)."""
+    class ImageG(LinearStyleG):
+        def __init__(self, size):
+            super().__init__(shape=(1, size, size))
+
+    seen = []
+
+    def recording(a, b):
+        seen.append(tuple(a.shape))
+        return pixel_l2(a, b)
+
+    path_lengths(ImageG(512), recording, n=1, batch=1, crop=True)
+    path_lengths(ImageG(64), recording, n=1, batch=1, crop=True, max_size=16)
+    assert seen == [(1, 1, 128, 128), (1, 1, 8, 8)]
+
+
+def test_constant_noise_is_redrawn_per_batch_and_restored():
+    """The reference randomizes every noise_const buffer before each batch (both ends share it); G keeps its own."""
+    class NoisyG(LinearStyleG):
+        def __init__(self):
+            super().__init__(shape=(1, 4, 4))
+            self.register_buffer("noise_const", torch.randn(1, 1, 4, 4, dtype=torch.float64))
+            self.noises = []
+
+        def synthesis(self, ws, noise_mode="random"):
+            self.noises.append(self.noise_const.clone())
+            return super().synthesis(ws, noise_mode) + self.noise_const
+
+    G = NoisyG()
+    own = G.noise_const.clone()
+    values = path_lengths(G, pixel_l2, n=4, batch=2, seed=3)
+    assert torch.equal(G.noise_const, own)
+    # the documented order per batch: z0, z1, then the noise images
+    g = torch.Generator().manual_seed(3)
+    expected, z0s, z1s = [], [], []
+    for _ in range(2):
+        z0s.append(torch.randn(2, G.z_dim, generator=g))
+        z1s.append(torch.randn(2, G.z_dim, generator=g))
+        expected.append(torch.randn(1, 1, 4, 4, generator=g).double())
+    assert all(torch.equal(a, b) for a, b in zip(G.noises, expected)) and not torch.equal(G.noises[0], G.noises[1])
+    # noise is shared by both ends of a pair: the distance is the noise-free one
+    np.testing.assert_allclose(values, closed_form_w(G, torch.cat(z0s).double(), torch.cat(z1s).double()), rtol=1e-9)

@@ -45,6 +45,7 @@ import numpy as np
 from ._common import as_matrix, check_same_dim, to_float64
 
 _DEFAULT_NEG_EIG_TOL = 1e-6
+_SUBSET_BUDGET = 20_000  # FID∞: generated features drawn per subset size by default (repeats × n_max), see fid_infinity
 
 
 def feature_stats(feats: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -258,6 +259,7 @@ def fid_infinity_from_stats(
     n_points: int = 15,
     n_min: int | None = None,
     n_max: int | None = None,
+    repeats: int | None = None,
     seed: int = 0,
     method: str = "auto",
 ) -> tuple[float, float]:
@@ -271,9 +273,16 @@ def fid_infinity_from_stats(
     if n_max > fake.shape[0]:
         raise ValueError(f"n_max={n_max} is larger than the {fake.shape[0]} generated features")
     ns = fid_infinity_sizes(n_max, fake.shape[1], n_points, n_min)
+    if repeats is None:
+        repeats = min(100, -(-_SUBSET_BUDGET // n_max))
+    if int(repeats) < 1:
+        raise ValueError(f"repeats must be a positive integer; got {repeats}")
     rng = np.random.default_rng(seed)
     fids = [
-        fid_from_stats(mu_r, sigma_r, *feature_stats(fake[rng.choice(fake.shape[0], n, replace=False)]), method=method)
+        np.mean([
+            fid_from_stats(mu_r, sigma_r, *feature_stats(fake[rng.choice(fake.shape[0], n, replace=False)]), method=method)
+            for _ in range(int(repeats))
+        ])
         for n in ns
     ]
     return fid_infinity_fit(ns, fids)
@@ -286,6 +295,7 @@ def fid_infinity(
     n_points: int = 15,
     n_min: int | None = None,
     n_max: int | None = None,
+    repeats: int | None = None,
     seed: int = 0,
     method: str = "auto",
 ) -> tuple[float, float]:
@@ -294,9 +304,15 @@ def fid_infinity(
 
     FID_N, the FID of N generated samples, is biased upward by about k/N, and k depends on the generator, so FIDs
     of two models at a small N may rank them wrongly. For each of the sizes N of :func:`fid_infinity_sizes`
-    (``n_points`` evenly spaced in [n_min, n_max]; the paper: 15 from 5,000 to 50,000) one random subset of N
-    generated features is drawn without replacement (one seeded generator for all) and FID_N computed against the
-    fixed reference; the least-squares line FID_N = FID∞ + k/N (:func:`fid_infinity_fit`) is extrapolated to 1/N = 0.
+    (``n_points`` evenly spaced in [n_min, n_max]; the paper: 15 from 5,000 to 50,000) ``repeats`` random subsets of
+    N generated features are drawn without replacement (one seeded generator for all) and their FIDs against the
+    fixed reference averaged into FID_N; the least-squares line FID_N = FID∞ + k/N (:func:`fid_infinity_fit`) is
+    extrapolated to 1/N = 0.
+
+    The paper draws one subset per size, from 50,000 samples. From a few hundred, the choice of subsets moves the
+    extrapolated value by more than the bias it removes (359 digits test images, 128-d features: FID∞ spread over
+    seeds with std 5.7 at one subset per size, 1.6 at 10, about 0.8 at 50), so by default each size averages
+    ``ceil(20,000 / n_max)`` subsets (at most 100): 1 for the paper's 50,000 samples, 10 for 2,000, 56 for 359.
 
     Only the generated side is extrapolated, as in the paper: the reference's own finite-sample bias (from
     N_ref = len(real_feats)) stays in FID∞, the same for every model scored against the same reference, so compare
@@ -308,6 +324,7 @@ def fid_infinity(
         n_points, n_min: the subset sizes, see :func:`fid_infinity_sizes` (default n_min
             ``max(N // 10, min(2 D, N // 2))``).
         n_max: the largest subset; default N (all generated features).
+        repeats: subsets averaged per size; default ``min(100, ceil(20,000 / n_max))``.
         seed: seed of the subset sampler (``np.random.default_rng``).
         method: the FID trace route, as in :func:`fid_from_stats`.
 
@@ -319,5 +336,5 @@ def fid_infinity(
     fake = as_matrix(fake_feats, "fake_feats", min_rows=3)
     check_same_dim(real, fake, "real_feats", "fake_feats")
     mu, sigma = feature_stats(real)
-    return fid_infinity_from_stats(mu, sigma, fake, n_points=n_points, n_min=n_min, n_max=n_max, seed=seed,
-                                   method=method)
+    return fid_infinity_from_stats(mu, sigma, fake, n_points=n_points, n_min=n_min, n_max=n_max, repeats=repeats,
+                                   seed=seed, method=method)

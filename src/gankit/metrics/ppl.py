@@ -14,7 +14,8 @@ the 1st percentile (numpy "lower" method) and above the 99th (numpy "higher" met
 Conventions here:
 
 * W space interpolates every row of the mapping output ``ws`` (N×num_ws×w_dim) linearly, so the same style
-  reaches every layer; synthesis runs with ``noise_mode="const"`` so that noise adds no distance.
+  reaches every layer; synthesis runs with ``noise_mode="const"`` so that noise adds no distance, and the constant
+  noise images are redrawn for every batch, as the reference code does (the generator's own are restored after).
 * Z space interpolates by spherical linear interpolation of the *directions* z/‖z‖ and feeds G the result scaled
   to norm √z_dim (the typical norm of a z_dim-dimensional standard normal). The reference code feeds unit-norm z
   to a mapping network that normalises z anyway, so for such generators this is the same thing; for generators
@@ -23,12 +24,13 @@ Conventions here:
   the same for both ends of a pair.
 * Crop (``crop=True``, for face data as in the paper): rows 3H/8..7H/8, columns 2W/8..6W/8 (integer H//8
   units). Images larger than ``max_size`` (default 256) are then box-downsampled by the integer factor H //
-  max_size, as the reference code does before its VGG.
+  max_size of the *uncropped* resolution H, as the reference code does before its VGG.
 
 Randomness: every draw comes from one CPU ``torch.Generator`` seeded with ``seed``; the global RNG is never
 touched, so results are reproducible and independent of anything else the program does. Per batch of b pairs
 (b = ``batch``, the last batch the remainder), in this order: z0 = randn(b, z_dim), z1 = randn(b, z_dim) (float32),
-then c = randint(0, c_dim, (b,)) if c_dim > 0, then t = rand(b) if ``sampling == "full"``.
+then c = randint(0, c_dim, (b,)) if c_dim > 0, then t = rand(b) if ``sampling == "full"``, then for a style-based G
+every ``noise_const`` buffer (in ``named_buffers`` order) = randn(its shape).
 
 Distances are any callable ``(a, b) -> N`` on two batches of N samples: :func:`pixel_l2`, :func:`feature_l2`
 over a gankit feature extractor, or the LPIPS-VGG network of :mod:`gankit.metrics.lpips`; :data:`DISTANCES`
@@ -189,18 +191,34 @@ def _is_style_based(G: nn.Module) -> bool:
 
 
 def _postprocess(x: torch.Tensor, crop: bool, max_size: int | None) -> torch.Tensor:
-    """The reference code's face crop and box downsampling (images only; other samples pass through)."""
+    """The reference code's face crop and box downsampling (images only; other samples pass through).
+
+    The factor is the *full* resolution's, ``H // max_size`` before cropping (StyleGAN2-ADA's metrics/ppl.py:
+    ``G.img_resolution // 256``): a 1024² image is cropped to 512×512 and then pooled by 4, to 128×128.
+    """
     if x.ndim != 4:
         if crop:
             raise ConfigError(f"ppl.crop needs images (N×C×H×W); the generator gives shape {tuple(x.shape)}")
         return x
+    factor = x.shape[2] // max_size if max_size is not None else 1
     if crop:
         c = x.shape[2] // 8
         x = x[:, :, c * 3: c * 7, c * 2: c * 6]
-    if max_size is not None and x.shape[2] > max_size:
-        factor = x.shape[2] // max_size
+    if factor > 1:
         x = F.avg_pool2d(x, kernel_size=factor, stride=factor)
     return x
+
+
+def _noise_buffers(G: nn.Module) -> list[torch.Tensor]:
+    """A style-based G's per-layer constant noise images (buffers named ``noise_const``)."""
+    return [b for name, b in G.named_buffers() if name.rsplit(".", 1)[-1] == "noise_const"]
+
+
+def _fresh_noise(buffers: list[torch.Tensor], gen: torch.Generator) -> None:
+    """Redraw every constant noise image from ``gen`` (the reference redraws them for each batch; both ends of a pair
+    see the same noise, so noise adds no distance but the measurement averages over it)."""
+    for buf in buffers:
+        buf.copy_(torch.randn(buf.shape, generator=gen).to(device=buf.device, dtype=buf.dtype))
 
 
 def _validate(G: Any, distance: Any, n: Any, epsilon: Any, space: Any, sampling: Any, batch: Any,
@@ -249,6 +267,8 @@ def path_lengths(G: nn.Module, distance: Distance | str, n: int = 10000, epsilon
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     out = np.empty(n, dtype=np.float64)
     was_training = G.training
+    noise = _noise_buffers(G) if style else []
+    kept = [b.clone() for b in noise]
     G.eval()  # a metric measures the inference-time generator (BatchNorm statistics, no dropout)
     try:
         with torch.inference_mode():
@@ -259,6 +279,7 @@ def path_lengths(G: nn.Module, distance: Distance | str, n: int = 10000, epsilon
                 c = torch.randint(0, c_dim, (b,), generator=gen) if c_dim > 0 else None
                 t = torch.rand(b, generator=gen) if sampling == "full" else torch.zeros(b)
                 c2 = torch.cat([c, c]).to(device) if c is not None else None  # same label at both ends
+                _fresh_noise(noise, gen)
                 if space == "w":
                     ws = G.mapping(torch.cat([z0, z1]).to(device=device, dtype=dtype), c2)
                     w0, w1 = ws[:b], ws[b:]
@@ -282,6 +303,9 @@ def path_lengths(G: nn.Module, distance: Distance | str, n: int = 10000, epsilon
                 out[start:start + b] = d.detach().reshape(-1).double().cpu().numpy() / (epsilon ** 2)
     finally:
         G.train(was_training)
+        with torch.no_grad():
+            for buf, k in zip(noise, kept):
+                buf.copy_(k)
     return out
 
 
