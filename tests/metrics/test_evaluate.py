@@ -556,3 +556,34 @@ def test_evaluate_digits_real_vs_noise(digits_ext, digits_test):
     assert bad["fid"] > 10 * real["fid"]
     assert 1.0 <= bad["is"] < real["is"]
     assert json.loads(json.dumps(bad)) == bad
+
+
+# --------------------------------------------------------------------------------------------------- 8-bit scoring
+
+
+def test_to_uint8_is_stylegan2_ada_conversion():
+    u = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
+    from gankit.data.images import quantize, to_uint8
+
+    assert torch.equal(to_uint8(to_float(u)), u)  # the grid maps onto itself
+    x = torch.tensor([-3.0, -1.0, -0.999, 0.0, 0.5, 0.9999, 1.0, 7.0])
+    ref = torch.floor(torch.clamp(x.double() * 127.5 + 128, 0, 255)).to(torch.uint8)
+    assert torch.equal(to_uint8(x), ref)
+    assert torch.equal(quantize(x), to_float(ref))
+
+
+def test_generated_images_are_scored_on_the_8bit_grid(digits_ext, digits_test):
+    """Scoring x and scoring its 8-bit version give the same numbers, on every path that goes through
+    evaluate_samples (gankit evaluate, training-time evaluation and the best-checkpoint rule)."""
+    cfg, info = dataset("digits")
+    g = torch.Generator().manual_seed(0)
+    clean = to_float(digits_test.images[:200])
+    x = clean + 0.6 * torch.randn(clean.shape, generator=g)  # off-grid and 20 % outside [-1, 1], like a linear G output
+    assert (x.abs() > 1).float().mean() > 0.1
+    from gankit.data.images import to_uint8
+
+    raw = evaluate_samples(x, info, cfg, ["fid", "pr"], extractor=digits_ext, n_real=500)
+    eight = evaluate_samples(to_float(to_uint8(x)), info, cfg, ["fid", "pr"], extractor=digits_ext, n_real=500)
+    assert raw["fid"] == eight["fid"] and raw["precision"] == eight["precision"] and raw["fake_8bit"] is True
+    unquantized = fid(reference_features(cfg, "train", digits_ext, 500)["features"], digits_ext(x)["features"])
+    assert abs(unquantized - raw["fid"]) > 1e-3 * raw["fid"]  # what scoring the raw floats gave before

@@ -369,3 +369,21 @@ def test_real_weights_if_present():
     out = m(x)
     assert out["pool3"].shape == (2, 2048) and (out["pool3"] >= 0).all()
     torch.testing.assert_close(m.probs(x).sum(1), torch.ones(2), rtol=0, atol=1e-5)
+
+
+def test_extractor_probs_are_the_unbiased_softmax(weights_file, model, images, batch_out):
+    """`gankit evaluate --metrics is` and training-time IS take p(y|x) from the inception-v3-fid extractor: the softmax of
+    pool3·Wᵀ *without* the bias (Salimans et al.'s code, torch-fidelity), as FIDInceptionV3.probs() defines it."""
+    from gankit.metrics.features import build_extractor
+
+    path, digest, _ = weights_file
+    assert model.fc.bias.abs().max() > 0.1  # a bias that matters: the two definitions differ
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(incw, "EXPECTED_SHA256", digest)
+        ext = build_extractor("inception-v3-fid", weights=str(path))
+    out = ext(images)
+    unbiased = torch.softmax(batch_out["logits_unbiased"].double(), 1).numpy()
+    biased = torch.softmax(batch_out["logits"].double(), 1).numpy()
+    assert np.allclose(out["probs"], unbiased, atol=1e-6)
+    assert not np.allclose(out["probs"], biased, atol=1e-3)
+    assert np.allclose(out["probs"], model.probs(images).double().numpy(), atol=1e-6)
