@@ -4,9 +4,15 @@ Each recipe is a preset's *game* (`gankit train --preset digits --game NAME`, `g
 penalties, tricks, optimizer, learning rates, betas, n_critic, lr schedule and spectral norm, applied to the `digits`
 preset's data and network (DCGAN, G 128-64-32 / D 32-64-128 channels, 32×32, batch 64)
 for the same number of G updates. Recipes with a gradient penalty (gp, dragan) use layer norm in D instead of batch
-norm, as Gulrajani et al. 2017 advise (a batch-norm critic breaks the per-sample penalty). Scores on 2,000 samples of
-G_ema against the training split: FID, precision / recall (k=3), classes found and class-histogram KL with the digits-cnn
-classifier (99.2 % test accuracy); the real-vs-real floor is measured in the same run.
+norm, as Gulrajani et al. 2017 advise (a batch-norm critic breaks the per-sample penalty).
+
+Scores compare like with like. The real-vs-real floor is the whole test split (359 images) against the whole training
+split (1,438); every recipe is scored on the same N = 359 samples of G_ema against the same reference (the whole
+training split): FID, KID (unbiased MMD², subsets of 359), precision / recall (k=3), classes found and class-histogram KL
+with the digits-cnn features and classifier (99.2 % test accuracy). FID is biased upward by about k/N with k depending on
+the model, so FID∞ (Chong & Forsyth 2020: FID on subsets of several sizes, extrapolated to N = ∞) stands beside it:
+from 2,000 samples for the recipes, from subsets of the 359 test images for the floor (all it has). Rows of earlier runs
+scored at another N (the rows files before FID∞: 2,000 samples) are left out of the table, and the page says so.
 
     python benchmarks/digits.py [--steps 1000] [--recipes nsgan,wgan-gp] [--jobs 2] [--seeds 1]
 """
@@ -30,7 +36,8 @@ RECIPES = ["digits", "gan-minimax", "nsgan", "lsgan", "wgan", "wgan-gp", "hinge-
            "toy-best"]
 QUIET = ["train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.sample_every=100000000",
          "train.checkpoint_every=100000000"]
-METRICS = ["fid", "pr", "classes"]
+METRICS = ["fid", "kid", "pr", "classes"]  # at the floor's N; kid: subsets of min(1000, N) = 359 samples
+N_INF = 2000  # generated samples FID∞ extrapolates from
 
 
 def recipe_config(name: str, steps: int, seed: int) -> dict:
@@ -46,6 +53,13 @@ def recipe_config(name: str, steps: int, seed: int) -> dict:
         cfg["reg"]["r1"] = 10.0
     cfg["train"] = {**cfg["train"], "steps": steps, "seed": seed}
     return cfg
+
+
+def split_sizes(data_cfg) -> tuple[int, int]:
+    """(reference size, N): the training split's size (the reference, used whole) and the test split's (the floor's N)."""
+    from gankit.data import build_dataset
+
+    return len(build_dataset(data_cfg, "train")), len(build_dataset(data_cfg, "test"))
 
 
 def run_one(job: tuple[str, int, int]) -> dict:
@@ -65,11 +79,113 @@ def run_one(job: tuple[str, int, int]) -> dict:
         summary = trainer.run()
         train_s = time.perf_counter() - t0
         gen = torch.Generator().manual_seed(10_000 + seed)
-        x = trainer.sample(trainer.task.latents(2000, gen))
-    scores = evaluate_samples(x, trainer.info, cfg.data, METRICS, n_real=2000, seed=0)
-    return {"recipe": name, "seed": seed, "fid": scores["fid"], "precision": scores["precision"], "recall": scores["recall"],
-            "classes": scores["classes"], "class_kl": scores["class_kl"], "rollbacks": summary["rollbacks"],
-            "train_s": train_s, "d_updates": summary.get("d_updates", 0), "steps": steps}
+        x = trainer.sample(trainer.task.latents(N_INF, gen))
+    n_ref, n = split_sizes(cfg.data)
+    # the floor's N samples (the first of the i.i.d. latents) against the whole training split, as the floor is
+    scores = evaluate_samples(x[:n], trainer.info, cfg.data, METRICS, n_real=n_ref, seed=0)
+    inf = evaluate_samples(x, trainer.info, cfg.data, ["fid_inf"], n_real=n_ref, seed=0)
+    return {"recipe": name, "seed": seed, "n": scores["n_fake"], "n_ref": scores["n_real"], "fid": scores["fid"],
+            "kid": scores["kid"], "fid_inf": inf["fid_inf"], "n_inf": inf["n_fake"], "precision": scores["precision"],
+            "recall": scores["recall"], "classes": scores["classes"], "class_kl": scores["class_kl"],
+            "rollbacks": summary["rollbacks"], "train_s": train_s, "d_updates": summary.get("d_updates", 0), "steps": steps}
+
+
+def floor_fid_inf_seeds(data_cfg, n_ref: int, seeds: int = 5) -> list[float]:
+    """The floor's FID∞ (subsets of the test split against the whole training split) for subset seeds 0..seeds-1.
+
+    The floor has only the test split's images to extrapolate from; this shows how much the choice of subsets moves it.
+    Features are real_vs_real's (the cached digits-cnn reference features of both whole splits).
+    """
+    from gankit.metrics.evaluate import reference_features
+    from gankit.metrics.features import build_extractor
+    from gankit.metrics.fid import fid_infinity
+
+    ext = build_extractor("digits-cnn")
+    train = reference_features(data_cfg, "train", ext, n_ref, 0)["features"]
+    test = reference_features(data_cfg, "test", ext, n_ref, 1)["features"]
+    return [fid_infinity(train, test, seed=s)[0] for s in range(seeds)]
+
+
+def _fmt(rs: list[dict], key: str, spec: str) -> str:
+    """Mean of ``key`` over the rows, "—" where a row lacks it."""
+    if any(r.get(key) is None for r in rs):
+        return "—"
+    return format(statistics.fmean(r[key] for r in rs), spec)
+
+
+def _se(rs: list[dict], key: str, spec: str) -> str:
+    """Mean ± standard error over the rows' seeds (the mean alone for one seed)."""
+    mean = _fmt(rs, key, spec)
+    if mean == "—" or len(rs) < 2:
+        return mean
+    return f"{mean} ± {format(statistics.stdev(r[key] for r in rs) / len(rs) ** 0.5, spec)}"
+
+
+def page(rows: list[dict], floor: dict, notes: list[str], default_steps: int) -> str:
+    """The markdown page: recipes scored like the floor (same N, same reference), ranked by FID∞, then the floor.
+
+    ``floor`` is :func:`gankit.evaluation.real_vs_real`'s result (fid, fid_inf, kid, precision, recall, classes,
+    class_kl, n_fake = N, n_real = the reference's size). Rows scored at another N or against another reference size
+    (earlier runs, before FID∞) are left out and counted in a note: their FID is not comparable with the floor's.
+    """
+    n, n_ref = int(floor["n_fake"]), int(floor["n_real"])
+    spread = (f"over {len(floor['fid_inf_seeds'])} subset seeds it is {statistics.fmean(floor['fid_inf_seeds']):.1f} ± "
+              f"{statistics.pstdev(floor['fid_inf_seeds']):.1f}, mean ± std; the table shows seed 0"
+              if len(floor.get("fid_inf_seeds", ())) > 1 else "one subset seed")
+    like = [r for r in rows if r.get("n") == n and r.get("n_ref") == n_ref]
+    stale = [r for r in rows if r not in like]
+    steps = ", ".join(str(s) for s in sorted({r.get("steps", default_steps) for r in like})) or str(default_steps)
+    counts = [sum(r["recipe"] == name for r in like) for name in {r["recipe"] for r in like}] or [0]
+    lo, hi = min(counts), max(counts)
+    seeds_text = f"{lo}{'' if lo == hi else f' to {hi}'} seed{'s' * (hi != 1)} per recipe"
+    n_inf = ", ".join(f"{k:,}" for k in sorted({r["n_inf"] for r in like if r.get("n_inf")})) or "—"
+    lines = ["# Every recipe on digits, same network and budget", "",
+             f"Written by `benchmarks/digits.py --steps {steps}` ({seeds_text}) on {dt.date.today().isoformat()} "
+             f"({platform.machine()}, {os.cpu_count()} CPUs, 1 thread per run; the rows' runs trained for about "
+             f"{sum(r['train_s'] for r in like) / 60:.0f} single-thread minutes in all).", "",
+             "Each row is a preset's game (loss, penalties, tricks, optimizer, n_critic, spectral norm) on the `digits` preset's "
+             f"DCGAN (G 128-64-32, D 32-64-128, 32×32, batch 64) for **{steps} G updates**; gradient-penalty recipes use "
+             "layer norm in D; R1 uses γ = 10 on images. Mean over the row's seeds (0, 1, …; ± standard error where more "
+             "than one); `train s` is the training wall time of one run.", "",
+             f"**How it was measured: like with like.** The floor (real vs real) is the whole test split, **N = {n}** images, "
+             f"against the whole training split (**{n_ref:,}** images, the reference). Every recipe is scored on the same "
+             f"N = {n} samples of G_ema against the same reference: FID, KID, precision/recall (k=3) on digits-cnn "
+             "features, classes found (of 10) and the KL of the class histogram to the data's by its classifier. "
+             "FID of N samples is biased upward by about k/N, with k depending on the model (Chong & Forsyth 2020), "
+             f"so **FID∞** stands beside it: FID on 15 subset sizes extrapolated to N = ∞ (`gankit.metrics.fid.fid_infinity`), "
+             f"from {n_inf} samples for the recipes and from subsets of the {n} test images for the floor (all it has: "
+             f"{spread}). **KID** is the unbiased MMD² with the cubic kernel (Bińkowski et al. 2018; mean over 100 "
+             f"subsets of {n} samples from each side, in kernel units); it has no small-N bias. Only the generated side "
+             "is extrapolated: every FID∞ here keeps the same reference's own finite-sample bias, so compare them with "
+             "each other, not with other pages. Lower FID, FID∞, KID and class KL are better; the table is ranked by FID∞.", "",
+             "| recipe | seeds | FID∞ | FID | KID | precision | recall | classes | class KL | D updates | rollbacks | train s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    by: dict[str, list[dict]] = {}
+    for r in like:
+        by.setdefault(r["recipe"], []).append(r)
+    ranked = sorted(by.items(), key=lambda kv: statistics.fmean(r["fid_inf"] for r in kv[1]))
+    below = []
+    for name, rs in ranked:
+        lines.append(f"| {name} | {len(rs)} | {_se(rs, 'fid_inf', '.1f')} | {_se(rs, 'fid', '.1f')} | {_fmt(rs, 'kid', '.2f')} | "
+                     f"{_fmt(rs, 'precision', '.3f')} | {_fmt(rs, 'recall', '.3f')} | {_fmt(rs, 'classes', '.1f')} | "
+                     f"{_fmt(rs, 'class_kl', '.3f')} | {_fmt(rs, 'd_updates', '.0f')} | {sum(r['rollbacks'] for r in rs)} | "
+                     f"{_fmt(rs, 'train_s', '.0f')} |")
+        if statistics.fmean(r["fid"] for r in rs) < floor["fid"]:
+            below.append(name)
+    lines.append(f"| *real vs real (floor)* | | {floor['fid_inf']:.1f} | {floor['fid']:.1f} | {floor['kid']:.2f} | "
+                 f"{floor['precision']:.3f} | {floor['recall']:.3f} | {floor['classes']:.0f} | {floor['class_kl']:.3f} | | | |")
+    lines.append("")
+    auto = []
+    if below:
+        auto.append(f"- Below the floor's FID at the same N and reference: {', '.join(below)} (closer to the training split "
+                    "than held-out real images are: check precision, and copies of training images).")
+    if stale:
+        auto.append(f"- {len(stale)} row(s) of earlier runs ({', '.join(sorted({r['recipe'] for r in stale}))}) were not "
+                    f"scored at N = {n} against the whole training split (rows without `n` come from the script before "
+                    "FID∞: 2,000 samples) and are left out: their FID is not comparable with the floor's; re-run them.")
+    if notes or auto:
+        lines += ["## Notes", "", *auto, *notes, ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -101,42 +217,17 @@ def main() -> None:
             if args.rows:
                 with open(args.rows, "a") as fh:
                     fh.write(json.dumps(r) + "\n")
-            print(f"{r['recipe']:12s} seed {r['seed']}: FID {r['fid']:.1f} P {r['precision']:.3f} R {r['recall']:.3f} "
+            print(f"{r['recipe']:12s} seed {r['seed']}: FID {r['fid']:.1f} FID∞ {r['fid_inf']:.1f} KID {r['kid']:.2f} "
+                  f"P {r['precision']:.3f} R {r['recall']:.3f} "
                   f"classes {r['classes']:.0f} ({r['train_s']:.0f}s)", file=sys.stderr, flush=True)
-    steps = ", ".join(str(n) for n in sorted({r.get("steps", args.steps) for r in rows}))  # the rows', not this call's
-    counts = [sum(r["recipe"] == name for r in rows) for name in {r["recipe"] for r in rows}] or [0]
-    lo, hi = min(counts), max(counts)
-    seeds_text = f"{lo}{'' if lo == hi else f' to {hi}'} seed{'s' * (hi != 1)} per recipe"
-    floor = real_vs_real(data_config(preset_dict("digits")["data"]), METRICS, 2000)
-    lines = ["# Every recipe on digits, same network and budget", "",
-             f"Written by `benchmarks/digits.py --steps {steps}` ({seeds_text}) on {dt.date.today().isoformat()} "
-             f"({platform.machine()}, {os.cpu_count()} CPUs, 1 thread per run; the rows' runs trained for about "
-             f"{sum(r['train_s'] for r in rows) / 60:.0f} single-thread minutes in all).", "",
-             "Each row is a preset's game (loss, penalties, tricks, optimizer, n_critic, spectral norm) on the `digits` preset's "
-             f"DCGAN (G 128-64-32, D 32-64-128, 32×32, batch 64) for **{steps} G updates**; gradient-penalty recipes use "
-             "layer norm in D; R1 uses γ = 10 on images. 2,000 samples of G_ema vs the training split, digits-cnn features "
-             "(FID, precision/recall k=3) and its classifier (classes found of 10, KL of the class histogram to the data's). "
-             "Lower FID and class KL are better. Mean over the row's seeds (0, 1, …; FID ± standard error where more than one); "
-             "`train s` is the training wall time of one run.", "",
-             "| recipe | seeds | FID | precision | recall | classes | class KL | D updates | rollbacks | train s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    by: dict[str, list[dict]] = {}
-    for r in rows:
-        by.setdefault(r["recipe"], []).append(r)
-    ranked = sorted(by.items(), key=lambda kv: statistics.fmean(r["fid"] for r in kv[1]))
-    for name, rs in ranked:
-        m = {k: statistics.fmean(r[k] for r in rs) for k in ("fid", "precision", "recall", "classes", "class_kl", "train_s", "d_updates")}
-        fid = f"{m['fid']:.1f}" + (f" ± {statistics.stdev(r['fid'] for r in rs) / len(rs) ** 0.5:.1f}" if len(rs) > 1 else "")
-        lines.append(f"| {name} | {len(rs)} | {fid} | {m['precision']:.3f} | {m['recall']:.3f} | {m['classes']:.1f} | "
-                     f"{m['class_kl']:.3f} | {m['d_updates']:.0f} | {sum(r['rollbacks'] for r in rs)} | {m['train_s']:.0f} |")
-    lines.append(f"| *real vs real (floor)* | | {floor['fid']:.1f} | {floor['precision']:.3f} | {floor['recall']:.3f} | "
-                 f"{floor['classes']:.0f} | {floor['class_kl']:.3f} | | | |")
-    lines.append("")
-    if args.note:
-        lines += ["## Notes", "", *args.note, ""]
+    data_cfg = data_config(preset_dict("digits")["data"])
+    n_ref, _ = split_sizes(data_cfg)
+    # the whole test split against the whole training split: real_vs_real caps both at its n, so n = the larger split
+    floor = real_vs_real(data_cfg, METRICS + ["fid_inf"], n_ref)
+    floor["fid_inf_seeds"] = floor_fid_inf_seeds(data_cfg, n_ref)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines))
+    out.write_text(page(rows, floor, args.note, args.steps))
     print(f"wrote {out}", file=sys.stderr)
 
 

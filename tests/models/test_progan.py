@@ -313,7 +313,7 @@ def _cfg(data: str = "digits", **fields):
     ({"model__conditional": True}, r"model.conditional: .*use model.name=stylegan2 or dcgan for conditional models"),
     # other families' options are not progan's: refused by name, saying whose they are
     ({"model__spectral_norm": "d"}, r"model.spectral_norm: progan has no spectral_norm \(it is an option of dcgan, mlp, resnet\)"),
-    ({"model__g_norm": "batch"}, r"model.g_norm: progan has no g_norm \(it is an option of dcgan, resnet\)"),
+    ({"model__g_norm": "batch"}, r"model.g_norm: progan has no g_norm \(it is an option of dcgan, mlp, resnet\)"),
     ({"model__d_norm": "none"}, "model.d_norm: progan has no d_norm"),
     ({"model__attention": 8}, "model.attention: progan has no attention"),
     ({"model__minibatch_discrimination": 4}, "model.minibatch_discrimination: progan has no minibatch_discrimination"),

@@ -381,3 +381,38 @@ def test_resume_with_spectral_norm_is_bitwise_exact(tmp_path, no_report):
         assert a.keys() == b.keys() and any(k.endswith("._u") for k in a)
         for k in a:
             assert torch.equal(a[k], b[k]), f"{net}.{k} differs after resume"
+
+
+def test_mlp_paper_options_build_the_papers_networks():
+    """PacGAN's mixture networks (G 4×400 bias-free Linear + BatchNorm + ReLU; D 3×200 maxout with 5 pieces; N(0, 0.02²)
+    weights, zero biases) and the unrolled-GAN notebook's (tanh, orthogonal init with gain 1.4)."""
+    from gankit.models.mlp import Maxout
+
+    torch.manual_seed(0)
+    G = mlp.Generator(z_dim=2, width=400, depth=4, norm="batch", init="normal")
+    lin = [m for m in G.net if isinstance(m, nn.Linear)]
+    assert len(lin) == 5 and all(m.bias is None for m in lin[:4]) and lin[4].bias is not None
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in G.net) == 4
+    w = torch.cat([m.weight.flatten() for m in lin])
+    assert w.std().item() == pytest.approx(0.02, rel=0.02) and lin[4].bias.abs().max() == 0
+    D = mlp.Discriminator(img_channels=8, width=200, depth=3, maxout=5, init="normal")
+    assert sum(isinstance(m, Maxout) for m in D.features) == 3 and D(torch.randn(6, 8)).shape == (6,)
+    # maxout is the max over each unit's pieces
+    mo = Maxout(3, 2, 4)
+    x = torch.randn(5, 3)
+    assert torch.equal(mo(x), mo.linear(x).view(5, 2, 4).amax(2))
+    T = mlp.Generator(z_dim=256, width=128, depth=2, activation="tanh", init="orthogonal")
+    W = T.net[0].weight  # 128×256, orthogonal rows scaled by 1.4
+    assert torch.allclose(W @ W.t(), 1.4**2 * torch.eye(128), atol=1e-5)
+    assert sum(isinstance(m, nn.Tanh) for m in T.net) == 2
+
+
+def test_mlp_separate_depths_from_config():
+    from gankit.config import load_preset
+    from gankit.models import build_models
+    from gankit.data import DataInfo
+
+    cfg = load_preset("ring", ["model.g_depth=4", "model.d_depth=2", "model.maxout=5", "model.g_norm=batch"]).model
+    G, D, gk, dk = build_models(cfg, DataInfo("points", (2,), centers=[[1.0, 0.0]], std=0.01, name="ring"))
+    assert gk["depth"] == 4 and dk["depth"] == 2 and dk["maxout"] == 5 and gk["norm"] == "batch"
+    assert "maxout" not in gk and "norm" not in dk
