@@ -110,6 +110,12 @@ def test_features_route_equals_statistics_route_and_is_seeded():
     assert a == fid_infinity_from_stats(*feature_stats(real), fake, seed=3)
     assert a == fid_infinity(real, fake, seed=3)
     assert a != fid_infinity(real, fake, seed=4)
+    # the procedure spelled out: per size, `repeats` subsets without replacement from one seeded generator, their
+    # FIDs against the reference statistics averaged, then the line in 1/N
+    ns, rng = fid_infinity_sizes(400, D, n_points=4), np.random.default_rng(3)
+    by_hand = [np.mean([fid_from_stats(*feature_stats(real), *feature_stats(fake[rng.choice(400, n, replace=False)]))
+                        for _ in range(2)]) for n in ns]
+    assert fid_infinity(real, fake, n_points=4, repeats=2, seed=3) == pytest.approx(fid_infinity_fit(ns, by_hand), rel=1e-12)
     # default: ceil(20,000 / 400) = 50 subsets averaged per size
     assert a == fid_infinity(real, fake, seed=3, repeats=50) != fid_infinity(real, fake, seed=3, repeats=1)
     with pytest.raises(ValueError, match="n_max"):

@@ -105,21 +105,36 @@ def trace_sqrt_product(
         A real, non-negative float.
     """
     _check_method(method)
-    factor = None
+    return _trace_sqrt_factored(_sqrt_factor(sigma1, neg_eig_tol, method), sigma2, neg_eig_tol)
+
+
+def _sqrt_factor(sigma1: np.ndarray, neg_eig_tol: float, method: str) -> np.ndarray:
+    """A (D, D) factor F with S1 = F Fᵀ: Cholesky L ("auto", when it succeeds), else S1^{1/2} by eigh."""
     if method == "auto":
         try:
-            factor = np.linalg.cholesky(sigma1)  # lower triangular L, S1 = L Lᵀ
+            return np.linalg.cholesky(sigma1)  # lower triangular L, S1 = L Lᵀ
         except np.linalg.LinAlgError:
-            factor = None
-    if factor is None:
-        w, v = np.linalg.eigh(sigma1)
-        w = _clip_eigenvalues(w, "sigma1", neg_eig_tol)
-        factor = (v * np.sqrt(w)) @ v.T  # S1^{1/2}, symmetric
+            pass
+    w, v = np.linalg.eigh(sigma1)
+    w = _clip_eigenvalues(w, "sigma1", neg_eig_tol)
+    return (v * np.sqrt(w)) @ v.T  # S1^{1/2}, symmetric
+
+
+def _trace_sqrt_factored(factor: np.ndarray, sigma2: np.ndarray, neg_eig_tol: float) -> float:
+    """tr((S1 S2)^{1/2}) = Σ sqrt(eigvalsh(Fᵀ S2 F)) for a factor F of S1 (D, D) and S2 (D, D)."""
     m = factor.T @ sigma2 @ factor
     m = 0.5 * (m + m.T)  # remove rounding asymmetry before the symmetric solver
     ev = np.linalg.eigvalsh(m)
     ev = _clip_eigenvalues(ev, "F.T @ sigma2 @ F (S1 = F F.T)", neg_eig_tol)
     return float(np.sqrt(ev).sum())
+
+
+def _fid_factored(mu1: np.ndarray, trace1: float, factor1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                  neg_eig_tol: float) -> float:
+    """FID from S1's trace and factor (S1 = F Fᵀ), so that a fixed reference is factored once; validated inputs."""
+    diff = mu1 - mu2
+    value = float(diff @ diff) + trace1 + float(np.trace(sigma2)) - 2.0 * _trace_sqrt_factored(factor1, sigma2, neg_eig_tol)
+    return max(value, 0.0)
 
 
 def _as_stats(mu: Any, sigma: Any, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -166,11 +181,7 @@ def fid_from_stats(
     m2, s2 = _as_stats(mu2, sigma2, 2)
     if m1.shape != m2.shape:
         raise ValueError(f"mu1 and mu2 must have the same dimension D; got {m1.shape[0]} and {m2.shape[0]}")
-    diff = m1 - m2
-    value = float(diff @ diff) + float(np.trace(s1)) + float(np.trace(s2)) - 2.0 * trace_sqrt_product(
-        s1, s2, neg_eig_tol, method
-    )
-    return max(value, 0.0)
+    return _fid_factored(m1, float(np.trace(s1)), _sqrt_factor(s1, neg_eig_tol, method), m2, s2, neg_eig_tol)
 
 
 def fid(
@@ -277,10 +288,12 @@ def fid_infinity_from_stats(
         repeats = min(100, -(-_SUBSET_BUDGET // n_max))
     if int(repeats) < 1:
         raise ValueError(f"repeats must be a positive integer; got {repeats}")
+    trace_r, factor_r = float(np.trace(sigma_r)), _sqrt_factor(sigma_r, _DEFAULT_NEG_EIG_TOL, method)  # once, not per subset
     rng = np.random.default_rng(seed)
     fids = [
         np.mean([
-            fid_from_stats(mu_r, sigma_r, *feature_stats(fake[rng.choice(fake.shape[0], n, replace=False)]), method=method)
+            _fid_factored(mu_r, trace_r, factor_r, *feature_stats(fake[rng.choice(fake.shape[0], n, replace=False)]),
+                          _DEFAULT_NEG_EIG_TOL)
             for _ in range(int(repeats))
         ])
         for n in ns

@@ -76,7 +76,7 @@ class Generator(nn.Module):
         fan_in = z_dim + self.cond.out_extra
         for _ in range(depth):
             if norm == "batch":  # PacGAN's G: bias-free Linear -> BatchNorm -> ReLU
-                layers += [nn.Linear(fan_in, width, bias=False), nn.BatchNorm1d(width)]
+                layers += [nn.Linear(fan_in, width, bias=False), nn.BatchNorm1d(width, momentum=0.05)]  # their population update
             else:
                 layers.append(nn.Linear(fan_in, width))
             layers.append(nn.Tanh() if activation == "tanh" else nn.ReLU())

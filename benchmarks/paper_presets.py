@@ -1,0 +1,159 @@
+"""The presets named after a paper, in that paper's own setup, against the numbers the paper (or the paper that ran it as a
+baseline) publishes on the 2-D mixture protocol.
+
+Protocol (../shared/DESIGN.md; VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018): ring of 8 Gaussians (radius 1,
+std 0.01), grid of 25 ({-4,-2,0,2,4}², std 0.05); 2,500 samples of the generator (the paper presets keep no weight
+average); high quality = within 3 std of the nearest centre; a mode is recovered when it is the nearest centre of a
+high-quality sample. Each run trains the preset unchanged except ``data.name``, ``train.seed`` and, where the paper's
+budget does not fit a CPU, ``train.steps`` (``--steps``); the modes are measured every ``--every`` steps, so the page
+shows how the numbers move with the budget, and the measured time per step gives what the paper's budget would cost.
+
+    python benchmarks/paper_presets.py [--presets pacgan,nsgan] [--toys ring,grid] [--seeds 1] [--steps 20000]
+        [--every 2000] [--jobs 2] [--rows benchmarks/rows/paper-presets.jsonl] [--from-rows FILE] [--note LINE]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+ROOT = Path(__file__).resolve().parents[1]
+QUIET = ["train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.sample_every=100000000",
+         "train.checkpoint_every=100000000"]
+# preset -> (published row name, source, (ring modes, ring HQ %), (grid modes, grid HQ %)); None where not published
+PUBLISHED = {
+    "pacgan": ("PacGAN4", "Lin et al. 2018, Table 1 (10 runs)", (7.8, 95.9), (24.8, 93.6)),
+    "nsgan": ("GAN", "Lin et al. 2018, Table 1 (10 runs)", (6.3, 98.2), (17.3, 94.8)),
+    "gan-minimax": ("GAN", "Lin et al. 2018, Table 1 (non-saturating; no minimax row)", (6.3, 98.2), (17.3, 94.8)),
+    "unrolled": ("Unrolled GAN", "Srivastava et al. 2017 (VEEGAN), Table 1 (5 runs)", (7.6, 35.6), (23.6, 16.0)),
+    "wgan-gp": ("WGAN-GP", "Elfeki et al. 2019 (GDPP), Table 1", (6.8, 59.6), (24.2, 28.7)),
+    "dragan": ("—", "Kodali et al. 2017 publish figures only", None, None),
+}
+
+
+def run_one(job: tuple[str, str, int, int | None, int]) -> dict:
+    """Train ``preset`` on ``toy`` with ``seed`` for ``steps`` (None: the preset's); modes every ``every`` steps."""
+    preset, toy, seed, steps, every = job
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    from gankit.config import load_preset
+    from gankit.metrics.modes import mode_coverage
+    from gankit.training.hooks import Hook
+    from gankit.training.loop import Trainer
+
+    over = QUIET + [f"data.name={toy}", "data.modes=null", "data.std=null", f"train.seed={seed}"]
+    if steps:
+        over.append(f"train.steps={steps}")
+    cfg = load_preset(preset, over)
+    curve: list[dict] = []
+
+    class Modes(Hook):
+        def fire(self, t: Trainer) -> None:
+            x = t.sample(t.task.latents(2500, torch.Generator().manual_seed(10_000 + seed))).numpy()
+            out = mode_coverage(x, np.asarray(t.info.centers), t.info.std)
+            curve.append({"step": t.step, "modes": out["modes"], "hq": out["hq_fraction"], "reverse_kl": out["reverse_kl"],
+                          "s": time.perf_counter() - t0})
+
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, Path(tmp) / "run")
+        trainer.hooks = [trainer.log_hook, Modes(every)]
+        summary = trainer.run()
+    wall = time.perf_counter() - t0
+    last = curve[-1]
+    # time per training step between the first and the last measurement (no start-up; the measurements are cheap)
+    span = curve[-1]["step"] - curve[0]["step"]
+    ms = 1000 * (curve[-1]["s"] - curve[0]["s"]) / span if span else 1000 * wall / max(summary["step"], 1)
+    return {"preset": preset, "toy": toy, "seed": seed, "steps": summary["step"], "paper_steps": load_preset(preset).train.steps,
+            "modes": last["modes"], "hq": last["hq"], "reverse_kl": last["reverse_kl"], "curve": curve,
+            "rollbacks": summary["rollbacks"], "wall_s": wall, "ms_per_step": ms}
+
+
+def _mean_se(values: list[float]) -> tuple[float, float]:
+    vals = [v for v in values if math.isfinite(v)]
+    if not vals:
+        return math.nan, 0.0
+    return statistics.fmean(vals), (statistics.stdev(vals) / math.sqrt(len(vals)) if len(vals) > 1 else 0.0)
+
+
+def write_page(path: Path, rows: list[dict], notes: list[str], jobs: int) -> None:
+    groups: dict[tuple[str, str, int], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["preset"], r["toy"], r["steps"]), []).append(r)
+    date = dt.date.today().isoformat()
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
+    lines = ["# The paper presets against their papers' numbers", "",
+             f"Written by `benchmarks/paper_presets.py` on {date} ({machine}, 1 thread per run, {jobs} at a time).", "",
+             "Each preset follows its paper's released code (network, loss, optimizer, batch; `gankit presets` and "
+             "[stabilizers.md](../stabilizers.md) say where from). Protocol: 2,500 samples of G after training; high quality "
+             "= within 3 std of the nearest centre; a mode counts when it is the nearest centre of a high-quality sample. "
+             "Mean ± standard error over the seeds of a row. `paper budget` is the preset's own `train.steps`; runs that "
+             "stop earlier say so in `steps`, and `h for the paper's budget` is the measured time per step × the paper's "
+             "steps, for one run on one CPU thread.", "",
+             "| preset | toy | seeds | steps | modes | high quality % | published (modes / HQ %) | source | paper budget | ms/step | h for the paper's budget |",
+             "|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|"]
+    for (preset, toy, steps), rs in sorted(groups.items()):
+        m, m_se = _mean_se([r["modes"] for r in rs])
+        h, h_se = _mean_se([100 * r["hq"] for r in rs])
+        name, source, ring, grid = PUBLISHED.get(preset, ("—", "—", None, None))
+        pub = ring if toy == "ring" else grid
+        pub_s = f"{name} {pub[0]:g} / {pub[1]:g}" if pub else "—"
+        ms = statistics.fmean(r["ms_per_step"] for r in rs)
+        paper = rs[0]["paper_steps"]
+        lines.append(f"| {preset} | {toy} | {len(rs)} | {steps:,} | {m:.1f} ± {m_se:.1f} | {h:.1f} ± {h_se:.1f} | {pub_s} | "
+                     f"{source} | {paper:,} | {ms:.0f} | {ms * paper / 3.6e6:.1f} |")
+    lines += ["", "## How the numbers move with the budget", "",
+              "Modes / high quality % of each run at every measurement (seed in brackets).", ""]
+    for (preset, toy, steps), rs in sorted(groups.items()):
+        for r in sorted(rs, key=lambda r: r["seed"]):
+            pts = ", ".join(f"{c['step']:,}: {c['modes']} / {100 * c['hq']:.1f}" for c in r["curve"])
+            lines.append(f"- {preset}, {toy} [{r['seed']}]: {pts}")
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--presets", default=",".join(PUBLISHED))
+    p.add_argument("--toys", default="ring,grid")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=0, help="train this many steps instead of the preset's (0: the paper's budget)")
+    p.add_argument("--every", type=int, default=2000, help="measure the modes every this many steps")
+    p.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1))
+    p.add_argument("--rows", default=str(ROOT / "benchmarks" / "rows" / "paper-presets.jsonl"))
+    p.add_argument("--from-rows", default="", help="only write the page from this JSON-lines file")
+    p.add_argument("--note", action="append", default=[])
+    p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "paper_presets.md"))
+    a = p.parse_args()
+    if a.from_rows:
+        rows = [json.loads(line) for line in Path(a.from_rows).read_text().splitlines() if line.strip()]
+        write_page(Path(a.out), rows, a.note, a.jobs)
+        return
+    jobs = [(preset, toy, seed, a.steps or None, a.every) for preset in a.presets.split(",") for toy in a.toys.split(",")
+            for seed in range(a.first_seed, a.first_seed + a.seeds)]
+    with ProcessPoolExecutor(a.jobs) as pool:
+        for row in pool.map(run_one, jobs):
+            print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
+            with open(a.rows, "a") as f:
+                f.write(json.dumps(row) + "\n")
+    rows = [json.loads(line) for line in Path(a.rows).read_text().splitlines() if line.strip()]
+    write_page(Path(a.out), rows, a.note, a.jobs)
+
+
+if __name__ == "__main__":
+    main()
