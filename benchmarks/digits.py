@@ -65,8 +65,10 @@ def split_sizes(data_cfg) -> tuple[int, int]:
 def run_one(job: tuple[str, int, int]) -> dict:
     name, steps, seed = job
     import torch
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
 
     torch.set_num_threads(1)
+    threadpool_limits(1)  # NumPy's BLAS too (FID∞ runs hundreds of small eigendecompositions; threads only contend)
     from gankit.config import from_dict
     from gankit.metrics.evaluate import evaluate_samples
     from gankit.training.loop import Trainer
@@ -205,7 +207,10 @@ def main() -> None:
     from gankit.evaluation import real_vs_real
     from gankit.metrics.features import build_extractor
 
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(1)
+    threadpool_limits(1)
     build_extractor("digits-cnn")  # train / load the cached classifier once, before the workers need it
     rows = [json.loads(line) for f in filter(None, args.from_rows.split(",")) for line in Path(f).read_text().splitlines() if line.strip()]
     jobs = [(r, args.steps, s) for r in filter(None, args.recipes.split(",")) for s in range(args.seeds)]
