@@ -2,7 +2,7 @@
 
 Scores from features are plain functions on NumPy arrays or tensors (float64 inside)::
 
-    fid, fid_from_stats, feature_stats, kid, inception_score, precision_recall, density_coverage, prdc,
+    fid, fid_from_stats, fid_infinity, feature_stats, kid, inception_score, precision_recall, density_coverage, prdc,
     c2st, mode_coverage, class_coverage, memorization
 
 Feature extractors live in :mod:`gankit.metrics.features` (registry ``extractors``); scoring samples with provenance
@@ -11,7 +11,7 @@ and cached reference features in :mod:`gankit.metrics.evaluate`; scoring a run's
 """
 from .evaluate import METRICS, evaluate_samples, load_stats, save_stats
 from .features import EXTRACTORS, Extractor, build_extractor, from_module
-from .fid import feature_stats, fid, fid_from_stats
+from .fid import feature_stats, fid, fid_from_stats, fid_infinity
 from .inception_score import inception_score
 from .kid import kid
 from .memorization import memorization
@@ -21,7 +21,7 @@ from .prdc import density_coverage, prdc, precision_recall
 from .two_sample import c2st
 
 __all__ = [
-    "fid", "fid_from_stats", "feature_stats", "kid", "inception_score", "precision_recall", "density_coverage",
+    "fid", "fid_from_stats", "fid_infinity", "feature_stats", "kid", "inception_score", "precision_recall", "density_coverage",
     "prdc", "c2st", "mode_coverage", "class_coverage", "memorization", "perceptual_path_length", "DISTANCES",
     "METRICS", "EXTRACTORS", "Extractor", "build_extractor", "from_module",
     "evaluate_samples", "save_stats", "load_stats",
