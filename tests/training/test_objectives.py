@@ -541,3 +541,40 @@ def test_rollback_restores_the_objective_state(tmp_path, no_report):
     assert "after" in seen
     assert seen["after"] == seen[seen["to"]]
     assert seen["after"]["p"] != seen[6]["p"]  # p had moved on between the snapshot and the divergence
+
+
+@pytest.mark.parametrize("name, real, fake, rt", [
+    ("nsgan", [0.3, 0.3, 0.3, -0.2], [-1.0, -1.0, -1.0, -1.0], 0.5),   # sign of the logit
+    ("lsgan", [0.3, 0.3, 0.3, 0.8], [0.0, 0.0, 0.0, 0.0], -0.5),       # sign(f − ½): 0.3 is on the fake side
+    ("ragan", [0.3, 0.3, 0.3, -0.2], [0.5, 0.5, 0.5, 0.5], -1.0),      # sign(f − mean fake)
+])
+def test_ada_heuristic_uses_the_loss_boundary(name, real, fake, rt):
+    """ADA's r_t = E sign(margin of D's real scores): the logistic loss's sign(D(x)) generalized by the loss's own
+    decision boundary (an LSGAN D at the optimum scores reals near 1 and fakes near 0: sign(D(x)) was always +1)."""
+    from gankit.augment import ADA
+
+    obj = make_task(f"loss.name={name}")
+    obj.view = DView(augment=ADA("blit", p=0.0, interval=1))
+    G, _, _ = nets()
+
+    class Scripted(nn.Module):
+        """D's scores, in call order: the real batch, then the fake one."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.outs = [torch.tensor(real), torch.tensor(fake)]
+
+        def forward(self, x, c=None):
+            return self.outs.pop(0)
+
+    obj.d_loss(G, Scripted(), torch.randn(4, 2), None)
+    assert obj.view.augment.last_rt == pytest.approx(rt)
+
+
+def test_ada_with_a_wasserstein_critic_is_refused():
+    from gankit.config import validate
+    from gankit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="augment.ada: .*wgan critic has none"):
+        validate(load_preset("digits", ["loss.name=wgan", "reg.gp=10", "augment.ada=adaptive"]))
+    validate(load_preset("digits", ["loss.name=lsgan", "augment.ada=adaptive"]))  # every loss with a boundary is fine
