@@ -58,7 +58,7 @@ def main() -> None:
     lines = ["# bf16 autocast and sample quality on digits", "",
              f"Written by `benchmarks/precision_quality.py` on {dt.date.today().isoformat()}. The default job (`digits` preset: "
              "DCGAN 128-64-32, 2,000 steps, batch 64) with `train.precision` forced, one thread per run, evaluated at the end "
-             "on 2,000 samples with digits-cnn (floor, real vs real: FID 17.9). Wall times were measured with other runs "
+             "on 2,000 samples with digits-cnn. These FIDs compare precisions with each other only: the real-vs-real floor has 359 test images, and FID at 2,000 samples is not comparable with it (docs/benchmarks/digits.md scores like with like). Wall times were measured with other runs "
              "sharing the 2 cores; compare them within this table only.", "",
              "| precision | seed | FID ↓ | KID ↓ | precision ↑ | recall ↑ | classes | class KL ↓ | wall s |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
