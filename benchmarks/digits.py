@@ -186,7 +186,7 @@ def page(rows: list[dict], floor: dict, notes: list[str], default_steps: int) ->
                     f"scored at N = {n} against the whole training split (rows without `n` come from the script before "
                     "FID∞: 2,000 samples) and are left out: their FID is not comparable with the floor's; re-run them.")
     if notes or auto:
-        lines += ["## Notes", "", *auto, *notes, ""]
+        lines += ["## Notes", "", *auto, *(n if n.startswith("- ") else f"- {n}" for n in notes), ""]
     return "\n".join(lines)
 
 
