@@ -370,3 +370,29 @@ def test_image_channels_are_grey_or_rgb():
     # 1 or 3: no loader or model makes 2-channel images (the range 1..3 used to admit 2)
     assert "data.channels: 2 is not allowed; choose one of: 1, 3" in config_error(["data.channels=2"])
     assert from_dict({}, ["data.channels=3"]).data.channels == 3
+
+
+def test_paper_presets_build_their_papers_networks():
+    """pacgan / nsgan: PacGAN's code (G 4×400 bias-free + BN, D 3×200 maxout-5, packs of 4 → D input 8); unrolled: the
+    notebook's 2×128 tanh nets on z 256 with orthogonal init; parameter counts by formula."""
+    from torch import nn
+
+    from gankit.data import DataInfo
+    from gankit.models import build_models
+    from gankit.models.mlp import Maxout
+
+    info = DataInfo("points", (2,), centers=[[1.0, 0.0]], std=0.01, name="ring")
+    cfg = load_preset("pacgan")
+    G, D, _, _ = build_models(cfg.model, info, pack=cfg.trick.pack)
+    # G: 2·400 + 3·400·400 (no biases) + 4 BN (2·400 each) + 400·2 + 2
+    assert sum(p.numel() for p in G.parameters()) == 2 * 400 + 3 * 400 * 400 + 4 * 800 + 400 * 2 + 2
+    maxouts = [m for m in D.modules() if isinstance(m, Maxout)]
+    assert [m.linear.in_features for m in maxouts] == [8, 200, 200] and all(m.linear.out_features == 1000 for m in maxouts)
+    assert (cfg.train.beta1, cfg.train.lr_g, cfg.train.batch_size, cfg.train.steps, cfg.train.ema_kimg) == (0.8, 1e-4, 400, 400_000, 0.0)
+    ns = load_preset("nsgan")
+    assert (ns.trick.pack, ns.train.batch_size, ns.model.maxout, ns.loss.name) == (1, 100, 5, "nsgan")
+    un = load_preset("unrolled")
+    G, D, _, _ = build_models(un.model, info)
+    assert sum(isinstance(m, nn.Tanh) for m in G.modules()) == 2 and sum(isinstance(m, nn.Tanh) for m in D.modules()) == 2
+    assert sum(p.numel() for p in G.parameters()) == 256 * 128 + 128 + 128 * 128 + 128 + 128 * 2 + 2
+    assert (un.loss.name, un.trick.unroll, un.train.lr_g, un.train.lr_d, un.train.steps) == ("minimax", 5, 1e-3, 1e-4, 25_000)
