@@ -480,7 +480,11 @@ def test_crop_and_downsample_reach_the_distance():
     path_lengths(ImageG(32), recording, n=2, batch=2, crop=True)
     path_lengths(ImageG(64), recording, n=2, batch=2, max_size=32)
     path_lengths(ImageG(64), recording, n=2, batch=2, max_size=None)
-    assert seen == [(2, 1, 16, 16), (2, 1, 32, 32), (2, 1, 64, 64)]
+    # StyleGAN2-ADA: the factor is G.img_resolution // 256, taken *before* the crop: at 512 the 256×256 crop is pooled
+    # to 128 (the cropped size's factor was 1, so LPIPS saw an input twice too large)
+    path_lengths(ImageG(512), recording, n=1, batch=1, crop=True)
+    path_lengths(ImageG(64), recording, n=1, batch=1, crop=True, max_size=16)
+    assert seen == [(2, 1, 16, 16), (2, 1, 32, 32), (2, 1, 64, 64), (1, 1, 128, 128), (1, 1, 8, 8)]
     # box downsampling by 2 is a 2×2 average: same value as pixel_l2 on pooled images
     G = ImageG(64)
     got = path_lengths(G, pixel_l2, n=3, batch=3, max_size=32, seed=2)
@@ -549,24 +553,6 @@ def test_digits_cnn_distance_is_squared_feature_distance():
     np.testing.assert_allclose(d(x, y).numpy(), ((fx - fy) ** 2).sum(1), rtol=1e-6)
     np.testing.assert_allclose(d(x, x).numpy(), np.zeros(3), atol=1e-9)
     torch.testing.assert_close(d(x, y), d(y, x), rtol=1e-6, atol=0.0)  # symmetric up to float32 features (batch order changes rounding)
-
-
-def test_crop_downsamples_by_the_full_resolution_factor():
-    """StyleGAN2-ADA: factor = G.img_resolution // 256 *before* the crop; at 512 the 256×256 crop is pooled to 128
-    (the factor of the cropped size was 1, so LPIPS saw an input twice too large)."""
-    class ImageG(LinearStyleG):
-        def __init__(self, size):
-            super().__init__(shape=(1, size, size))
-
-    seen = []
-
-    def recording(a, b):
-        seen.append(tuple(a.shape))
-        return pixel_l2(a, b)
-
-    path_lengths(ImageG(512), recording, n=1, batch=1, crop=True)
-    path_lengths(ImageG(64), recording, n=1, batch=1, crop=True, max_size=16)
-    assert seen == [(1, 1, 128, 128), (1, 1, 8, 8)]
 
 
 def test_constant_noise_is_redrawn_per_batch_and_restored():
