@@ -19,7 +19,7 @@ from .data import DATASETS, DataInfo, build_dataset, info_of
 from .data.samples import read_samples
 from .errors import ConfigError, DataError
 from .io.rundir import MetricsLog
-from .metrics.evaluate import check_metrics, evaluate_against_stats, evaluate_samples, load_stats, real_samples
+from .metrics.evaluate import check_metrics, evaluate_samples, load_stats, real_samples
 from .metrics.features import build_extractor
 from .sampling import is_style_based
 from .tasks import load_pipeline
@@ -195,7 +195,7 @@ def _against_stats(x: torch.Tensor, stats: tuple[Any, Any], stats_path: Path, se
     """FID against a statistics file; the samples' own shape stands in for a dataset (schema image or points)."""
     info = DataInfo("image" if x.ndim == 4 else "points", tuple(x.shape[1:]), name=stats_path.name)
     ext = build_extractor(extractor or info.extractor_name, weights=weights)
-    result = evaluate_against_stats(x, info, stats, extractor=ext, seed=seed)
+    result = evaluate_samples(x, info, None, ["fid"], extractor=ext, seed=seed, ref_stats=stats)
     result["reference"] = str(stats_path)
     return result
 

@@ -271,14 +271,22 @@ def check_metrics(names: list[str], info: Any, extractor: Extractor | None = Non
             raise ConfigError(f"--metrics: {name} needs points from a mixture with known modes; {info.name!r} is {info.schema} data")
 
 
+STATS_METRICS = ("fid", "fid_inf")  # the scores a statistics file (mu, sigma) is enough for
+
+
 def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metrics: list[str], *,
                      extractor: Extractor | None = None, n_real: int | None = None, seed: int = 0,
                      reference_split: str = "train", ref_stats: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """Score generated samples (N×… in data space) against real data; returns a flat dict with provenance.
 
     Images are first rounded to 8 bits (:func:`~gankit.data.images.quantize`), the grid real images come from.
+    With ``ref_stats`` (pytorch-fid ``mu`` F, ``sigma`` F×F) the reference is the statistics file and no real data is
+    read: only :data:`STATS_METRICS` apply, and ``data_cfg`` may be None.
     """
     check_metrics(metrics, info)
+    if ref_stats is not None and set(metrics) - set(STATS_METRICS):
+        raise ConfigError(f"--metrics: a statistics file (mu, sigma) only gives {', '.join(STATS_METRICS)}; "
+                          f"for {', '.join(m for m in metrics if m not in STATS_METRICS)} score against a dataset")
     if schema_named(info.schema).quantized:
         fake_samples = quantize(fake_samples)
     extractor = extractor or build_extractor(info.extractor_name)
@@ -287,11 +295,13 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
     if need_probs and fake["probs"] is None:
         raise ConfigError(f"--metrics: {', '.join(m for m in metrics if 'probs' in METRICS.get(m).needs)} need class "
                           f"probabilities; extractor {extractor.name!r} gives features only")
-    if ref_stats is not None and ref_stats[0].shape[0] != fake["features"].shape[1]:
-        raise DataError(f"--ref-stats: the statistics have {ref_stats[0].shape[0]} features but extractor {extractor.name!r} "
-                        f"gives {fake['features'].shape[1]}; compute them with the same extractor")
-    n_real = n_real or len(fake_samples)
-    ref = reference_features(data_cfg, reference_split, extractor, n_real, seed)
+    if ref_stats is not None:
+        if ref_stats[0].shape[0] != fake["features"].shape[1]:
+            raise DataError(f"the statistics have {ref_stats[0].shape[0]} features but extractor {extractor.name!r} gives "
+                            f"{fake['features'].shape[1]}; compute them with the same extractor or choose it with --extractor")
+        ref = {"features": np.zeros((0, fake["features"].shape[1])), "probs": None, "labels": None, "n": None}
+    else:
+        ref = reference_features(data_cfg, reference_split, extractor, n_real or len(fake_samples), seed)
     heldout = None
     if any("heldout" in METRICS.get(m).needs for m in metrics):
         held_split = "test" if reference_split == "train" else "train"
@@ -303,10 +313,12 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
         warnings.simplefilter("always")
         for name in metrics:
             result.update({k: float(v) for k, v in METRICS.get(name).fn(inputs).items()})
-    result.update({"metrics": list(metrics), **extractor.provenance(), "n_real": int(ref["n"]), "n_fake": int(len(fake_samples)),
+    result.update({"metrics": list(metrics), **extractor.provenance(), "n_fake": int(len(fake_samples)),
                    "fake_8bit": bool(schema_named(info.schema).quantized),
                    "reference": f"{data_cfg.name}/{reference_split}" if ref_stats is None else "statistics file",
                    "seed": seed, "gankit_version": __version__})
+    if ref["n"] is not None:
+        result["n_real"] = int(ref["n"])
     if caught:
         result["warnings"] = sorted({str(w.message).splitlines()[0] for w in caught})
     return result
@@ -327,34 +339,3 @@ def is_better(metric: str, new: float, old: float | None) -> bool:
     if old is None or not math.isfinite(old):
         return True
     return new > old if value_direction(metric) else new < old
-
-
-# --------------------------------------------------------------------------- samples against a statistics file
-
-
-def evaluate_against_stats(fake_samples: torch.Tensor, info: Any, ref_stats: tuple[np.ndarray, np.ndarray], *,
-                           extractor: Extractor | None = None, seed: int = 0) -> dict[str, Any]:
-    """FID of samples (N×… in data space) against pytorch-fid statistics (``mu`` F, ``sigma`` F×F); no real data.
-
-    The same stages as :func:`evaluate_samples`: images are rounded to 8 bits first, then the extractor's features
-    (N×F) are fitted by a Gaussian and compared with the statistics. ``info`` gives the schema (and so the rounding
-    and the default extractor).
-    """
-    if schema_named(info.schema).quantized:
-        fake_samples = quantize(fake_samples)
-    extractor = extractor or build_extractor(info.extractor_name)
-    fake = extractor(fake_samples)
-    if ref_stats[0].shape[0] != fake["features"].shape[1]:
-        raise DataError(f"--against: the statistics have {ref_stats[0].shape[0]} features but extractor {extractor.name!r} "
-                        f"gives {fake['features'].shape[1]}; compute them with the same extractor or choose it with --extractor")
-    inputs = Inputs(np.zeros((0, fake["features"].shape[1])), fake["features"], fake_samples.cpu(), info, seed,
-                    ref_stats=ref_stats)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result: dict[str, Any] = {k: float(v) for k, v in METRICS.get("fid").fn(inputs).items()}
-    result.update({"metrics": ["fid"], **extractor.provenance(), "n_fake": int(len(fake_samples)),
-                   "fake_8bit": bool(schema_named(info.schema).quantized), "reference": "statistics file",
-                   "seed": seed, "gankit_version": __version__})
-    if caught:
-        result["warnings"] = sorted({str(w.message).splitlines()[0] for w in caught})
-    return result
