@@ -155,4 +155,20 @@ def save_samples(x: torch.Tensor, out: str | Path, nrow: int | None = None, cent
     return out
 
 
-__all__ = ["train", "load", "generate", "save_samples", "resolve_config", "DataError"]
+def sample_table(pipe: Pipeline, n: int, out: str | Path | None = None, seed: int = 0, condition: dict[str, Any] | None = None) -> Any:
+    """n synthetic rows (a DataFrame) of a table model (ctgan, tvae), only rows with ``condition``'s values when given
+    ({column: value}, categorical / boolean columns); written to ``out`` (.csv) when given."""
+    from .data.tables.schema import write_csv
+    from .tasks import TablePipeline
+
+    if not isinstance(pipe, TablePipeline):
+        raise ConfigError("sample_table: this model does not make tables; use generate()")
+    if out is not None and Path(out).suffix.lower() != ".csv":
+        raise ConfigError(f"--out: {Path(out).name}: a table model writes rows as FILE.csv")
+    rows = pipe(n, seed=seed, condition=condition)
+    if out is not None:
+        write_csv(rows, pipe.layout.schema, out)
+    return rows
+
+
+__all__ = ["train", "load", "generate", "save_samples", "sample_table", "resolve_config", "DataError"]

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="draw samples from a trained generator")
     s.add_argument("run", metavar="RUN|GENERATOR_DIR")
     s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    s.add_argument("--out", required=True, help="FILE.npy (data space) or FILE.png (grid / scatter)")
+    s.add_argument("--out", required=True, help="FILE.npy (data space) or FILE.png (grid / scatter); tables: FILE.csv")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--class", dest="label", type=int, help="class for a conditional generator (default: all in turn)")
     s.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     pic.add_argument("--interpolate", choices=("z", "w"), help="a latent interpolation: --out FILE.png (strip) or FILE.gif (animation)")
     s.add_argument("--frames", type=int, default=16, help="frames of an interpolation (default 16)")
     s.add_argument("--cutoff", type=int, help="style mixing: how many styles (rows of w) the top row gives (default: up to 8×8)")
+    s.add_argument("--condition", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="tables: only rows with this value of a categorical / boolean column (repeatable); --out FILE.csv")
 
     pj = sub.add_parser("project", help="GAN inversion: find the w whose image reproduces IMAGE (style-based generators)")
     pj.add_argument("run", metavar="RUN|GENERATOR_DIR")
@@ -122,6 +124,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     from . import sampling
     from .errors import ConfigError
+    from .tasks import TablePipeline
 
     if not 0.0 <= args.truncation <= 2.0:
         raise ConfigError(f"--truncation: {args.truncation} is outside 0..2; 1 is off, 0.5-0.7 is the usual trade of variety for quality")
@@ -131,6 +134,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.style_mixing and out.suffix != ".png":
         raise ConfigError(f"--out: {out.name}: a style-mixing grid is written as FILE.png")
     G = api.load(args.run)
+    if isinstance(G, TablePipeline):
+        rows = api.sample_table(G, args.n, out, seed=args.seed, condition=_conditions(args.condition))
+        print(f"wrote {len(rows)} rows to {out}")
+        return 0
+    if args.condition:
+        raise ConfigError("--condition: selects rows of a table model; for a conditional image generator use --class")
     data = G.gankit_meta.get("data", {})
     if (args.interpolate or args.style_mixing) and len(data.get("shape", [])) != 3:
         raise ConfigError("--interpolate / --style-mixing draw pictures of images; this generator makes toy points")
@@ -157,6 +166,19 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     out = api.save_samples(x, out, nrow=nrow, centers=data.get("centers"))
     print(f"wrote {args.n} samples to {out}")
     return 0
+
+
+def _conditions(items: list[str]) -> dict[str, str]:
+    """``["col=value", ...]`` -> {col: value}; a one-line error for an item without ``=``."""
+    from .errors import ConfigError
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--condition {item!r}: expected COLUMN=VALUE, e.g. --condition diagnosis=malignant")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _cmd_project(args: argparse.Namespace) -> int:

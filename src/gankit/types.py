@@ -69,6 +69,8 @@ SCHEMAS: dict[str, Schema] = {
     "points": Schema("points", "D coordinates", "scatter", "identity", ("modes",), ("animation",), "the mixture's plane"),
     "image": Schema("image", "C×H×W pixels", "grid", "inception-v3-fid", ("fid", "kid", "pr", "dc", "classes"),
                     ("interpolation", "classes", "nearest"), "[-1, 1], 8-bit steps", quantized=True),
+    "table": Schema("table", "a row of typed columns", "table", "identity", ("quality", "efficacy", "privacy", "detection"),
+                    ("columns",), "codes: numbers, seconds since 1970, category indices; NaN missing"),
 }
 
 #: names earlier exports used for a schema ("kind": "toy" in generator/config.json before the task engine)

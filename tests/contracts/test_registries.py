@@ -32,6 +32,7 @@ CPU = torch.device("cpu")
 
 SMALL_IMAGES = {"data": {"name": "digits", "resolution": 8}, "train": {"batch_size": 8, "steps": 2}}
 SMALL_POINTS = {"data": {"name": "ring"}, "train": {"batch_size": 16, "steps": 2}}
+SMALL_TABLE = {"data": {"name": "table", "table": "iris", "max_modes": 3}, "train": {"batch_size": 8, "steps": 2}}
 #: model family -> the smallest config of it, on the data it is made for
 FAMILY = {
     "mlp": {**SMALL_POINTS, "model": {"name": "mlp", "z_dim": 2, "g_width": 8, "d_width": 8, "depth": 1}},
@@ -46,9 +47,11 @@ FAMILY = {
                                             "d_width": 4, "max_width": 8}},
     "vae-mlp": {**SMALL_POINTS, "task": {"name": "vae"}, "model": {"name": "vae-mlp", "z_dim": 2, "width": 8, "depth": 1}},
     "vae-conv": {**SMALL_IMAGES, "task": {"name": "vae"}, "model": {"name": "vae-conv", "z_dim": 4, "width": 4}},
+    "ctgan": {**SMALL_TABLE, "task": {"name": "ctgan"}, "model": {"name": "ctgan", "z_dim": 4, "g_dims": [8], "d_dims": [8], "pac": 2}},
+    "tvae": {**SMALL_TABLE, "task": {"name": "tvae"}, "model": {"name": "tvae", "z_dim": 4, "dims": [8]}},
 }
 #: task -> a family of it (its smallest run)
-TASK = {"gan": "mlp", "vae": "vae-mlp"}
+TASK = {"gan": "mlp", "vae": "vae-mlp", "ctgan": "ctgan", "tvae": "tvae"}
 #: term -> overrides that switch it on, over a family's smallest config
 TERM = {
     "gp": ("mlp", {"reg": {"gp": 10.0}}), "dragan": ("mlp", {"reg": {"dragan": 10.0}}), "r1": ("mlp", {"reg": {"r1": 1.0, "lazy": 2}}),
@@ -132,6 +135,14 @@ def test_family_builds_shapes_and_gradients_reach_every_parameter(family):
         G, D = task.networks["G"], task.networks["D"]
         x = G(torch.randn(n, G.z_dim), None)
         assert x.shape == (n, *info.shape) and D(x, None).shape == (n,)
+    elif fam.task == "ctgan":  # G(z, cond) -> N×D raw rows; D judges packs of pac rows with their conditions
+        G, D = task.networks["G"], task.networks["D"]
+        cond = torch.zeros(n, G.cond_dim)
+        x = G(torch.randn(n, G.z_dim), cond)
+        assert x.shape == (n, *info.shape) and D(x, cond).shape == (n // D.pac,)
+    elif fam.task == "tvae":
+        mu, logvar = task.networks["encoder"](torch.zeros(n, *info.shape))
+        assert mu.shape == logvar.shape == (n, cfg.model.z_dim) and task.networks["decoder"](mu).shape == (n, *info.shape)
     else:
         mu, logvar = task.networks["encoder"](torch.zeros(n, *info.shape))
         assert mu.shape == logvar.shape == (n, cfg.model.z_dim)
@@ -159,6 +170,11 @@ def test_family_export_then_load_is_bitwise(family, tmp_path):
     a, b = module.state_dict(), loaded.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     pipe = load_pipeline(out)
+    if info.schema == "table":  # rows of the table's columns; codes N×C
+        cols = len(info.table["schema"]["columns"])
+        assert pipe(3, seed=1).shape == (3, cols) and pipe(3, seed=1).equals(pipe(3, seed=1))
+        assert torch.equal(pipe.codes(3, seed=1), pipe.codes(3, seed=1))
+        return
     assert pipe(3, seed=1).shape == (3, *info.shape) and torch.equal(pipe(3, seed=1), pipe(3, seed=1))
 
 
@@ -204,7 +220,8 @@ def test_task_trains_exports_and_samples(task, tmp_path, no_report):
     ckpt = sorted((tmp_path / "run" / "checkpoints" / "2").glob("*.safetensors"))
     assert {p.stem for p in ckpt} == set(t.networks()) | {"state"}
     pipe = gankit.load(tmp_path / "run")
-    assert pipe.meta["task"] == task and pipe(5).shape == (5, *t.info.shape)
+    shape = (5, len(t.info.table["schema"]["columns"])) if t.info.schema == "table" else (5, *t.info.shape)
+    assert pipe.meta["task"] == task and pipe(5).shape == shape
 
 
 # ------------------------------------------------------------------ losses: the sign convention
@@ -323,10 +340,17 @@ def test_metric_reports_exactly_its_declared_values(name):
 
     metric = METRICS.get(name)
     points = "points" in metric.needs
-    data_cfg = data_config({"name": "ring"} if points else {"name": "digits"})
-    info = info_of(build_dataset(data_cfg), data_cfg.name)
+    if "table" in metric.needs:  # a simulated table where the metric needs a known model, else a bundled one
+        data_cfg = data_config({"name": "table", "table": "asia" if "simulated" in metric.needs else "iris", "rows": 300})
+    else:
+        data_cfg = data_config({"name": "ring"} if points else {"name": "digits"})
+    data = build_dataset(data_cfg)
+    info = info_of(data, data_cfg.name)
     gen = torch.Generator().manual_seed(0)
-    if points:  # draws of the ring itself, a few far off: every mode has high-quality samples, so every value is finite
+    if "table" in metric.needs:  # the training rows' codes, shuffled per column: every value valid, the joint broken
+        codes = torch.from_numpy(data.codes)
+        fake = torch.stack([c[torch.randperm(len(c), generator=gen)] for c in codes.T], dim=1)
+    elif points:  # draws of the ring itself, a few far off: every mode has high-quality samples, so every value is finite
         from gankit.data.toy import ring
 
         fake = torch.cat([ring().sample(280, gen), torch.randn(20, 2, generator=gen)])

@@ -306,6 +306,8 @@ def _check_gan(cfg: Config, traits: frozenset[str]) -> None:
     from ..terms import TERMS
 
     images = "image" in traits
+    if "table" in traits:
+        raise ConfigError(f"task.name: gan trains on points and images; {cfg.data.name!r} is a table: use task.name=ctgan (or tvae)")
     try:
         for key in ("policy", "bcr_policy"):
             parse_policy(getattr(cfg.augment, key), f"augment.{key}")
@@ -339,13 +341,21 @@ def _check_gan(cfg: Config, traits: frozenset[str]) -> None:
 def _check_vae(cfg: Config, traits: frozenset[str]) -> None:
     """The VAE task's rules: a likelihood that fits the data."""
     lk = cfg.vae.likelihood
+    if "table" in traits:
+        raise ConfigError(f"task.name: vae models points and images; {cfg.data.name!r} is a table: use task.name=tvae")
     if "points" in traits and lk in ("bernoulli", "logistic"):
         raise ConfigError(f"vae.likelihood: {lk} is a likelihood of pixels; {cfg.data.name!r} holds points: use gaussian (or auto)")
     if "image" in traits and lk == "gaussian":
         raise ConfigError("vae.likelihood: gaussian on [-1, 1] pixels is not a likelihood of images here; use bernoulli or logistic (or auto)")
 
 
-TASK_CHECKS = {"gan": _check_gan, "vae": _check_vae}
+def _check_table_task(cfg: Config, traits: frozenset[str]) -> None:
+    """ctgan / tvae: table data (the model family checks it too)."""
+    if "table" not in traits:
+        raise ConfigError(f"task.name: {cfg.task.name} models tables; {cfg.data.name!r} is not table data (use data.name=table)")
+
+
+TASK_CHECKS = {"gan": _check_gan, "vae": _check_vae, "ctgan": _check_table_task, "tvae": _check_table_task}
 
 
 def data_config(values: dict[str, Any], overrides: list[str] = ()) -> DataConfig:

@@ -17,7 +17,7 @@ from ..fields import extend, option
 class TaskConfig:
     """What kind of model the run trains (gankit list: tasks)."""
 
-    name: str = option("gan", help="the task: gan, or a baseline of another generative family (vae)")
+    name: str = option("gan", help="the task: gan, ctgan (tables), or a baseline of another generative family (vae, tvae)")
 
 
 @dataclass
@@ -25,7 +25,7 @@ class DataConfig:
     """What to train on. Point mixtures (ring, grid, mog1d) are sampled fresh every batch; images are held in memory."""
 
     name: str = option("digits", help="dataset", registry="datasets")
-    path: str | None = option(None, help="folder or file for folder / mnist / cifar10 data")
+    path: str | None = option(None, help="folder or file for folder / mnist / cifar10 data; a CSV file for table data")
     split: str = option("train", help="which split to train on", choices=("train", "test", "all"))
     resolution: int = option(32, help="image side in pixels", low=4, high=1024)
     channels: int = option(1, help="image channels: 1 grey, 3 RGB", choices=(1, 3))
@@ -35,6 +35,16 @@ class DataConfig:
     std: float | None = option(None, help="toys: standard deviation of each component (default: ring 0.01, grid 0.05, mog1d 0.25)", low=0.0)
     skip_bad_files: bool = option(False, help="folder: skip unreadable images and report them instead of stopping")
     max_memory_mb: float = option(2048.0, help="folder: above this decoded size the images stream from disk", low=1.0)
+    table: str = option("breast-cancer", help="table: a bundled (iris, wine, breast-cancer, diabetes) or simulated (grid, gridr, ring, "
+                                              "asia) table, used when data.path is empty")
+    metadata: str | None = option(None, help="table: SDV single-table metadata .json giving each CSV column's sdtype")
+    target: str | None = option(None, help="table: the column downstream models predict (ML efficacy); bundled tables name their own")
+    test_fraction: float = option(0.2, help="table: fraction of a CSV's / bundled table's rows held out as the test split (fixed seed)",
+                                  low=0.0, high=0.9)
+    rows: int = option(10000, help="table: rows of each split of a simulated table", low=10)
+    max_modes: int = option(10, help="table: Gaussian-mixture modes per continuous column (mode-specific normalization)", low=1, high=50)
+    cond_frequency: str = option("log", help="table: CTGAN's training-by-sampling draws categories by log frequency (log) or as often as "
+                                             "they occur (empirical)", choices=("log", "empirical"))
 
 
 @dataclass
@@ -76,6 +86,7 @@ class TrainConfig:
                             choices=("auto", "fp32", "bf16", "fp16"))
     compile: bool = option(False, help="torch.compile the trained networks (a network differentiated twice, e.g. D under a gradient "
                                        "penalty, stays eager)")
+    weight_decay: float = option(0.0, help="L2 penalty added to every gradient by the optimizer (CTGAN 1e-6, TVAE 1e-5)", low=0.0)
     tensorboard: bool = option(False, help="also write scalars and sample images to RUN/tensorboard/ (pip install gankit[tensorboard])")
 
 
@@ -95,6 +106,43 @@ class VAETrainConfig(TrainConfig):
 
     lr: float = option(1e-3, help="learning rate of encoder and decoder", low=0.0, high=10.0)
     beta1: float = option(0.9, help="Adam beta1 (sgd: momentum)", low=0.0, high=1.0)
+
+
+@dataclass
+class CTGANTrainConfig(TrainConfig):
+    """CTGAN's schedule (Xu et al. 2019 and the authors' code): Adam 2e-4, β (0.5, 0.9), weight decay 1e-6, batches of 500,
+    one D update per G update. One epoch is max(rows // batch_size, 1) steps."""
+
+    batch_size: int = option(500, help="rows per update (CTGAN: 500)", low=1, high=65536)
+    beta2: float = option(0.9, help="Adam beta2", low=0.0, high=1.0)
+    weight_decay: float = option(1e-6, help="L2 penalty added to every gradient by the optimizer (CTGAN: 1e-6)", low=0.0)
+    n_critic: int = option(1, help="D updates per G update (CTGAN's discriminator_steps: 1)", low=1, high=100)
+    lr_g: float = option(2e-4, help="G learning rate", low=0.0, high=10.0)
+    lr_d: float = option(2e-4, help="D learning rate", low=0.0, high=10.0)
+
+
+@dataclass
+class TVAETrainConfig(VAETrainConfig):
+    """TVAE's schedule (the authors' code): Adam 1e-3, β (0.9, 0.999), weight decay 1e-5, batches of 500."""
+
+    batch_size: int = option(500, help="rows per update (TVAE: 500)", low=1, high=65536)
+    weight_decay: float = option(1e-5, help="L2 penalty added to every gradient by the optimizer (TVAE: 1e-5)", low=0.0)
+
+
+@dataclass
+class CTGANConfig:
+    """CTGAN's objective (Xu et al. 2019): WGAN-GP on PacGAN packs, the conditional vector and its cross-entropy."""
+
+    gp: float = option(10.0, help="gradient-penalty weight λ", low=0.0)
+    tau: float = option(0.2, help="temperature of the Gumbel-softmax on G's one-hot outputs", low=1e-3, high=10.0)
+    conditional: bool = option(True, help="the conditional vector and training-by-sampling (false: the paper's ablation without them)")
+
+
+@dataclass
+class TVAEConfig:
+    """TVAE's objective (Xu et al. 2019): reconstruction (Gaussian on α, cross-entropy on one-hots) × loss_factor + KL."""
+
+    loss_factor: float = option(2.0, help="weight of the reconstruction term (the authors' code: 2)", low=0.0)
 
 
 @dataclass
@@ -203,10 +251,13 @@ TASKS: dict[str, TaskSchema] = {
     "gan": TaskSchema({"train": GANTrainConfig, "loss": LossConfig, "reg": lambda: term_section("reg"), "augment": AugmentConfig,
                        "trick": lambda: term_section("trick")}, "dcgan", "a generator against a discriminator"),
     "vae": TaskSchema({"train": VAETrainConfig, "vae": VAEConfig}, "vae-conv", "variational autoencoder: encoder q(z|x), decoder p(x|z), the ELBO"),
+    "ctgan": TaskSchema({"train": CTGANTrainConfig, "ctgan": CTGANConfig}, "ctgan", "CTGAN: conditional tabular GAN (Xu et al. 2019)"),
+    "tvae": TaskSchema({"train": TVAETrainConfig, "tvae": TVAEConfig}, "tvae", "TVAE: tabular VAE (Xu et al. 2019)"),
 }
 
 #: the sections every task has besides ``train`` (whose schema is the task's: GANTrainConfig, VAETrainConfig)
 COMMON_SECTIONS: dict[str, type] = {"data": DataConfig, "eval": EvalConfig, "health": HealthConfig}
 
-__all__ = ["TaskConfig", "DataConfig", "TrainConfig", "GANTrainConfig", "VAETrainConfig", "EvalConfig", "HealthConfig", "LossConfig", "AugmentConfig", "RegBase",
+__all__ = ["TaskConfig", "DataConfig", "TrainConfig", "GANTrainConfig", "VAETrainConfig", "CTGANTrainConfig", "TVAETrainConfig",
+           "CTGANConfig", "TVAEConfig", "EvalConfig", "HealthConfig", "LossConfig", "AugmentConfig", "RegBase",
            "TrickBase", "VAEConfig", "TaskSchema", "TASKS", "COMMON_SECTIONS", "term_section"]

@@ -18,6 +18,7 @@ from ..registry import Registry
 from ..types import schema as schema_named
 from . import toy
 from .images import ImageData
+from .tables.data import TableData, load_table
 
 DATASETS: Registry[Callable[..., Any]] = Registry("datasets", callable, "a function (DataConfig, split) -> data")
 
@@ -35,6 +36,8 @@ class DataInfo:
         std: toys: component standard deviation.
         name: dataset name.
         extractor: the feature extractor the dataset's metrics use ("": its schema's default).
+        table: tables: the schema, the fitted encoding, the target column and the simulated model
+            (:meth:`gankit.data.tables.TableData.table_info`); None for other data.
     """
 
     schema: str
@@ -45,6 +48,7 @@ class DataInfo:
     std: float | None = None
     name: str = ""
     extractor: str = ""
+    table: dict[str, Any] | None = None
 
     @property
     def extractor_name(self) -> str:
@@ -72,6 +76,8 @@ def info_of(data: Any, name: str) -> DataInfo:
     extractor = getattr(DATASETS.get(name), "extractor", "") if name in DATASETS else ""
     if isinstance(data, toy.ToyMixture):
         return DataInfo("points", (data.dim,), centers=data.centers.tolist(), std=data.std, name=name, extractor=extractor)
+    if isinstance(data, TableData):
+        return DataInfo("table", data.shape, name=data.name, table=data.table_info())
     return DataInfo("image", tuple(data.shape), data.num_classes, tuple(data.class_names), name=name, extractor=extractor)
 
 
@@ -144,4 +150,23 @@ DATASETS.register("mnist", _image_builder("load_mnist", "", "path/to/mnist", "di
 DATASETS.register("cifar10", _image_builder("load_cifar", "", "path/to/cifar-10-batches-py"),
                   help="CIFAR-10/100 'python version' batches in data.path (read without unpickling)")
 
-__all__ = ["DATASETS", "DataInfo", "ImageData", "build_dataset", "info_of", "toy"]
+def _table(cfg: Any, split: str) -> TableData:
+    return load_table(cfg, split)
+
+
+def _check_table(cfg: Any) -> None:
+    from .tables.data import BUNDLED, simulated_names
+
+    if not cfg.path and cfg.table not in (*BUNDLED, *simulated_names()):
+        raise ConfigError(f"data.table: {cfg.table!r} is not a bundled or simulated table ({', '.join([*BUNDLED, *simulated_names()])}); "
+                          "or give data.path=FILE.csv")
+    if cfg.metadata and not cfg.path:
+        raise ConfigError("data.metadata: describes a CSV's columns; give the CSV too (data.path=FILE.csv)")
+
+
+_table.check_config = _check_table  # type: ignore[attr-defined]
+_table.schema = "table"  # type: ignore[attr-defined]
+_table.labelled = False  # type: ignore[attr-defined]
+DATASETS.register("table", _table, help="a table: data.path=FILE.csv (+ data.metadata=SDV.json), or a bundled / simulated data.table")
+
+__all__ = ["DATASETS", "DataInfo", "ImageData", "TableData", "build_dataset", "info_of", "toy"]

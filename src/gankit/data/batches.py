@@ -17,6 +17,7 @@ import torch
 
 from ..types import Batch
 from .images import ImageData, to_float
+from .tables.data import TableBatches, TableData
 from .toy import ToyMixture
 
 
@@ -168,4 +169,6 @@ def make_batches(data: Any, batch_size: int, device: torch.device, seed: int, sh
         return ToyBatches(data, batch_size, device, seed, shard)
     if isinstance(data, ImageData):
         return TensorBatches(data, batch_size, device, seed, shard)
+    if isinstance(data, TableData):
+        return TableBatches(data, batch_size, device, seed, shard, frequency=data.frequency)
     return StreamBatches(data, batch_size, device, seed, shard)

@@ -163,6 +163,10 @@ METRICS.register("ppl", Metric(_ppl, {"ppl": False, "ppl_std": False}, ("generat
 METRICS.register("classes", Metric(_classes, {"class_kl": False, "classes": True}, ("probs",)), help="labelled images: classes found and KL to the data's class histogram")
 METRICS.register("memorization", Metric(_memorization, {"mem_ratio": True, "copy_fraction": False}, ("heldout",)), help="nearest-training-neighbour distances vs held-out reals")
 
+from . import table_scores  # noqa: E402 - the table metrics register themselves here
+
+table_scores.register(METRICS, Metric)
+
 # --------------------------------------------------------------------------- reference features (cached)
 
 
@@ -269,6 +273,15 @@ def check_metrics(names: list[str], info: Any, extractor: Extractor | None = Non
         m = METRICS.get(name, "--metrics")
         if "points" in m.needs and (info.schema != "points" or not info.centers):
             raise ConfigError(f"--metrics: {name} needs points from a mixture with known modes; {info.name!r} is {info.schema} data")
+        tables = [e.name for e in METRICS.entries() if "table" in e.obj.needs]
+        if ("table" in m.needs) != (info.schema == "table") and name != "ppl":
+            if info.schema == "table":
+                raise ConfigError(f"--metrics: {name} scores {'images or points' if name != 'ppl' else 'generators'}; a table takes: "
+                                  f"{', '.join(tables)}")
+            raise ConfigError(f"--metrics: {name} scores tables; {info.name!r} is {info.schema} data")
+        if "simulated" in m.needs and not (info.table or {}).get("simulated"):
+            raise ConfigError(f"--metrics: {name} needs a table with a known model (data.table=grid, gridr, ring or asia); "
+                              f"{info.name!r} has none")
 
 
 STATS_METRICS = ("fid", "fid_inf")  # the scores a statistics file (mu, sigma) is enough for
@@ -284,6 +297,9 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
     read: only :data:`STATS_METRICS` apply, and ``data_cfg`` may be None.
     """
     check_metrics(metrics, info)
+    if info.schema == "table":
+        return table_scores.evaluate_table(fake_samples, info, data_cfg, metrics, METRICS, n_real=n_real, seed=seed,
+                                           reference_split=reference_split)
     if ref_stats is not None and set(metrics) - set(STATS_METRICS):
         raise ConfigError(f"--metrics: a statistics file (mu, sigma) only gives {', '.join(STATS_METRICS)}; "
                           f"for {', '.join(m for m in metrics if m not in STATS_METRICS)} score against a dataset")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ..registry import Registry
-from . import dcgan, mlp, progan, resnet, stylegan, vae
+from . import dcgan, mlp, progan, resnet, stylegan, tables, vae
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,13 @@ MODELS.register("vae-mlp", Family("vae", {"encoder": vae.MLPEncoder, "decoder": 
 MODELS.register("vae-conv", Family("vae", {"encoder": vae.ConvEncoder, "decoder": vae.ConvDecoder}, vae.ConvOptions, vae.conv_options,
                                    vae.check_conv, vae.__name__, sampler="decoder"),
                 help="VAE (Kingma & Welling 2014) with a DCGAN-shaped convolutional encoder and decoder, 8-256 px")
+
+MODELS.register("ctgan", Family("ctgan", {"G": tables.Generator, "D": tables.Discriminator}, tables.CTGANOptions, tables.ctgan_options,
+                                tables.check_table, tables.__name__),
+                help="CTGAN (Xu et al. 2019): residual G with batch norm, PacGAN critic with dropout (tables)")
+MODELS.register("tvae", Family("tvae", {"encoder": tables.Encoder, "decoder": tables.Decoder}, tables.TVAEOptions, tables.tvae_options,
+                               tables.check_table, tables.__name__, sampler="decoder"),
+                help="TVAE (Xu et al. 2019): MLP encoder and decoder with learned σ (tables)")
 
 
 def families_of(task: str) -> list[str]:

@@ -4,6 +4,8 @@ it samples (the only place latents are drawn); the training loop (gankit.trainin
 =====  ==================================================================================================
 gan    a generator G(z, c) against a discriminator D(x, c): phases D (n_critic times) and G (the step)
 vae    a variational autoencoder: encoder q(z|x) and decoder p(x|z) trained together on the ELBO
+ctgan  CTGAN on tables: a conditional G against a packed WGAN-GP critic, training-by-sampling
+tvae   TVAE on tables: encoder and decoder on the same encoded rows
 =====  ==================================================================================================
 
 ``gankit list`` shows the registry; ``task.name`` in the config selects one (default ``gan``).
@@ -18,9 +20,14 @@ TASKS: Registry[type] = Registry("tasks", lambda c: isinstance(c, type) and issu
 
 from .gan import GANPipeline, GANTask  # noqa: E402
 from .vae import VAEPipeline, VAETask  # noqa: E402
+from .ctgan import CTGANPipeline, CTGANTask  # noqa: E402
+from .tvae import TVAEPipeline, TVAETask  # noqa: E402
+from .tables import TablePipeline  # noqa: E402
 
 TASKS.register("gan", GANTask, help="a generator against a discriminator (every GAN recipe)")
 TASKS.register("vae", VAETask, help="variational autoencoder (Kingma & Welling 2014): the ELBO, no discriminator")
+TASKS.register("ctgan", CTGANTask, help="CTGAN (Xu et al. 2019): conditional tabular GAN, WGAN-GP with PacGAN, training-by-sampling")
+TASKS.register("tvae", TVAETask, help="TVAE (Xu et al. 2019): a VAE on the same encoded tables")
 
 
 def pipeline_for(module, meta: dict) -> Pipeline:  # noqa: ANN001 - an exported network
@@ -34,4 +41,5 @@ def load_pipeline(path, device="cpu") -> Pipeline:  # noqa: ANN001 - str | Path,
     return pipeline_for(module, module.gankit_meta)
 
 
-__all__ = ["TASKS", "Task", "Phase", "Clock", "Pipeline", "GANTask", "GANPipeline", "VAETask", "VAEPipeline", "pipeline_for", "load_pipeline"]
+__all__ = ["TASKS", "Task", "Phase", "Clock", "Pipeline", "GANTask", "GANPipeline", "VAETask", "VAEPipeline", "CTGANTask", "CTGANPipeline",
+           "TVAETask", "TVAEPipeline", "TablePipeline", "pipeline_for", "load_pipeline"]

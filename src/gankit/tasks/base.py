@@ -86,6 +86,7 @@ class Task:
         self.phases: list[Phase] = []
         self.device = torch.device("cpu")
         self.classes = 0  # conditioning classes (0: unconditional)
+        self.notes: list[str] = []  # what the run's start event should tell the user (e.g. rows a packed batch drops)
 
     # ------------------------------------------------------------------ what the loop asks
 

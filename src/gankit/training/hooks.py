@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..data.tables.schema import save_codes
 from ..io.checkpoint import all_finite, save_checkpoint
 from ..visual import save_grid, save_scatter
 
@@ -69,8 +70,8 @@ class LogHook(Hook):
 
 
 class SampleHook(Hook):
-    """Pictures from fixed latents with the averaged network, drawn as the data's schema says: a scatter plot over the
-    true modes (points) or a PNG grid (images; one row per class for conditional models)."""
+    """Samples from fixed latents with the averaged network, shown as the data's schema says: a scatter plot over the
+    true modes (points), a PNG grid (images; one row per class for conditional models) or a CSV of 500 rows (tables)."""
 
     def __init__(self, every: int, trainer: "Trainer") -> None:
         super().__init__(every)
@@ -78,6 +79,8 @@ class SampleHook(Hook):
         k = trainer.task.classes
         if trainer.schema.render == "scatter":
             n, self.nrow = 1000, None
+        elif trainer.schema.render == "table":
+            n, self.nrow = 500, None
         elif k:
             n, self.nrow = k * max(1, 64 // k), k
         else:
@@ -89,7 +92,9 @@ class SampleHook(Hook):
     def fire(self, t: "Trainer") -> None:
         x = t.sample(self.latents)
         path = self.folder / f"step{t.step:07d}.png"
-        if t.schema.render == "scatter":
+        if t.schema.render == "table":
+            path = save_codes(x, t.info.table, path.with_suffix(".csv"))
+        elif t.schema.render == "scatter":
             save_scatter(x, path, t.info.centers, title=f"{t.cfg.name or t.info.name} — step {t.step}", std=t.info.std)
         else:
             save_grid(x, path, nrow=self.nrow)

@@ -65,17 +65,19 @@ def seed_everything(seed: int) -> None:
 
 
 def make_optimizer(cfg: Any, params: Any, lr: float) -> torch.optim.Optimizer:
-    """Adam(β1, β2), RMSprop or SGD(momentum=β1) with the given learning rate.
+    """Adam(β1, β2), RMSprop or SGD(momentum=β1) with the given learning rate and ``train.weight_decay`` (an L2 term
+    added to the gradient, as torch.optim's weight_decay; 0 by default).
 
     Adam and SGD use PyTorch's fused kernels (one kernel over all parameters; on this project's 2-core CPU a DCGAN's
     Adam step takes 1.6 ms fused against 6.0 ms with foreach kernels), RMSprop the foreach ones.
     """
     params = list(params)
+    wd = cfg.weight_decay
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=wd, fused=True)
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, foreach=True)
-    return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, fused=True)
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd, foreach=True)
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, weight_decay=wd, fused=True)
 
 
 def grad_norm(modules: list[nn.Module]) -> torch.Tensor:
@@ -157,7 +159,7 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         tc = self.cfg.train
         self.log.write("start", step=self.step, device=str(self.device), precision=self.precision, resumed=self.step > 0,
-                       task=self.task.name, **{f"params_{k}": sum(p.numel() for p in self.nets[k].parameters()) for k in self.task.trained})
+                       task=self.task.name, **({"notes": self.task.notes} if self.task.notes else {}), **{f"params_{k}": sum(p.numel() for p in self.nets[k].parameters()) for k in self.task.trained})
         self.guard.start(self)
         stop = _StopFlag()
         self._t_start = time.perf_counter()
