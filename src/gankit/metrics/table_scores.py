@@ -58,9 +58,7 @@ def _efficacy(i: TableInputs) -> dict[str, float]:
         raise ConfigError("--metrics efficacy: needs the column to predict; set data.target=COLUMN")
     fake = ml_efficacy(i.fake, i.holdout, i.target, i.columns, seed=i.seed)
     real = ml_efficacy(i.real, i.holdout, i.target, i.columns, seed=i.seed)
-    out = {"efficacy": fake["efficacy"], "efficacy_real": real["efficacy"]}
-    out.update({f"efficacy_{k}": v for k, v in fake.items() if k not in ("efficacy", "metric") and isinstance(v, (int, float))})
-    return out
+    return {"efficacy": fake["efficacy"], "efficacy_real": real["efficacy"]}
 
 
 def _privacy(i: TableInputs) -> dict[str, float]:
@@ -89,11 +87,13 @@ def register(metrics: Any, metric_cls: Any) -> None:
                      help="tables: sdmetrics' quality score (column shapes KS/TV, column pair trends)")
     metrics.register("efficacy", metric_cls(_efficacy, {"efficacy": True, "efficacy_real": True}, ("table",)),
                      help="tables: train on synthetic, test on real (CTGAN's classifiers / regressors), and train on real")
-    metrics.register("privacy", metric_cls(_privacy, {"dcr_ratio": True, "exact_copy_rate": False}, ("table",)),
+    metrics.register("privacy", metric_cls(_privacy, {"dcr_ratio": True, "exact_copy_rate": False, "dcr_synth_median": True,
+                                                      "dcr_holdout_median": True, "exact_copy_rate_holdout": False}, ("table",)),
                      help="tables: distance to closest training record, synthetic vs held-out rows; exact-copy rate")
     metrics.register("detection", metric_cls(_detection, {"detection_auc": False, "detection_score": True}, ("table",)),
                      help="tables: real-vs-synthetic classifier AUC (0.5 = indistinguishable)")
-    metrics.register("likelihood", metric_cls(_likelihood, {"l_test": True, "l_syn": True}, ("table", "simulated")),
+    metrics.register("likelihood", metric_cls(_likelihood, {"l_test": True, "l_syn": True, "l_true_test": True, "out_of_support": False},
+                                              ("table", "simulated")),
                      help="simulated tables: L_syn (true model on synthetic rows), L_test (re-fitted model on test rows)")
 
 
@@ -115,8 +115,9 @@ def evaluate_table(fake_codes: torch.Tensor, info: Any, data_cfg: Any, metrics: 
     result: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for m in metrics:
-            result.update({k: float(v) for k, v in metric_fns.get(m).fn(inputs).items()})
+        for m in metrics:  # the values each metric declares (its counts are provenance, given once below)
+            metric = metric_fns.get(m)
+            result.update({k: float(v) for k, v in metric.fn(inputs).items() if k in metric.values})
     result.update({"metrics": list(metrics), "extractor": "none (typed columns)", "n_fake": int(len(fake)), "n_real": int(len(real)),
                    "n_holdout": int(len(held)), "reference": f"{name}/{reference_split}", "seed": seed, "gankit_version": __version__})
     if caught:
