@@ -47,3 +47,20 @@ def test_mode_coverage_page_puts_ours_beside_the_published_rows(tmp_path):
     assert "| **nsgan** | gankit, 2 / 2 seeds | 8.0 | 98.0 | 25.0 | 98.0 |" in text
     assert "| PacGAN4 | PacGAN T1 | 7.8 | 95.9 | 24.8 | 93.6 |" in text
     assert text.index("### ring (8 modes)") < text.index("### grid (25 modes)")
+
+
+def test_tables_benchmark_summary_and_epochs():
+    tb = _load("tables")
+    rows = [{"table": "iris", "model": "gankit-ctgan", "seed": s, "epochs": 300, "quality": q, "fit_s": 4.0, "loop_s": 3.0}
+            for s, q in enumerate((0.60, 0.70, 0.80))]
+    rows += [{"table": "iris", "model": "ctgan-ctgan", "seed": s, "epochs": 300, "quality": 0.65, "fit_s": 8.0, "loop_s": 8.0} for s in range(3)]
+    summary = tb.summarize(rows)
+    m, se = summary[("iris", "gankit-ctgan")]["quality"]
+    assert m == pytest.approx(0.7) and se == pytest.approx(0.1 / math.sqrt(3))  # sample std 0.1
+    (line,) = tb.verdicts(summary)
+    assert "quality ≥ (+0.050)" in line and "fit ×2.00 faster" in line and "loop ×2.67 faster" in line
+    # the authors' epochs: CTGAN max(rows // 500, 1) steps of 500; TVAE ceil(rows / batch) steps of min(500, rows)
+    from gankit.tables import epoch_steps
+
+    assert epoch_steps("ctgan", 455, 500, 300) == (500, 300) and epoch_steps("ctgan", 5000, 500, 10) == (500, 100)
+    assert epoch_steps("tvae", 455, 500, 300) == (455, 300) and epoch_steps("tvae", 1200, 500, 2) == (500, 6)

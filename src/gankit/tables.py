@@ -10,7 +10,7 @@ Each fit is an ordinary gankit run (the same loop, checkpoints, report and ``gan
 schema are written into the run directory as ``data/data.csv`` and SDV single-table metadata ``data/metadata.json``, and
 the run
 trains on them. Column types come from the DataFrame's dtypes unless ``metadata`` (SDV's single-table JSON, as a dict)
-says otherwise. ``epochs`` counts as the authors' code does: max(rows // batch_size, 1) steps per epoch.
+says otherwise. ``epochs`` counts as the authors' code does (:func:`epoch_steps`).
 Runs are reproducible bit for bit on the CPU for a given ``seed``.
 """
 from __future__ import annotations
@@ -21,6 +21,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import ConfigError
+
+
+def epoch_steps(task: str, rows: int, batch: int, epochs: int) -> tuple[int, int]:
+    """(batch size, steps) of ``epochs`` epochs over ``rows`` training rows, counted as the authors' code counts them:
+    CTGAN draws ``batch`` rows per step (with replacement) for max(rows // batch, 1) steps an epoch; TVAE passes over the
+    rows in batches of min(batch, rows), the last one partial, ceil(rows / batch) steps an epoch (gankit draws each
+    batch uniformly)."""
+    if task == "ctgan":
+        return batch, epochs * max(rows // batch, 1)
+    batch = min(batch, rows)
+    return batch, epochs * -(-rows // batch)
 
 
 class _TableModel:
@@ -50,9 +61,9 @@ class _TableModel:
         meta = run_dir / "data" / "metadata.json"
         meta.write_text(json.dumps(schema.to_sdv(), indent=2))
         train_rows = len(df) - int(round(len(df) * self.test_fraction))
-        steps = self.epochs * max(train_rows // self.batch_size, 1)
+        batch, steps = epoch_steps(self.task, train_rows, self.batch_size, self.epochs)
         overrides = [f"data.path={csv}", f"data.metadata={meta}", f"data.test_fraction={self.test_fraction}",
-                     f"train.steps={steps}", f"train.batch_size={self.batch_size}", f"train.seed={self.seed}",
+                     f"train.steps={steps}", f"train.batch_size={batch}", f"train.seed={self.seed}",
                      f"train.progress={str(self.progress).lower()}", "eval.metrics=[]", "train.checkpoint_every=1000000",
                      "train.sample_every=1000000", *([f"data.target={target}"] if target else []), *self.overrides]
         cfg = api.resolve_config(self.preset, overrides=overrides)
@@ -91,4 +102,4 @@ class TVAE(_TableModel):
     task, preset = "tvae", "tvae"
 
 
-__all__ = ["CTGAN", "TVAE"]
+__all__ = ["CTGAN", "TVAE", "epoch_steps"]

@@ -1,7 +1,7 @@
 """Reports: one self-contained HTML page per run (``gankit report RUN``) or per comparison (``gankit compare``).
 
 Everything here reads the run directory only (config.json, metrics.jsonl, samples/, snapshots/, generator/)
-plus, for the nearest-neighbour check, the training data the config names. Event types this module does not
+plus, for the nearest-neighbour check and a table's columns panel, the training data the config names. Event types this module does not
 know are still shown: numeric fields of ``eval`` events become the evaluation table and curves, and every
 non-routine event (health, rollback, early_stop, ...) is listed and marked on the curves.
 
@@ -83,6 +83,10 @@ def _config_section(run: Run) -> str:
 
 
 def _samples_section(run: Run) -> str:
+    if schema(run.schema).render == "table":  # samples are CSV rows, not pictures
+        from .tables import samples_body
+
+        return _guarded(samples_body, run)
     if not run.samples:
         return H.note("No sample pictures in samples/ yet.")
     step, final = run.samples[-1]
@@ -204,6 +208,20 @@ def _animation_section(run: Run) -> str:
             H.figure(last.read_bytes(), "last frame", "anim") + "</div>")
 
 
+def _guarded(body: Any, run: Run) -> str:
+    """``body(run)``, or a one-line note when it fails: one broken panel must not cost the whole report."""
+    try:
+        return body(run)
+    except Exception as e:  # noqa: BLE001 - e.g. the table's data.path is not on this machine
+        return H.note(f"not rendered: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+
+def _columns_section(run: Run) -> tuple[str, str, str]:
+    from .tables import columns_body
+
+    return H.section("columns", "columns: real vs synthetic", _guarded(columns_body, run))
+
+
 def _image_sections(run: Run) -> list[tuple[str, str, str]]:
     """Interpolation, per-class grid (conditional) and nearest neighbours, from RUN/generator's pipeline."""
     from ..errors import GankitError
@@ -276,11 +294,13 @@ def write_report(run_dir: str | Path) -> Path:
                 H.section("evaluation", "evaluation", _eval_section(run)),
                 H.section("curves", "training curves", _curves_section(pair)),
                 H.section("health", "health, rollbacks, early stopping", _health_section(run))]
-    panels = schema(run.schema).report  # what the data's schema adds: the toy animation, or the image panels
+    panels = schema(run.schema).report  # what the data's schema adds: the toy animation, the image or table panels
     if "animation" in panels:
         sections.append(H.section("animation", "training animation", _animation_section(run)))
     if {"interpolation", "nearest"} & set(panels):
         sections += _image_sections(run)
+    if "columns" in panels:
+        sections.append(_columns_section(run))
     sections += [H.section("timing", "wall time and throughput", _timing_section(pair)),
                  H.section("config", "configuration", _config_section(run))]
     title = f"gankit report — {run.config.get('name') or run.name}"
@@ -292,8 +312,24 @@ def _labels(runs: Sequence[Run]) -> list[str]:
     return [str(r.path) if names.count(r.name) > 1 else r.name for r in runs]
 
 
+def _table_head(label: str, run: Run, n: int = 5) -> str:
+    """A table run's entry among compare's final samples: the first ``n`` rows of its latest samples CSV."""
+    from .tables import head_table
+
+    if not run.tables:
+        return H.note(f"{label}: no samples")
+    step, path = run.tables[-1]
+    try:
+        table, total = head_table(path, n)
+    except Exception as e:  # noqa: BLE001
+        return H.note(f"{label}: samples not read: {type(e).__name__}: {e}")
+    return (f'<div class="rows"><h3>{H.esc(label)} — step {step}</h3>{table}'
+            f"{H.note(f'first {min(n, total)} of {total} rows of {path.name}')}</div>")
+
+
 def compare(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
-    """Write one HTML page comparing runs: summary table, curves on the same axes, final samples side by side."""
+    """Write one HTML page comparing runs: summary table, curves on the same axes, final samples side by side
+    (pictures; for table runs the first rows of the latest samples CSV)."""
     from ..errors import ConfigError
 
     if not run_dirs:
@@ -310,7 +346,9 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
     summary = H.table(["run", "data", "model", "loss / task", "steps", "wall_s", "images/s", "last evaluation"], rows)
     figs = []
     for label, r in pairs:
-        if r.samples:
+        if schema(r.schema).render == "table":
+            figs.append(_table_head(label, r))
+        elif r.samples:
             s, p = r.samples[-1]
             figs.append(H.figure(p.read_bytes(), f"{label} — step {s}", "side"))
         else:

@@ -38,6 +38,7 @@ img.wide { max-width: 100%; height: auto; }
 img.pixel { image-rendering: pixelated; }
 img.final { max-width: 100%; width: 520px; height: auto; image-rendering: pixelated; border: 1px solid #ddd; }
 .scroll { overflow-x: auto; max-width: 100%; }
+div.rows { min-width: 0; max-width: 100%; }
 code { background: #f3f3f5; padding: 0 3px; border-radius: 3px; }
 """
 
@@ -101,6 +102,16 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
             cells.append(f'<td class="num">{esc(fmt(v))}</td>' if num else f"<td>{esc(fmt(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: Iterable[int] = ()) -> str:
+    """A table of text cells shown exactly as given (values read from a file are never reformatted, unlike
+    :func:`table`); the columns whose index is in ``right`` are right-aligned (numbers)."""
+    right = set(right)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f'<td class="num">{esc(v)}</td>' if j in right else f"<td>{esc(v)}</td>"
+                                    for j, v in enumerate(row)) + "</tr>" for row in rows)
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def kv_table(d: dict[str, Any], title: str = "") -> str:

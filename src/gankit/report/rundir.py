@@ -1,4 +1,4 @@
-"""Reading a run directory: config.json, metrics.jsonl events, sample pictures, snapshots.
+"""Reading a run directory: config.json, metrics.jsonl events, sample pictures (or a table's sample CSVs), snapshots.
 
 Everything here only reads files a run wrote; unknown event types and fields are kept as they are so that
 new events (evaluations, health checks, rollbacks, early stops, ...) reach the report without code changes.
@@ -24,7 +24,7 @@ PROVENANCE_NUMBERS = {"n", "n_real", "n_fake", "seed", "k", "subsets", "subset_s
 #: non-routine events listed in the report but not drawn as lines across the curves
 QUIET_EVENTS = {"best"}
 
-_STEP_FILE = re.compile(r"step(\d+)\.(png|npz)$")
+_STEP_FILE = re.compile(r"step(\d+)\.(png|npz|csv)$")
 
 
 def is_number(v: Any) -> bool:
@@ -91,6 +91,7 @@ class Run:
     samples: list[tuple[int, Path]] = field(default_factory=list)
     snapshots: list[tuple[int, Path]] = field(default_factory=list)
     data_info: dict[str, Any] = field(default_factory=dict)  # from RUN/generator/config.json, when exported
+    tables: list[tuple[int, Path]] = field(default_factory=list)  # samples/stepNNNNNNN.csv of table runs
 
     @property
     def name(self) -> str:
@@ -98,11 +99,12 @@ class Run:
 
     @property
     def schema(self) -> str:
-        """The data's schema ("points", "image"): from the export's data info, else whether toy snapshots were recorded."""
+        """The data's schema ("points", "image", "table"): from the export's data info, else from what the run wrote
+        (toy snapshots: points; sample CSVs: a table; otherwise images)."""
         info = self.data_info
         if info.get("schema") or info.get("kind"):
             return schema(info.get("schema") or info["kind"]).name
-        return "points" if self.snapshots else "image"
+        return "points" if self.snapshots else "table" if self.tables else "image"
 
     @property
     def task(self) -> str:
@@ -177,4 +179,5 @@ def load_run(run_dir: str | Path) -> Run:
     except (OSError, ValueError, AttributeError):
         pass  # not exported yet: the report falls back on the config
     return Run(p, config, read_events(p / "metrics.jsonl"), step_files(p / "samples", "png"),
-               step_files(p / "snapshots", "npz"), data_info if isinstance(data_info, dict) else {})
+               step_files(p / "snapshots", "npz"), data_info if isinstance(data_info, dict) else {},
+               tables=step_files(p / "samples", "csv"))

@@ -68,6 +68,8 @@ class TableLayout:
         out = []
         modelled = self.schema.modelled
         for name, value in condition.items():
+            if name not in self.schema.names:
+                raise ConfigError(f"--condition {name}={value}: {name!r} is not in this table; its columns: {', '.join(self.schema.names)}")
             col = self.schema.column(name)
             if col.sdtype == "id":
                 raise ConfigError(f"--condition {name}={value}: {name} is an id column (numbered, not generated)")
