@@ -108,7 +108,8 @@ def evaluate_files(path: str | Path, against: str | Path, metrics: list[str] | t
 
     Args:
         path: a folder of image files, a ``.npy`` or a ``.npz`` (conventions: :mod:`gankit.data.samples`); images are
-            rounded to the 8-bit grid before the extractor sees them.
+            rounded to the 8-bit grid before the extractor sees them. A ``.csv`` is a synthetic table, scored against
+            ``--against table`` with ``data.path=REAL.csv`` (or ``data.table=NAME``) by the table metrics.
         against: a dataset name (``gankit list``), or a pytorch-fid style ``.npz`` (mu F, sigma F×F), which allows
             only ``fid``.
         metrics: metric names; empty: the dataset schema's defaults (images fid, kid, pr, dc, classes; points modes),
@@ -132,6 +133,8 @@ def evaluate_files(path: str | Path, against: str | Path, metrics: list[str] | t
         raise ConfigError(f"--split: {split!r} is not allowed; use train or test")
     if max_samples is not None and max_samples < 2:
         raise ConfigError(f"--max-samples: {max_samples} is too small; use at least 2")
+    if str(path).lower().endswith(".csv"):
+        return _table_file(path, against, metrics, n, seed, split or "train", overrides, max_samples)
     if is_stats_file(against):
         if metrics not in ([], ["fid"]):
             raise ConfigError(f"--against {Path(against).name}: a statistics file (mu, sigma) only gives --metrics fid; "
@@ -150,6 +153,28 @@ def evaluate_files(path: str | Path, against: str | Path, metrics: list[str] | t
         data_cfg = data_config({"name": str(against)}, _shape_options(x, str(against), path) + list(overrides))
         result = _against_dataset(x, data_cfg, metrics, path, n, seed, split or "train", extractor, weights)
     result.update({"samples": str(path), "n_fake": int(len(x))})
+    return result
+
+
+def _table_file(path: str | Path, against: str | Path, metrics: list[str], n: int, seed: int, split: str,
+                overrides: list[str] | tuple[str, ...], max_samples: int | None) -> dict[str, Any]:
+    """Rows of a CSV (any model's synthetic table) scored against a gankit table (``--against table data.path=...`` or
+    ``data.table=NAME``), as a table model's own samples are."""
+    from .data.tables.data import table_frame
+    from .data.tables.schema import read_csv, to_codes
+
+    if str(against) != "table":
+        raise ConfigError(f"--samples {Path(path).name}: a CSV is scored against a table: --against table "
+                          "data.path=REAL.csv (or data.table=NAME)")
+    data_cfg = data_config({"name": "table"}, list(overrides))
+    _, schema_, name, target, simulated = table_frame(data_cfg, split)
+    rows = read_csv(path)[:max_samples]
+    codes = torch.from_numpy(to_codes(rows, schema_, where=str(path)))
+    info = DataInfo("table", (codes.shape[1],), name=name, table={"schema": schema_.to_dict(), "target": target, "simulated": simulated})
+    metrics = metrics or list(schema("table").metrics)
+    check_metrics(metrics, info)
+    result = evaluate_samples(codes, info, data_cfg, metrics, n_real=n, seed=seed, reference_split=split)
+    result.update({"samples": str(path), "n_fake": int(len(codes))})
     return result
 
 

@@ -1,9 +1,9 @@
 """Reports: one self-contained HTML page per run (``gankit report RUN``) or per comparison (``gankit compare``).
 
 Everything here reads the run directory only (config.json, metrics.jsonl, samples/, snapshots/, generator/)
-plus, for the nearest-neighbour check and a table's columns panel, the training data the config names. Event types this module does not
-know are still shown: numeric fields of ``eval`` events become the evaluation table and curves, and every
-non-routine event (health, rollback, early_stop, ...) is listed and marked on the curves.
+plus, for the nearest-neighbour check and a table's columns panel, the training data the config names. Event types
+this module does not know are still shown: numeric fields of ``eval`` events become the evaluation table and curves,
+and every non-routine event (health, rollback, early_stop, ...) is listed and marked on the curves.
 
 >>> from gankit.report import write_report, compare          # doctest: +SKIP
 >>> write_report("runs/ring")                                 # doctest: +SKIP
@@ -101,6 +101,17 @@ def _samples_section(run: Run) -> str:
     return "\n".join(body)
 
 
+#: what each task's logged statistics mean, under the curves
+CURVE_NOTES = {
+    "gan": "D's raw output is a logit for minimax/nsgan: D(x) = sigmoid(raw); accuracy counts real scored > 0 and fake < 0.",
+    "vae": "elbo, recon and kl are nats per sample (elbo = recon − kl).",
+    "ctgan": "loss_d is the critic's Wasserstein loss −(E D(real) − E D(fake)) (wasserstein = its negative), gp the gradient "
+             "penalty per pack, cond_ce G's cross-entropy on the conditioned column; rows count as images in img_s.",
+    "tvae": "loss = tvae.loss_factor · recon + kl, per row (recon: Gaussian on α and cross-entropy on one-hot parts); rows "
+            "count as images in img_s.",
+}
+
+
 def _curves_section(runs: Sequence[tuple[str, Run]]) -> str:
     from .plots import curves_png
 
@@ -110,9 +121,7 @@ def _curves_section(runs: Sequence[tuple[str, Run]]) -> str:
     events = ("Dashed vertical lines: health events, rollbacks, early stops and other events, in the colour of "
               "their run." if len(runs) > 1 else "Dashed vertical lines: health events (orange), rollbacks "
               "(red), early stop (black), resumes (green), other events (purple).")
-    gan = any(r.task == "gan" for _, r in runs)
-    what = ("D's raw output is a logit for minimax/nsgan: D(x) = sigmoid(raw); accuracy counts real scored > 0 and fake < 0."
-            if gan else "elbo, recon and kl are nats per sample (elbo = recon − kl).")
+    what = " ".join(dict.fromkeys(CURVE_NOTES.get(r.task, "") for _, r in runs))
     return (H.img(png, "training curves") +
             H.note(f"Training statistics are means over each log interval; evaluations (right) are single "
                    f"measurements. {events} {what}"))

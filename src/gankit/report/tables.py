@@ -195,7 +195,7 @@ def _hist(ax: Any, cv: ColumnValues) -> None:
             ax.hist(v, bins=edges, density=True, color=colour, alpha=0.45, histtype="stepfilled", edgecolor=colour, lw=0.8)
     ax.set_yticks([])
     if dates:
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
+        locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
@@ -270,7 +270,8 @@ def _quality_line(run: Run) -> str:
     if not evals:
         return ""
     e = evals[-1]
-    parts = [f"{k.replace('_', ' ')} {H.fmt(float(e[k]))}" for k in ("column_shapes", "column_pair_trends") if is_number(e.get(k))]
+    parts = [f"{k.replace('_', ' ')} {H.fmt(float(e[k]))}" for k in ("column_shapes", "column_pair_trends")
+             if is_number(e.get(k))]
     where = [f"{e['n_fake']} generated rows" if is_number(e.get("n_fake")) else "",
              f"against {e['reference']}" if e.get("reference") else ""]
     where_text = " ".join(w for w in where if w)

@@ -351,10 +351,13 @@ def to_codes(df: Any, schema: TableSchema, where: str = "table") -> np.ndarray:
             out[present, j] = _datetime_seconds(values, c.datetime_format, c.name)
         else:
             index = {v: i for i, v in enumerate(c.categories)}
+            by_text = {str(v): i for i, v in enumerate(c.categories)}  # a CSV reads the category "1" back as the number 1
             conv = (lambda v: _as_bool(v, c.name)) if c.sdtype == "boolean" else _plain
             codes = []
             for v in values:
                 k = index.get(conv(v))
+                if k is None:
+                    k = by_text.get(str(conv(v)))
                 if k is None:
                     raise DataError(f"{where}: column {c.name!r} holds {v!r}, not one of its categories "
                                     f"({', '.join(map(str, c.categories[:8]))}{', ...' if len(c.categories) > 8 else ''})")
