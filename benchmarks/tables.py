@@ -1,15 +1,17 @@
 """gankit's CTGAN and TVAE against the ``ctgan`` package (Xu et al.'s reference code, BUSL-1.1: a benchmark peer only,
 never a dependency of gankit) on the same tables, epochs and seeds, in one run.
 
-Tables: scikit-learn's bundled iris, wine, breast-cancer and diabetes (80 / 20 split, fixed seed) and the simulated
-asia, grid, gridr and ring (``--rows`` rows per split drawn from the true model). Each (table, seed) trains the four
+Tables: scikit-learn's bundled iris, wine, breast-cancer and diabetes; the mixed-type tables (categories, integers,
+dates, missing values) that ship inside the ``palmerpenguins`` (penguins) and ``vega_datasets`` (cars,
+seattle-weather) packages; each split 80 / 20 by a fixed seed; and the simulated asia, grid, gridr and ring (``--rows`` rows per split drawn from the true model). Each (table, seed) trains the four
 models one after the other with the same epochs (``--epochs``; the authors' 300 by default, ``--sim-epochs`` for the
 larger simulated tables), batch 500, the authors' other defaults, torch on ``--threads`` threads; every model then
 samples as many rows as the training split has, and gankit's metrics (sdmetrics-exact quality; ML efficacy with the
 CTGAN paper's models; DCR; detection AUC; the simulated-data likelihoods) score all of them the same way. ``real``
 rows score the held-out split itself: the ceiling a generator can reach.
 
-Needs an environment with ``ctgan`` (``pip install ctgan``; it pulls rdt, also BUSL-1.1) and gankit; run it alone.
+Needs an environment with ``ctgan`` (``pip install ctgan``; it pulls rdt, also BUSL-1.1), ``palmerpenguins``,
+``vega_datasets`` and gankit; run it alone.
 
     python benchmarks/tables.py [--tables iris,wine,...] [--seeds 3] [--epochs 300] [--sim-epochs 100] [--rows 5000]
         [--threads 2] [--rows-file benchmarks/rows/tables.jsonl] [--from-rows FILE]
@@ -31,18 +33,52 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = ("iris", "wine", "breast-cancer", "diabetes")
+BUNDLED = ("iris", "wine", "breast-cancer", "diabetes", "penguins", "cars", "seattle-weather")
 SIMULATED = ("asia", "grid", "gridr", "ring")
 MODELS = ("gankit-ctgan", "ctgan-ctgan", "gankit-tvae", "ctgan-tvae")
 QUIET = ["train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.sample_every=100000000",
          "train.checkpoint_every=100000000"]
 
 
+# tables that ship inside packages the benchmark installs (mixed types, missing values): name -> (loader, target, sdtypes)
+PACKAGE_TABLES = {
+    "penguins": ("palmerpenguins:load_penguins", "species",
+                 {"species": "categorical", "island": "categorical", "bill_length_mm": "numerical", "bill_depth_mm": "numerical",
+                  "flipper_length_mm": "numerical", "body_mass_g": "numerical", "sex": "categorical", "year": "numerical"}),
+    "cars": ("vega_datasets:cars", "Origin",
+             {"Name": "id", "Miles_per_Gallon": "numerical", "Cylinders": "numerical", "Displacement": "numerical",
+              "Horsepower": "numerical", "Weight_in_lbs": "numerical", "Acceleration": "numerical", "Year": "datetime",
+              "Origin": "categorical"}),
+    "seattle-weather": ("vega_datasets:seattle_weather", "weather",
+                        {"date": "datetime", "precipitation": "numerical", "temp_max": "numerical", "temp_min": "numerical",
+                         "wind": "numerical", "weather": "categorical"}),
+}
+_PACKAGE_DIR = Path(tempfile.mkdtemp(prefix="gankit-bench-tables-"))
+
+
+def data_values(table: str, rows: int) -> dict:
+    """The ``data.*`` values of a table: bundled and simulated by name; package tables written once as CSV + SDV metadata."""
+    if table not in PACKAGE_TABLES:
+        return {"table": table, "rows": rows}
+    source, target, sdtypes = PACKAGE_TABLES[table]
+    csv, meta = _PACKAGE_DIR / f"{table}.csv", _PACKAGE_DIR / f"{table}.json"
+    if not csv.exists():
+        import importlib
+
+        module, fn = source.split(":")
+        mod = importlib.import_module(module)
+        df = getattr(mod, fn)() if hasattr(mod, fn) else getattr(mod.data, fn)()
+        df.to_csv(csv, index=False, date_format="%Y-%m-%d")
+        meta.write_text(json.dumps({"METADATA_SPEC_VERSION": "SINGLE_TABLE_V1", "columns": {
+            c: {"sdtype": t, **({"datetime_format": "%Y-%m-%d"} if t == "datetime" else {})} for c, t in sdtypes.items()}}))
+    return {"path": str(csv), "metadata": str(meta), "target": target}
+
+
 def _frames(table: str, rows: int):
     from gankit.config.sections import DataConfig
     from gankit.data.tables.data import table_frame
 
-    cfg = DataConfig(name="table", table=table, rows=rows)
+    cfg = DataConfig(name="table", **data_values(table, rows))
     train, schema, _, target, simulated = table_frame(cfg, "train")
     test, *_ = table_frame(cfg, "test")
     return train.reset_index(drop=True), test.reset_index(drop=True), schema, target, simulated, cfg
@@ -65,8 +101,8 @@ def fit_gankit(kind: str, table: str, rows: int, epochs: int, seed: int, n: int)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         summary = gankit.train("table" if kind == "ctgan" else "tvae", out=Path(tmp) / "run",
-                               overrides=[*QUIET, f"data.table={table}", f"data.rows={rows}", f"train.steps={steps}", f"train.seed={seed}",
-                                          f"train.batch_size={batch}"])
+                               overrides=[*QUIET, *[f"data.{k}={v}" for k, v in data_values(table, rows).items()],
+                                          f"train.steps={steps}", f"train.seed={seed}", f"train.batch_size={batch}"])
         fit_s = time.perf_counter() - t
         pipe = gankit.load(Path(tmp) / "run")
         return pipe(n, seed=seed), fit_s, summary["wall_s"]
@@ -78,10 +114,26 @@ def fit_peer(kind: str, train, schema, epochs: int, seed: int, n: int):
     from ctgan import CTGAN, TVAE
 
     discrete = [c.name for c in schema.modelled if c.discrete]
-    df = train.copy()
-    for c in schema.modelled:  # ctgan reads datetimes poorly and booleans as categories: give it what it models
+    df = train[[c.name for c in schema.modelled]].copy()
+    if any(df[c.name].isna().any() for c in schema.modelled if c.discrete):  # categories: missing as a category of its own
+        for c in schema.modelled:
+            if c.discrete:
+                df[c.name] = df[c.name].astype(object).where(df[c.name].notna(), None)
+    dates = [c.name for c in schema.modelled if c.sdtype == "datetime"]
+    for c in schema.modelled:  # the package models numbers and categories: datetimes go in as seconds, booleans as categories
         if c.sdtype == "boolean":
             df[c.name] = df[c.name].astype(object)
+        if c.sdtype == "numerical":
+            df[c.name] = df[c.name].astype("float64")
+        if c.sdtype == "datetime":
+            df[c.name] = (df[c.name] - pd.Timestamp("1970-01-01")).dt.total_seconds()
+    # The package refuses missing values in continuous columns: fill them with the mean and add a missing-indicator
+    # category column (what SDV's transformers do for it), restored after sampling.
+    gaps = [c.name for c in schema.modelled if c.sdtype in ("numerical", "datetime") and df[c.name].isna().any()]
+    for name in gaps:
+        df[f"{name}__missing"] = df[name].isna().map({True: "yes", False: "no"})
+        df[name] = df[name].fillna(df[name].mean())
+        discrete.append(f"{name}__missing")
     t = time.perf_counter()
     model = (CTGAN if kind == "ctgan" else TVAE)(epochs=epochs)
     model.set_random_state(seed)
@@ -89,9 +141,13 @@ def fit_peer(kind: str, train, schema, epochs: int, seed: int, n: int):
     fit_s = time.perf_counter() - t
     train_s = fit_s  # the package's fit is its encoding and its loop
     synth = model.sample(n)
+    for name in gaps:
+        synth.loc[synth.pop(f"{name}__missing") == "yes", name] = float("nan")
     for c in schema.modelled:
         if c.sdtype == "numerical" and c.integer:
-            synth[c.name] = pd.to_numeric(synth[c.name]).round().astype("int64")
+            synth[c.name] = pd.to_numeric(synth[c.name]).round().astype("Int64" if c.nullable else "int64")
+    for name in dates:
+        synth[name] = pd.Timestamp("1970-01-01") + pd.to_timedelta(synth[name], unit="s")
     return synth, fit_s, train_s
 
 
@@ -131,6 +187,10 @@ def run(tables: list[str], seeds: int, epochs: int, sim_epochs: int, rows: int, 
         for seed in range(seeds):
             real = {"table": table, "model": "real (held-out rows)", "seed": seed, "epochs": 0,
                     **score(test, train, test, schema, target, simulated, seed)}
+            if target:  # the ceiling of efficacy is train-on-real: the training rows, tested on the held-out ones
+                from gankit.metrics.tables import ml_efficacy
+
+                real["efficacy"] = ml_efficacy(train, test, target, schema.sdtypes(), seed=seed)["efficacy"]
             if seed == 0:
                 results.append(real)
                 _append(out, real)
@@ -228,7 +288,8 @@ def write_page(rows: list[dict], path: Path, meta: dict) -> None:
              "a training row; **detection** the cross-validated AUC of a logistic regression telling real from synthetic "
              "(0.5: indistinguishable); **L_syn / L_test** the simulated-data likelihoods of the CTGAN paper (mean "
              "log-likelihood of synthetic rows under the true model; of test rows under the same model re-fitted on the "
-             "synthetic rows; the true model's own L_test is the last column). `real` rows score the held-out split itself.", "",
+             "synthetic rows; the true model's own L_test is the last column). `real` rows score the held-out split itself "
+             "(its efficacy: train on the real training rows, test on the held-out ones, the ceiling).", "",
              "| table | model | epochs | quality | shapes | trends | efficacy | DCR ratio | copies | detection AUC | L_syn | L_test | "
              "L_test (true) | fit s | loop s |", "|" + "---|" * 15]
     for (table, model), d in summary.items():
@@ -258,7 +319,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--sim-epochs", type=int, default=100)
     ap.add_argument("--rows", type=int, default=5000, help="rows per split of the simulated tables")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of both libraries (1: other work on the machine "
+                                                          "cannot oversubscribe the cores)")
     ap.add_argument("--rows-file", default=str(ROOT / "benchmarks" / "rows" / "tables.jsonl"))
     ap.add_argument("--from-rows", help="rewrite the page from a rows file without training")
     ap.add_argument("--note", action="append", default=[], help="a paragraph for the page's end")

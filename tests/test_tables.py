@@ -1,5 +1,6 @@
 """The table tasks (ctgan, tvae): their losses against hand computations, bitwise reproducibility and resume, conditional
-sampling, the CLI and Python façade, the pac remainder, and a CPU-sized run whose ML efficacy nears train-on-real."""
+sampling, the CLI and Python façade, the pac remainder, early stopping on quality, and a CPU-sized run whose ML
+efficacy nears train-on-real."""
 from __future__ import annotations
 
 import json
@@ -189,16 +190,17 @@ def test_facade_fit_sample_and_evaluate(tmp_path):
 
 
 @pytest.mark.slow
-def test_cpu_sized_ctgan_run_nears_train_on_real_efficacy(tmp_path, no_report):
-    """CTGAN with the authors' settings, 300 steps on breast-cancer (its training split is under one batch: 300 epochs):
-    train-on-synthetic F1 within 0.1 of train-on-real on the held-out rows."""
+def test_cpu_sized_tvae_run_nears_train_on_real_efficacy(tmp_path, no_report):
+    """TVAE with the authors' settings for their 300 epochs on breast-cancer (455 training rows: one batch per epoch):
+    train-on-synthetic F1 within 0.05 of train-on-real on the held-out rows (measured: 0.902 against 0.917; CTGAN needs
+    about 3,000 steps for 0.83, docs/benchmarks/tables.md)."""
     from gankit.evaluation import evaluate_run
 
-    gankit.train("table", out=tmp_path / "run", overrides=["train.steps=300", "train.progress=false", "eval.metrics=[]",
-                                                          "health.monitor=false", "train.sample_every=10000"])
+    gankit.train("tvae", out=tmp_path / "run", overrides=["train.steps=300", "train.batch_size=455", "train.progress=false",
+                                                         "eval.metrics=[]", "health.monitor=false", "train.sample_every=10000"])
     r = evaluate_run(tmp_path / "run", ["efficacy"], 455, seed=0, log=False)
     assert r["efficacy_real"] > 0.9
-    assert r["efficacy"] >= r["efficacy_real"] - 0.1, r
+    assert r["efficacy"] >= r["efficacy_real"] - 0.05, r
 
 
 def test_a_csv_of_samples_scores_exactly_as_the_models_own(trained, tmp_path):
@@ -215,3 +217,19 @@ def test_a_csv_of_samples_scores_exactly_as_the_models_own(trained, tmp_path):
     info = DataInfo.from_dict(pipe.meta["data"])
     b = evaluate_samples(codes, info, DataConfig(name="table", table="diabetes"), ["quality", "detection"], n_real=1000)
     assert a["quality"] == b["quality"] and a["detection_auc"] == b["detection_auc"] and a["n_fake"] == 300
+
+
+def test_early_stopping_on_the_quality_score(tmp_path, no_report):
+    """eval.metrics=[quality] with patience: the best model by quality is kept in RUN/best and the run stops after
+    `patience` evaluations without a better one."""
+    gankit.train("table", out=tmp_path / "r", overrides=[*TINY, "train.steps=60", "eval.metrics=[quality]", "eval.every=3",
+                                                         "eval.patience=2", "eval.n=200"])
+    events = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    evals = [e for e in events if e["event"] == "eval"]
+    best = max(evals, key=lambda e: e["quality"])
+    (stop,) = [e for e in events if e["event"] == "early_stop"]
+    assert stop["best"] == best["quality"] and stop["best_step"] == best["step"] and stop["step"] < 60
+    # patience 2: the stop comes two evaluations after the best one, and none of those two beat it
+    after = [e for e in evals if e["step"] > best["step"]]
+    assert len(after) == 2 and all(e["quality"] <= best["quality"] for e in after)
+    assert json.loads((tmp_path / "r" / "best" / "config.json").read_text())["quality"] == best["quality"]
