@@ -280,7 +280,7 @@ def write_page(rows: list[dict], path: Path, meta: dict) -> None:
              "Same tables, same epochs (batch 500; the bundled tables' training splits are under 500 rows, so an epoch is one "
              "step, as in the authors' code), same seeds; both libraries' samples (as many rows as the training split) are "
              "scored by the same gankit code: **quality** is sdmetrics' QualityReport score (column shapes and column pair "
-             "trends; gankit's implementation equals sdmetrics 0.32's to 2e-16, tests/metrics/test_tables.py); **efficacy** "
+             "trends; gankit's implementation equals sdmetrics 0.32's to 2e-16, tests/metrics/test_table_metrics.py); **efficacy** "
              "is train-on-synthetic, test-on-real with the CTGAN paper's models (AdaBoost, decision tree, logistic regression, "
              "MLP: F1 for two classes, macro-F1 for more; linear regression and MLP: R² for diabetes' progression); **DCR "
              "ratio** is the median distance of synthetic rows to their closest training row over the same for held-out rows "

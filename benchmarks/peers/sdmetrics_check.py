@@ -9,9 +9,8 @@ per-pair value, under sdmetrics 0.32's default trend thresholds (0.5 / 0.3) and 
 
     /work/peers/.venv/bin/python benchmarks/peers/sdmetrics_check.py [--out /tmp/sdmetrics_check.json]
 
-The tables are rebuilt with numpy/pandas alone in tests/metrics/test_tables.py (``_peer_tables``), which freezes
-the sdmetrics numbers printed here; ``make_tables`` must stay identical to that copy (the fingerprint below is
-checked by the test).
+tests/metrics/test_table_metrics.py loads this file for ``make_tables`` (sdmetrics is imported only when the script
+runs), checks the tables' fingerprints and freezes the sdmetrics numbers printed here.
 """
 from __future__ import annotations
 

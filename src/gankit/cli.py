@@ -296,7 +296,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             raise ConfigError("--real-vs-real scores a dataset against itself; drop RUN")
         data_cfg = data_config({"name": args.real_vs_real}, [o if o.startswith("data.") else f"data.{o}" for o in args.overrides])
         if not metrics:
-            metrics = list(schema(dataset_of(data_cfg.name).schema).metrics)
+            kind = dataset_of(data_cfg.name).schema
+            metrics = ["quality", "detection"] if kind == "table" else list(schema(kind).metrics)
         result = real_vs_real(data_cfg, metrics, args.n, seed=args.seed, extractor=args.extractor, weights=args.weights)
     else:
         if not args.run:

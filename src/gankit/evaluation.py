@@ -89,6 +89,11 @@ def real_vs_real(data_cfg: Any, metrics: list[str], n: int, *, seed: int = 0, ex
                  weights: str | None = None) -> dict[str, Any]:
     """The floor: every metric between two disjoint real splits (images: train vs test; points: two draws)."""
     info = info_of(build_dataset(data_cfg, "train"), data_cfg.name)
+    held_out = [m for m in metrics if m in ("efficacy", "privacy", "likelihood")]
+    if info.schema == "table" and held_out:
+        raise ConfigError(f"--real-vs-real: {', '.join(held_out)} compare(s) generated rows with the held-out rows, which are "
+                          "the second split here; the floor of a table is --metrics quality,detection (a run's efficacy "
+                          "reports train-on-real as efficacy_real)")
     ext = build_extractor(extractor or info.extractor_name, weights=weights)
     other, _ = real_samples(data_cfg, "test", n, seed + 1)
     result = evaluate_samples(other, info, data_cfg, metrics, extractor=ext, n_real=n, seed=seed)

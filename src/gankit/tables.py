@@ -26,8 +26,8 @@ from .errors import ConfigError
 def epoch_steps(task: str, rows: int, batch: int, epochs: int) -> tuple[int, int]:
     """(batch size, steps) of ``epochs`` epochs over ``rows`` training rows, counted as the authors' code counts them:
     CTGAN draws ``batch`` rows per step (with replacement) for max(rows // batch, 1) steps an epoch; TVAE passes over the
-    rows in batches of min(batch, rows), the last one partial, ceil(rows / batch) steps an epoch (gankit draws each
-    batch uniformly)."""
+    rows in batches of min(batch, rows), the last one partial, ceil(rows / batch) steps an epoch (gankit's batches
+    all have min(batch, rows) rows, taken in order from a stream of epochs, so one may span two)."""
     if task == "ctgan":
         return batch, epochs * max(rows // batch, 1)
     batch = min(batch, rows)

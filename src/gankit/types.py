@@ -19,8 +19,10 @@ from .errors import ConfigError
 class Batch(dict):
     """Named tensors of one batch: ``batch["x"]`` or ``batch.x``.
 
-    Keys used so far: ``x`` — N×D points or N×C×H×W images in data space ([-1, 1] for images); ``label`` — N int64
-    class labels, present only for labelled data.
+    Keys used so far: ``x`` — N×D points, N×C×H×W images in data space ([-1, 1] for images), or N×D encoded table rows;
+    ``label`` — N int64 class labels, present only for labelled data; for tables with discrete columns CTGAN's
+    training-by-sampling draw: ``cond`` (N×C conditional vectors), ``cond_column`` (N int64) and ``x_cond`` (N×D rows
+    having the asked categories).
     """
 
     def __getattr__(self, name: str) -> Any:

@@ -36,7 +36,7 @@ class DataConfig:
     skip_bad_files: bool = option(False, help="folder: skip unreadable images and report them instead of stopping")
     max_memory_mb: float = option(2048.0, help="folder: above this decoded size the images stream from disk", low=1.0)
     table: str = option("breast-cancer", help="table: a bundled (iris, wine, breast-cancer, diabetes) or simulated (grid, gridr, ring, "
-                                              "asia) table, used when data.path is empty")
+                                              "asia, child) table, used when data.path is empty")
     metadata: str | None = option(None, help="table: SDV single-table metadata .json giving each CSV column's sdtype")
     target: str | None = option(None, help="table: the column downstream models predict (ML efficacy); bundled tables name their own")
     test_fraction: float = option(0.2, help="table: fraction of a CSV's / bundled table's rows held out as the test split (fixed seed)",

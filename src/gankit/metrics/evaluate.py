@@ -26,6 +26,7 @@ import torch
 
 from ..data import build_dataset
 from ..data.images import ImageData, quantize, to_float
+from ..data.tables.data import TableData
 from ..data.toy import ToyMixture
 from ..errors import ConfigError, DataError
 from ..registry import Registry
@@ -203,6 +204,9 @@ def real_samples(data_cfg: Any, split: str, n: int, seed: int) -> tuple[torch.Te
     data = build_dataset(data_cfg, split)
     if isinstance(data, ToyMixture):
         return data.sample(n, torch.Generator().manual_seed(seed + (0 if split == "train" else 7919))), None
+    if isinstance(data, TableData):  # codes of a seeded subset of the split's rows
+        idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        return torch.from_numpy(data.codes)[idx], None
     if not isinstance(data, ImageData):  # a streamed folder: decode a seeded subset
         idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
         x = torch.stack([data[int(i)][0] for i in idx])
@@ -280,7 +284,7 @@ def check_metrics(names: list[str], info: Any, extractor: Extractor | None = Non
                                   f"{', '.join(tables)}")
             raise ConfigError(f"--metrics: {name} scores tables; {info.name!r} is {info.schema} data")
         if "simulated" in m.needs and not (info.table or {}).get("simulated"):
-            raise ConfigError(f"--metrics: {name} needs a table with a known model (data.table=grid, gridr, ring or asia); "
+            raise ConfigError(f"--metrics: {name} needs a table with a known model (data.table=grid, gridr, ring, asia or child); "
                               f"{info.name!r} has none")
 
 

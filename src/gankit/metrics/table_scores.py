@@ -77,7 +77,7 @@ def _likelihood(i: TableInputs) -> dict[str, float]:
     from ..data.tables.simulated import likelihood_scores
 
     if not i.simulated:
-        raise ConfigError("--metrics likelihood: needs a table with a known model (data.table=grid, gridr, ring or asia)")
+        raise ConfigError("--metrics likelihood: needs a table with a known model (data.table=grid, gridr, ring, asia or child)")
     return {k: v for k, v in likelihood_scores(i.simulated, i.fake, i.holdout, seed=i.seed).items() if isinstance(v, (int, float))}
 
 

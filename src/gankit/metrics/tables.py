@@ -11,7 +11,7 @@ Columns of a frame that ``columns`` does not name are ignored. Works with pandas
 
 Fidelity follows the definitions of sdmetrics' single-table ``QualityReport`` (SDMetrics docs, "Quality Report":
 https://docs.sdv.dev/sdmetrics/reports/quality-report), written from its documentation and source (sdmetrics 0.32)
-and checked against it number for number (``benchmarks/peers/sdmetrics_check.py``, ``tests/metrics/test_tables.py``):
+and checked against it number for number (``benchmarks/peers/sdmetrics_check.py``, ``tests/metrics/test_table_metrics.py``):
 
 * Column Shapes (per column): KSComplement ``1 - D`` (two-sample Kolmogorov–Smirnov statistic, missing values
   dropped, floats rounded to 14 decimals, datetimes as integer nanoseconds) for numerical/datetime columns;

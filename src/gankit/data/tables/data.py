@@ -156,7 +156,8 @@ def load_table(cfg: Any, split: str) -> TableData:
 class TableBatches:
     """Batches of encoded rows for tabular models, on the device, with resumable state.
 
-    Each batch holds ``x`` (B×D rows drawn uniformly, with replacement: what likelihood models such as TVAE fit) and,
+    Each batch holds ``x`` (B×D rows in epochs: a seeded permutation of the rows, each row once per epoch, what
+    likelihood models such as TVAE fit, as the authors' data loader gives them) and,
     when the table has discrete columns, CTGAN's **training-by-sampling** draw (Xu et al. 2019, §4.3): for each of the
     B rows a discrete column chosen uniformly, a category of it with probability ∝ log(1 + frequency) (``log``) or
     ∝ frequency (``empirical``), ``cond`` (B×Σ categories: the one-hot of that column's category, zeros elsewhere),
@@ -168,7 +169,9 @@ class TableBatches:
                  frequency: str = "log") -> None:
         self.rows = torch.from_numpy(data.encoded).to(device)
         self.batch_size, self.device, self.shard = batch_size, device, shard
-        self.gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(seed)  # the conditional draws
+        self.order_gen = torch.Generator().manual_seed(seed + 1)  # the epochs' row order
+        self._new_epoch()
         spans = data.transformer.conditions
         self.spans = spans
         self.cond_dim = sum(s.size for s in spans)
@@ -199,9 +202,25 @@ class TableBatches:
         n = x.shape[0] // world
         return x if world == 1 else x[rank * n:(rank + 1) * n]
 
+    def _new_epoch(self) -> None:
+        self._order_state = self.order_gen.get_state().tolist()  # re-creates this epoch's order on resume
+        self.perm, self.pos = torch.randperm(len(self.rows), generator=self.order_gen), 0
+
+    def _uniform(self, b: int) -> torch.Tensor:
+        """The next b row indices of the epochs' order: every row once per epoch (a batch may span two epochs)."""
+        parts = []
+        while b:
+            if self.pos == len(self.perm):
+                self._new_epoch()
+            take = self.perm[self.pos:self.pos + b]
+            self.pos += len(take)
+            b -= len(take)
+            parts.append(take)
+        return torch.cat(parts)
+
     def next(self) -> Batch:
         b, g = self.batch_size, self.gen
-        idx = torch.randint(len(self.rows), (b,), generator=g)
+        idx = self._uniform(b)
         batch = Batch(x=self._local(self.rows[idx.to(self.device)]))
         if self.spans:
             col = torch.randint(len(self.spans), (b,), generator=g)
@@ -222,10 +241,13 @@ class TableBatches:
         return self.rows[idx.to(self.rows.device)].cpu()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"gen": self.gen.get_state().tolist()}
+        return {"gen": self.gen.get_state().tolist(), "order": self._order_state, "pos": self.pos}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.gen.set_state(torch.tensor(state["gen"], dtype=torch.uint8))
+        self.order_gen.set_state(torch.tensor(state["order"], dtype=torch.uint8))
+        self._new_epoch()
+        self.pos = state["pos"]
 
 
 __all__ = ["TableData", "TableBatches", "load_table", "table_frame", "BUNDLED", "simulated_names", "SPLIT_SEED"]

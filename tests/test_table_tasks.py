@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from data.test_tables import mixed_frame
+from data.test_table_data import mixed_frame
 from safetensors.torch import load_file
 
 import gankit
@@ -233,3 +233,12 @@ def test_early_stopping_on_the_quality_score(tmp_path, no_report):
     after = [e for e in evals if e["step"] > best["step"]]
     assert len(after) == 2 and all(e["quality"] <= best["quality"] for e in after)
     assert json.loads((tmp_path / "r" / "best" / "config.json").read_text())["quality"] == best["quality"]
+
+
+def test_real_vs_real_floor_of_a_table(capsys):
+    """The floor: the held-out rows scored as if generated (quality, detection); the held-out metrics are refused."""
+    assert main(["evaluate", "--real-vs-real", "table", "data.table=wine", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert 0.7 < r["quality"] <= 1 and 0.3 < r["detection_auc"] < 0.75 and r["n_fake"] == 36 and r["n_real"] == 142
+    assert main(["evaluate", "--real-vs-real", "table", "--metrics", "efficacy"]) == 2
+    assert "held-out rows" in capsys.readouterr().err

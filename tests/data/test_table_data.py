@@ -195,3 +195,14 @@ def test_csv_errors_are_one_line(tmp_path, one_line):
     (tmp_path / "meta.json").write_text("{not json")
     with one_line(DataError, match="not valid JSON"):
         load_table(DataConfig(name="table", path=str(tmp_path / "t.csv"), metadata=str(tmp_path / "meta.json")), "train")
+
+
+def test_uniform_rows_come_in_epochs():
+    """batch.x walks seeded permutations: every row exactly once per epoch, also when batches span two epochs."""
+    df = pd.DataFrame({"x": np.arange(30.0), "c": ["a", "b", "c"] * 10})
+    data = TableData(df, infer_schema(df), "t")
+    b = TableBatches(data, 12, torch.device("cpu"), seed=0)
+    rows = torch.cat([b.next()["x"] for _ in range(5)])  # 60 rows: two epochs
+    codes = np.round(data.transformer.decode(rows.numpy())[:, 0]).astype(int)  # α is float32
+    assert sorted(codes[:30]) == list(range(30)) and sorted(codes[30:]) == list(range(30))
+    assert not np.array_equal(codes[:30], codes[30:])  # a new order each epoch

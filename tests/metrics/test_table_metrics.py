@@ -166,83 +166,21 @@ def test_identical_frames_score_one():
 
 
 # ------------------------------------------------------------------------------------------- sdmetrics, frozen
-# (seed, rows of real, rows of synthetic, perturbation strength)
-_PEER_SPECS = ((11, 200, 180, 0.5), (22, 150, 220, 1.0), (33, 300, 300, 0.2))
-_PEER_COLUMNS = {
-    "age": "numerical",
-    "income": "numerical",
-    "visits": "numerical",
-    "city": "categorical",
-    "member": "boolean",
-    "joined": "datetime",
-}
+def _load_peer_script():
+    """benchmarks/peers/sdmetrics_check.py, for its table builder (it imports sdmetrics only when run)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "peers" / "sdmetrics_check.py"
+    spec = importlib.util.spec_from_file_location("sdmetrics_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _peer_table(
-    rng: np.random.Generator, n: int, shift: float, noise: float, extra_city: bool, variant: int, nan_rate: float
-) -> pd.DataFrame:
-    age = np.round(rng.normal(40.0 + 8.0 * shift, 12.0, n), 1)
-    income = np.round(1000.0 * age + rng.normal(0.0, 6000.0 + 20000.0 * noise, n), 2)
-    visits = rng.poisson(3.0 + 2.0 * shift, n).astype(np.int64)
-    cities = np.array(["Lyon", "Paris", "Nice", "Lille", "Atlantis"], dtype=object)
-    p_young = np.array([0.5, 0.1, 0.3, 0.1, 0.0]) * (1 - 0.5 * shift) + np.array([0.25] * 4 + [0.0]) * 0.5 * shift
-    p_old = np.array([0.1, 0.6, 0.1, 0.2, 0.0])
-    if extra_city:
-        p_young, p_old = p_young * 0.95, p_old * 0.95
-        p_young[4] = p_old[4] = 0.05
-    p_young, p_old = p_young / p_young.sum(), p_old / p_old.sum()
-    u = rng.random(n)
-    city = np.where(age > 42.0, cities[np.searchsorted(np.cumsum(p_old), u, side="right").clip(0, 4)],
-                    cities[np.searchsorted(np.cumsum(p_young), u, side="right").clip(0, 4)]).astype(object)
-    member = (income > np.nanmedian(income)) ^ (rng.random(n) < 0.15 + 0.3 * noise)
-    days = (np.nan_to_num(age, nan=40.0) * 30.0 + rng.integers(0, 2000, n)).astype(np.int64)
-    joined = np.datetime64("2010-01-01T00:00:00", "ns") + days.astype("timedelta64[D]").astype("timedelta64[ns]")
-
-    age[rng.random(n) < nan_rate] = np.nan
-    income[rng.random(n) < nan_rate / 2] = np.nan
-    city[rng.random(n) < nan_rate] = None
-    member_missing = rng.random(n) < nan_rate
-    joined_missing = rng.random(n) < (nan_rate if variant != 2 else 0.0)
-    joined[joined_missing] = np.datetime64("NaT")
-    if variant == 0:
-        member_col = pd.Series(member, dtype=bool)
-    else:
-        member_obj = member.astype(object)
-        member_obj[member_missing] = np.nan if variant == 1 else None
-        member_col = pd.Series(member_obj, dtype=object)
-    return pd.DataFrame({
-        "age": pd.Series(age, dtype="float64"),
-        "income": pd.Series(income, dtype="float64"),
-        "visits": pd.Series(visits, dtype="int64"),
-        "city": pd.Series(city, dtype=object),
-        "member": member_col,
-        "joined": pd.Series(joined, dtype="datetime64[ns]"),
-    })
-
-
-def _peer_tables(index: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(real, synthetic) for _PEER_SPECS[index]; synthetic is drawn from a perturbed version of the real process."""
-    seed, n_real, n_synth, strength = _PEER_SPECS[index]
-    real = _peer_table(np.random.default_rng(seed), n_real, 0.0, 0.0, False, index, 0.08)
-    synth = _peer_table(
-        np.random.default_rng(seed + 1000), n_synth, strength, strength, True, index, 0.04 + 0.04 * strength
-    )
-    return real, synth
-
-
-def _fingerprint(frame: pd.DataFrame) -> list[float]:
-    """A few numbers that pin the table down (checked by the test that rebuilds it)."""
-    return [
-        float(np.nansum(frame["age"])),
-        float(np.nansum(frame["income"])),
-        float(frame["visits"].sum()),
-        float(frame["city"].isna().sum()),
-        float((frame["city"] == "Paris").sum()),
-        float((frame["member"] == True).sum()),  # noqa: E712 (object column: elementwise equality)
-        float(frame["joined"].isna().sum()),
-        float((frame["joined"].dropna().astype("int64") // 10**9).sum()),  # seconds: no int64 overflow
-    ]
-
+_PEER = _load_peer_script()
+_PEER_SPECS, _PEER_COLUMNS = _PEER.SPECS, _PEER.COLUMNS
+_peer_tables, _fingerprint = _PEER.make_tables, _PEER.fingerprint
 
 
 # sdmetrics 0.32.0 single-table QualityReport (pandas 2.3.3, numpy 2.4.6, scipy 1.17.1), from
