@@ -66,6 +66,23 @@ def test_conditional_cross_entropy_is_the_asked_columns_cross_entropy(iris_layou
     torch.testing.assert_close(got, by_hand)
 
 
+def test_activation_is_tanh_and_gumbel_softmax_per_span(iris_layout):
+    """All spans activated in one pass equal span-by-span tanh and softmax((logits + g)/τ) with the same Gumbel noise."""
+    _, layout = iris_layout
+    raw = torch.randn(6, layout.transformer.dim, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(5)
+    got = layout.activate(raw, tau=0.2)
+    torch.manual_seed(5)
+    g = -torch.empty(6, len(layout.soft_idx)).exponential_().log()
+    noise = torch.zeros_like(raw)
+    noise[:, layout.soft_idx] = g
+    for s in layout.spans:
+        block = raw[:, s.start:s.end]
+        want = torch.tanh(block) if s.kind == "tanh" else ((block + noise[:, s.start:s.end]) / 0.2).softmax(1)
+        torch.testing.assert_close(got[:, s.start:s.end], want)
+    assert len(layout.spans) > 4 and torch.allclose(got[:, layout.soft_idx].sum(1), torch.full((6,), float(layout.segments)))
+
+
 def test_tvae_reconstruction_by_hand(iris_layout):
     data, layout = iris_layout
     x = torch.from_numpy(data.encoded[:4])

@@ -35,13 +35,32 @@ class TableLayout:
         self.target = table.get("target")
         self.simulated = table.get("simulated")
 
-    def activate(self, raw: Tensor, tau: float = 0.2, hard: bool = False) -> Tensor:
-        """CTGAN's output activation (N×D): tanh on α spans, Gumbel-softmax with temperature ``tau`` on one-hot spans."""
-        parts = []
-        for s in self.spans:
-            block = raw[:, s.start:s.end]
-            parts.append(torch.tanh(block) if s.kind == "tanh" else F.gumbel_softmax(block, tau=tau, hard=hard, dim=1))
-        return torch.cat(parts, dim=1)
+        # Index vectors that let every span be activated at once (a table with 30 continuous columns has 61 spans):
+        # the α positions, the one-hot positions with the span each belongs to, and the order that puts them back.
+        self.value_idx = torch.tensor([s.start for s in self.spans if s.kind == "tanh"], dtype=torch.long)
+        soft = [(i, s.start + k) for i, s in enumerate(sp for sp in self.spans if sp.kind == "softmax") for k in range(s.size)]
+        self.soft_idx = torch.tensor([p for _, p in soft], dtype=torch.long)
+        self.segment = torch.tensor([i for i, _ in soft], dtype=torch.long)
+        self.segments = int(self.segment.max()) + 1 if soft else 0
+        self.restore = torch.argsort(torch.cat([self.value_idx, self.soft_idx]))
+
+    def segment_log_softmax(self, logits: Tensor) -> Tensor:
+        """Log-softmax within each one-hot span of N×S logits at the one-hot positions (``soft_idx`` order)."""
+        seg = self.segment.to(logits.device).expand_as(logits)
+        peak = torch.full((len(logits), self.segments), -torch.inf, device=logits.device, dtype=logits.dtype)
+        peak = peak.scatter_reduce(1, seg, logits.detach(), "amax")  # a constant per span: it cancels in the gradient
+        shifted = logits - peak.gather(1, seg)
+        total = torch.zeros_like(peak).scatter_add(1, seg, shifted.exp())
+        return shifted - total.log().gather(1, seg)
+
+    def activate(self, raw: Tensor, tau: float = 0.2) -> Tensor:
+        """CTGAN's output activation (N×D): tanh on α spans, Gumbel-softmax with temperature ``tau`` on one-hot spans
+        (softmax((logits + g)/τ), g ~ Gumbel(0, 1) from the global generator), all spans in one pass."""
+        values = torch.tanh(raw[:, self.value_idx.to(raw.device)])
+        logits = raw[:, self.soft_idx.to(raw.device)]
+        gumbel = -torch.empty_like(logits).exponential_().log()
+        soft = self.segment_log_softmax((logits + gumbel) / tau).exp()
+        return torch.cat([values, soft], dim=1)[:, self.restore.to(raw.device)]
 
     def draw(self, raw: Tensor, generator: torch.Generator) -> np.ndarray:
         """Sampled encoded rows (N×D, float64 NumPy) of raw outputs: tanh on α spans, a category drawn from the softmax of

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..models import build_networks
@@ -31,14 +30,12 @@ Stats = dict[str, Tensor]
 def tvae_reconstruction(raw: Tensor, x: Tensor, sigma: Tensor, layout: TableLayout) -> Tensor:
     """Per row (N): Σ over α spans of (α − tanh(raw))² / (2σ²) + log σ, plus Σ over one-hot spans of the cross-entropy of
     raw's logits against the row's category (x: N×D encoded rows, raw: N×D decoder outputs, sigma: D)."""
-    total = torch.zeros(len(x), device=x.device, dtype=raw.dtype)
-    for s in layout.spans:
-        if s.kind == "tanh":
-            sd = sigma[s.start]
-            total = total + (x[:, s.start] - torch.tanh(raw[:, s.start])).pow(2) / (2 * sd * sd) + torch.log(sd)
-        else:
-            total = total + F.cross_entropy(raw[:, s.start:s.end], x[:, s.start:s.end].argmax(1), reduction="none")
-    return total
+    v, soft = layout.value_idx.to(x.device), layout.soft_idx.to(x.device)
+    sd = sigma[v]
+    gaussian = ((x[:, v] - torch.tanh(raw[:, v])).pow(2) / (2 * sd * sd) + torch.log(sd)).sum(1)
+    # x is one-hot within each span: Σ_positions x · log softmax is each span's log-probability of its category
+    cross_entropy = -(x[:, soft] * layout.segment_log_softmax(raw[:, soft])).sum(1)
+    return gaussian + cross_entropy
 
 
 class TVAETask(Task):
