@@ -259,3 +259,19 @@ def test_real_vs_real_floor_of_a_table(capsys):
     assert 0.7 < r["quality"] <= 1 and 0.3 < r["detection_auc"] < 0.75 and r["n_fake"] == 36 and r["n_real"] == 142
     assert main(["evaluate", "--real-vs-real", "table", "--metrics", "efficacy"]) == 2
     assert "held-out rows" in capsys.readouterr().err
+
+
+def test_ablation_without_the_conditional_vector(tmp_path, no_report):
+    """ctgan.conditional=false: G and D take no conditional vector (the paper's ablation); D sees uniformly drawn rows."""
+    gankit.train("table", out=tmp_path / "r", overrides=[*TINY, "train.steps=2", "ctgan.conditional=false"])
+    pipe = gankit.load(tmp_path / "r")
+    assert pipe.module.cond_dim == 0 and pipe.meta["conditional"] is False
+    rows = pipe(60, seed=0, condition={"species": "setosa"})  # conditions still hold: by keeping matching rows
+    assert set(rows["species"]) == {"setosa"}
+
+
+def test_image_metrics_are_refused_for_tables(trained, one_line):
+    from gankit.evaluation import evaluate_run
+
+    with one_line(ConfigError, match="fid scores images or points; a table takes: detection, efficacy"):
+        evaluate_run(trained, ["fid"], 50, log=False)
