@@ -275,3 +275,20 @@ def test_image_metrics_are_refused_for_tables(trained, one_line):
 
     with one_line(ConfigError, match="fid scores images or points; a table takes: detection, efficacy"):
         evaluate_run(trained, ["fid"], 50, log=False)
+
+
+def test_health_monitor_sees_a_collapsed_table_model():
+    """The diversity check compares codes in units of the real columns: a model whose rows are all one row is flagged,
+    the real rows themselves are not."""
+    from gankit.training.health import _mean_pairwise, _standardized, _table_scale
+
+    data = load_table(DataConfig(name="table", table="diabetes", max_modes=2), "train")
+    real = torch.from_numpy(data.codes)
+    scale = _table_scale(real[:200])
+    spread = _mean_pairwise(_standardized(real[:200], scale))
+    assert 0.9 < _mean_pairwise(_standardized(real[200:], scale)) / spread < 1.1
+    collapsed = real[:1].repeat(200, 1) + 0.01 * torch.randn(200, real.shape[1], dtype=torch.float64)
+    assert _mean_pairwise(_standardized(collapsed, scale)) / spread < 0.05
+    with_gaps = real[:200].clone()
+    with_gaps[::3, 2] = float("nan")  # a missing value counts as the column mean, never NaN
+    assert np.isfinite(_mean_pairwise(_standardized(with_gaps, scale)))

@@ -125,6 +125,25 @@ class DivergenceGuard:
         self.retries = state.get("retries", 0)
 
 
+def _table_scale(codes: torch.Tensor) -> list[list[float]]:
+    """[means, stds] of each column of N×C table codes, missing values left out (std 1 where a column is constant)."""
+    x = codes.double()
+    present = ~torch.isnan(x)
+    n = present.sum(0).clamp(min=1)
+    mean = torch.where(present, x, 0.0).sum(0) / n
+    var = torch.where(present, (x - mean) ** 2, 0.0).sum(0) / n
+    std = torch.where(var > 0, var.sqrt(), torch.ones_like(var))
+    return [mean.tolist(), std.tolist()]
+
+
+def _standardized(x: torch.Tensor, scale: list[list[float]] | None) -> torch.Tensor:
+    """Table codes in units of the real columns' spread, a missing value at the mean; other samples as they are."""
+    if scale is None:
+        return x
+    mean, std = (torch.tensor(v, dtype=torch.float64) for v in scale)
+    return torch.nan_to_num((x.double() - mean) / std, nan=0.0)
+
+
 def _mean_pairwise(x: torch.Tensor) -> float:
     x = x.flatten(1).double()
     d = torch.cdist(x, x)
@@ -148,6 +167,7 @@ class HealthHook(Hook):
         gen = torch.Generator().manual_seed(trainer.cfg.train.seed + 777)
         self.latents = trainer.task.latents(256, gen)
         self._real_spread: float | None = None
+        self._table_scale: list[list[float]] | None = None  # tables: the real columns' means and stds (codes have units)
 
     def _event(self, t: "Trainer", kind: str, level: str, message: str, **evidence: Any) -> None:
         # Report a condition when it starts, not on every interval while it lasts.
@@ -201,8 +221,11 @@ class HealthHook(Hook):
     def _check_diversity(self, t: "Trainer") -> None:
         fake = t.sample(self.latents)
         if self._real_spread is None:
-            self._real_spread = _mean_pairwise(t.batches.sample_reference(256))
-        ratio = _mean_pairwise(fake) / max(self._real_spread, 1e-12)
+            real = t.batches.sample_reference(256)
+            if t.schema.name == "table":  # codes in each column's own unit: standardize by the real rows first
+                self._table_scale = _table_scale(real)
+            self._real_spread = _mean_pairwise(_standardized(real, self._table_scale))
+        ratio = _mean_pairwise(_standardized(fake, self._table_scale)) / max(self._real_spread, 1e-12)
         if ratio < self.collapse_ratio:
             self._event(t, "mode_collapse", "warning",
                         f"the model's samples are {ratio:.2f}× as spread out as the data's (below {self.collapse_ratio}): mode collapse",
@@ -214,10 +237,12 @@ class HealthHook(Hook):
         return dict(self.counts)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"counts": self.counts, "active": sorted(self._active), "history": self.history, "real_spread": self._real_spread}
+        return {"counts": self.counts, "active": sorted(self._active), "history": self.history, "real_spread": self._real_spread,
+                "table_scale": self._table_scale}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.counts = dict(state.get("counts", {}))
         self._active = set(state.get("active", []))
         self.history = list(state.get("history", []))
         self._real_spread = state.get("real_spread")
+        self._table_scale = state.get("table_scale")

@@ -168,6 +168,7 @@ class TableBatches:
     def __init__(self, data: TableData, batch_size: int, device: torch.device, seed: int, shard: tuple[int, int] = (0, 1),
                  frequency: str = "log") -> None:
         self.rows = torch.from_numpy(data.encoded).to(device)
+        self.codes = torch.from_numpy(data.codes)
         self.batch_size, self.device, self.shard = batch_size, device, shard
         self.gen = torch.Generator().manual_seed(seed)  # the conditional draws
         self.order_gen = torch.Generator().manual_seed(seed + 1)  # the epochs' row order
@@ -236,9 +237,10 @@ class TableBatches:
         return batch
 
     def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
-        """n encoded rows (CPU) drawn with a separate seed: the training stream is not advanced."""
-        idx = torch.randint(len(self.rows), (n,), generator=torch.Generator().manual_seed(seed))
-        return self.rows[idx.to(self.rows.device)].cpu()
+        """n real rows as codes (CPU, N×C float64, the data space samples are in), drawn with a separate seed: the
+        training stream is not advanced."""
+        idx = torch.randint(len(self.codes), (n,), generator=torch.Generator().manual_seed(seed))
+        return self.codes[idx]
 
     def state_dict(self) -> dict[str, Any]:
         return {"gen": self.gen.get_state().tolist(), "order": self._order_state, "pos": self.pos}
