@@ -63,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("runs", nargs="+", metavar="RUN")
     c.add_argument("--out", required=True, help="FILE.html to write")
 
+    df = sub.add_parser("difficulty", help="what makes a dataset hard, from the data alone: intrinsic dimension, modes, overlap, the floor",
+                        description="Descriptors of a dataset's training split before any training (docs/difficulty.md).")
+    df.add_argument("dataset", metavar="DATASET")
+    df.add_argument("overrides", nargs="*", metavar="data.key=value", help="data options, e.g. data.path=DIR data.modes=16")
+    df.add_argument("--n", type=int, default=2000, help="samples to describe (default 2000)")
+    df.add_argument("--seed", type=int, default=0)
+    df.add_argument("--extractor", help="feature extractor for images (default: the dataset's)")
+    df.add_argument("--no-floor", action="store_true", help="skip the real-vs-real metrics")
+    df.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+
     e = sub.add_parser("evaluate", help="score a run's generator (FID, KID, precision/recall, ...) with provenance",
                        description="Score RUN's generator against its real data; with --samples PATH --against DATASET|STATS.npz "
                        "samples any model wrote (a folder of images, .npy, .npz); or with --real-vs-real DATASET the floor: "
@@ -320,7 +330,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": _cmd_evaluate, "train": _cmd_train, "sample": _cmd_sample, "project": _cmd_project, "presets": _cmd_presets, "list": _cmd_list,
+def _cmd_difficulty(args: argparse.Namespace) -> int:
+    import json
+
+    from .config import data_config
+    from .difficulty import describe
+    from .errors import ConfigError
+
+    if args.n < 30:
+        raise ConfigError(f"--n: {args.n} is too few points for a dimension estimate; use at least 30")
+    data_cfg = data_config({"name": args.dataset}, [o if o.startswith("data.") else f"data.{o}" for o in args.overrides])
+    result = describe(data_cfg, n=args.n, seed=args.seed, extractor=args.extractor, floor=not args.no_floor)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {f'{value:.4g}' if isinstance(value, float) else value}")
+    return 0
+
+
+COMMANDS = {"evaluate": _cmd_evaluate, "difficulty": _cmd_difficulty, "train": _cmd_train, "sample": _cmd_sample, "project": _cmd_project, "presets": _cmd_presets, "list": _cmd_list,
             "report": _cmd_report, "compare": _cmd_compare}
 
 

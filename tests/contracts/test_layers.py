@@ -18,7 +18,7 @@ LAYERS = [
     ["likelihoods", "losses", "regularizers", "augment", "visual", "data", "models", "terms", "metrics"],
     ["io", "config"],
     ["tasks"],
-    ["training", "evaluation", "sampling"],
+    ["training", "evaluation", "sampling", "difficulty"],
     ["api", "report", "tables"],
     ["cli", "__main__"],
 ]

@@ -1,0 +1,105 @@
+"""What makes a dataset hard for a GAN, measured from the data alone, before any training (``gankit difficulty``).
+
+The descriptors (issue 23, "dataset difficulty"): for a dataset's training split, on at most ``n`` samples,
+
+* **size**: samples, the ambient dimension D (pixels or coordinates) and samples per dimension;
+* **intrinsic dimension** on the data (pixels, coordinates: ``id_mle``, ``id_twonn``) and on the dataset's feature
+  extractor for images (digits: ``digits-cnn``; ``id_mle_features``, ``id_twonn_features``): Levina–Bickel MLE and
+  TwoNN (:mod:`gankit.metrics.intrinsic`);
+* **modes**: classes (labelled data) or mixture components (toys), and their balance — the entropy of their
+  frequencies over log K (1: all equally frequent);
+* **overlap**: labelled data — the fraction of each sample's 10 nearest neighbours in feature space that belong to
+  another class (0: classes apart); toys — 2Φ(−δ/2σ), the chance that a sample of one component lands nearer the
+  closest other centre (δ the smallest distance between centres, σ the component std);
+* **the floor**: every default metric between two disjoint real splits (``gankit evaluate --real-vs-real``), the best
+  a generator can reach.
+
+What it does not do yet: predict the FID / coverage a preset will reach from these descriptors, validated by training
+on a family of datasets of controlled difficulty (see docs/benchmarks/difficulty.md for where this stands).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+from .data import build_dataset, info_of
+from .errors import ConfigError
+from .metrics.evaluate import real_samples
+from .metrics.features import build_extractor
+from .metrics.intrinsic import mle_dimension, twonn_dimension
+from .version import __version__
+
+
+def class_balance(labels: np.ndarray, k: int) -> float:
+    """Entropy of the class frequencies over log K (1: balanced; K = 1 gives 1)."""
+    p = np.bincount(labels, minlength=k).astype(np.float64)
+    p = p[p > 0] / p.sum()
+    return float(-(p * np.log(p)).sum() / math.log(k)) if k > 1 else 1.0
+
+
+def neighbour_overlap(features: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+    """Mean fraction of each sample's k nearest neighbours (features, Euclidean) whose class differs from its own."""
+    from sklearn.neighbors import NearestNeighbors
+
+    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(features).kneighbors(features)
+    return float((labels[idx[:, 1:]] != labels[:, None]).mean())
+
+
+def mixture_overlap(centers: np.ndarray, std: float) -> float:
+    """2Φ(−δ/2σ): the probability that an isotropic Gaussian sample falls past the midpoint toward the nearest other
+    centre, δ the smallest distance between two centres."""
+    c = np.asarray(centers, dtype=np.float64)
+    if len(c) < 2:
+        return 0.0
+    d = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1))
+    delta = d[np.triu_indices(len(c), 1)].min()
+    return float(2 * norm.cdf(-delta / (2 * std)))
+
+
+def describe(data_cfg: Any, n: int = 2000, seed: int = 0, extractor: str | None = None, floor: bool = True) -> dict[str, Any]:
+    """The descriptors of the dataset ``data_cfg`` names (see the module doc), a flat dict with provenance."""
+    data = build_dataset(data_cfg, "train")
+    info = info_of(data, data_cfg.name)
+    if info.schema not in ("image", "points"):
+        raise ConfigError(f"difficulty: describes image and point datasets; {data_cfg.name!r} is {info.schema} data")
+    x, labels = real_samples(data_cfg, "train", n, seed)
+    pixels = x.flatten(1).double().numpy()
+    out: dict[str, Any] = {"dataset": data_cfg.name, "schema": info.schema,
+                           "samples": len(data) if info.schema == "image" else "unbounded (sampled fresh)",
+                           "dimension": int(pixels.shape[1]), "n": int(len(pixels))}
+    if info.schema == "image":
+        out["samples_per_dimension"] = len(data) / pixels.shape[1]
+    out["id_mle"], out["id_twonn"] = mle_dimension(pixels), twonn_dimension(pixels)
+    ext_name = extractor or info.extractor_name
+    features = pixels
+    if info.schema == "image":
+        ext = build_extractor(ext_name)
+        features = ext(x)["features"]
+        out["extractor"] = ext_name
+        out["id_mle_features"], out["id_twonn_features"] = mle_dimension(features), twonn_dimension(features)
+    if info.schema == "points":
+        out["modes"] = len(info.centers)
+        out["mode_balance"] = 1.0  # the toys' components are equally weighted
+        out["overlap"] = mixture_overlap(np.asarray(info.centers), info.std)
+    elif labels is not None:
+        out["modes"] = int(info.num_classes)
+        out["mode_balance"] = class_balance(labels, info.num_classes)
+        out["overlap"] = neighbour_overlap(features, labels)
+    if floor:
+        from .evaluation import real_vs_real
+        from .types import schema
+
+        metrics = [m for m in schema(info.schema).metrics if info.schema == "points" or m in ("fid", "pr", "dc")]
+        if info.schema == "image" and ext_name == "inception-v3-fid":
+            metrics = []  # the Inception weights come from a user path: ask for the floor with gankit evaluate --real-vs-real
+        if metrics:
+            rvr = real_vs_real(data_cfg, metrics, n, seed=seed, extractor=ext_name if info.schema == "image" else None)
+            out.update({f"floor_{k}": v for k, v in rvr.items() if isinstance(v, float) and k != "seed"})
+    out.update({"seed": seed, "gankit_version": __version__})
+    return out
+
+
+__all__ = ["describe", "class_balance", "neighbour_overlap", "mixture_overlap"]
