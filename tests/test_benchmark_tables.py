@@ -58,7 +58,7 @@ def test_tables_benchmark_summary_and_epochs():
     m, se = summary[("iris", "gankit-ctgan")]["quality"]
     assert m == pytest.approx(0.7) and se == pytest.approx(0.1 / math.sqrt(3))  # sample std 0.1
     (line,) = tb.verdicts(summary)
-    assert "quality ≥ (+0.050)" in line and "fit ×2.00 faster" in line and "loop ×2.67 faster" in line
+    assert "| 3 | quality ≥ (+0.050)" in line and "fit ×2.00 faster" in line and "loop ×2.67 faster" in line
     # the authors' epochs: CTGAN max(rows // 500, 1) steps of 500; TVAE ceil(rows / batch) steps of min(500, rows)
     from gankit.tables import epoch_steps
 

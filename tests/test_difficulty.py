@@ -38,6 +38,9 @@ def test_neighbour_overlap_separable_and_mixed():
 def test_descriptors_of_the_toys_follow_their_construction(capsys):
     ring = describe(data_config({"name": "ring"}), n=1000, floor=False)
     assert ring["modes"] == 8 and ring["dimension"] == 2 and abs(ring["id_twonn"] - 2) < 0.2
+    # 8 centres on the unit circle are 2·sin(π/8) apart; the cloud's RMS distance from its mean is √(1 + 2σ²) ≈ 1
+    assert ring["separation"] == pytest.approx(2 * math.sin(math.pi / 8) / 0.01, rel=1e-6)
+    assert ring["relative_width"] == pytest.approx(0.01 / math.sqrt(1 + 2 * 0.01**2), rel=0.01)
     close = describe(data_config({"name": "ring", "modes": 32, "std": 0.08}), n=1000, floor=False)
     # 32 centres on the unit circle are 2·sin(π/32) = 0.196 apart: with σ 0.08 the overlap is 2Φ(−0.098/0.08)
     assert close["overlap"] == pytest.approx(2 * norm.cdf(-math.sin(math.pi / 32) / 0.08), rel=1e-6)  # centres are float32 and close["overlap"] > ring["overlap"]

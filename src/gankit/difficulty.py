@@ -10,7 +10,8 @@ The descriptors (issue 23, "dataset difficulty"): for a dataset's training split
   frequencies over log K (1: all equally frequent);
 * **overlap**: labelled data — the fraction of each sample's 10 nearest neighbours in feature space that belong to
   another class (0: classes apart); toys — 2Φ(−δ/2σ), the chance that a sample of one component lands nearer the
-  closest other centre (δ the smallest distance between centres, σ the component std);
+  closest other centre (δ the smallest distance between centres, σ the component std), the separation δ/σ and the
+  relative width σ / (the data's RMS distance from its mean);
 * **the floor**: every default metric between two disjoint real splits (``gankit evaluate --real-vs-real``), the best
   a generator can reach.
 
@@ -46,6 +47,21 @@ def neighbour_overlap(features: np.ndarray, labels: np.ndarray, k: int = 10) -> 
 
     _, idx = NearestNeighbors(n_neighbors=k + 1).fit(features).kneighbors(features)
     return float((labels[idx[:, 1:]] != labels[:, None]).mean())
+
+
+def separation(centers: np.ndarray, std: float) -> float:
+    """δ/σ: the smallest distance between two centres in units of the component std (inf for one centre)."""
+    c = np.asarray(centers, dtype=np.float64)
+    if len(c) < 2:
+        return math.inf
+    d = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1))
+    return float(d[np.triu_indices(len(c), 1)].min() / std)
+
+
+def relative_width(points: np.ndarray, std: float) -> float:
+    """σ over the data's RMS distance from its mean: how narrow each component is against the whole cloud."""
+    x = np.asarray(points, dtype=np.float64)
+    return float(std / math.sqrt(((x - x.mean(0)) ** 2).sum(1).mean()))
 
 
 def mixture_overlap(centers: np.ndarray, std: float) -> float:
@@ -84,6 +100,8 @@ def describe(data_cfg: Any, n: int = 2000, seed: int = 0, extractor: str | None 
         out["modes"] = len(info.centers)
         out["mode_balance"] = 1.0  # the toys' components are equally weighted
         out["overlap"] = mixture_overlap(np.asarray(info.centers), info.std)
+        out["separation"] = separation(np.asarray(info.centers), info.std)
+        out["relative_width"] = relative_width(pixels, info.std)
     elif labels is not None:
         out["modes"] = int(info.num_classes)
         out["mode_balance"] = class_balance(labels, info.num_classes)
@@ -102,4 +120,4 @@ def describe(data_cfg: Any, n: int = 2000, seed: int = 0, extractor: str | None 
     return out
 
 
-__all__ = ["describe", "class_balance", "neighbour_overlap", "mixture_overlap"]
+__all__ = ["describe", "class_balance", "neighbour_overlap", "mixture_overlap", "separation", "relative_width"]

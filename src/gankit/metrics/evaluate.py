@@ -33,6 +33,7 @@ from ..registry import Registry
 from ..types import schema as schema_named
 from ..version import __version__
 from ._common import cache_root
+from .blind import blind_critics
 from .features import Extractor, build_extractor
 from .fid import feature_stats, fid, fid_from_stats, fid_infinity, fid_infinity_from_stats
 from .inception_score import inception_score
@@ -125,6 +126,13 @@ def _c2st(i: Inputs) -> dict[str, float]:
     return {"c2st_accuracy": out["accuracy"], "c2st_p_value": out["p_value"]}
 
 
+def _c2st_blind(i: Inputs) -> dict[str, float]:
+    steps = min(3, i.real.shape[1])  # 2-D points allow two directions; the third value is then nan
+    out = blind_critics(i.real, i.fake, steps=steps, seed=i.seed)
+    acc = {f"blind_acc_{s['step']}": s["accuracy"] for s in out["steps"]}
+    return {f"blind_acc_{k}": acc.get(f"blind_acc_{k}", math.nan) for k in (1, 2, 3)}
+
+
 def _modes(i: Inputs) -> dict[str, float]:
     out = mode_coverage(i.fake_samples.numpy(), np.asarray(i.info.centers), i.info.std)
     return {"modes": out["modes"], "hq_fraction": out["hq_fraction"], "reverse_kl": out["reverse_kl"]}
@@ -153,6 +161,8 @@ METRICS.register("pr", Metric(_pr, {"recall": True, "precision": True}), help="p
 METRICS.register("dc", Metric(_dc, {"coverage": True, "density": True}), help="density / coverage, k=5 (Naeem et al. 2020)")
 METRICS.register("is", Metric(_is, {"is": True, "is_std": False}, ("probs",)), help="inception score from the extractor's class probabilities")
 METRICS.register("c2st", Metric(_c2st, {"c2st_accuracy": False, "c2st_p_value": True}), help="classifier two-sample test: held-out accuracy (0.5 = indistinguishable)")
+METRICS.register("c2st-blind", Metric(_c2st_blind, {"blind_acc_1": False, "blind_acc_2": False, "blind_acc_3": False}),
+                 help="defect-blind critics: held-out accuracy of 3 linear C2STs, each after removing the earlier ones' directions")
 METRICS.register("modes", Metric(_modes, {"modes": True, "hq_fraction": True, "reverse_kl": False}, ("points",)),
                  help="points with known modes: modes recovered, high-quality fraction, reverse KL (VEEGAN/PacGAN)")
 def _ppl(i: Inputs) -> dict[str, float]:
