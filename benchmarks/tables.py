@@ -153,7 +153,8 @@ def fit_peer(kind: str, train, schema, epochs: int, seed: int, n: int):
 
 def score(synth, train, test, schema, target, simulated, seed: int) -> dict:
     """gankit's metrics of one synthetic table (the same code for every model)."""
-    from gankit.metrics.tables import detection, ml_efficacy, privacy, quality_report
+    from gankit.metrics.table_utility import detection, ml_efficacy, privacy
+    from gankit.metrics.tables import quality_report
 
     cols = schema.sdtypes()
     out = {}
@@ -188,7 +189,7 @@ def run(tables: list[str], seeds: int, epochs: int, sim_epochs: int, rows: int, 
             real = {"table": table, "model": "real (held-out rows)", "seed": seed, "epochs": 0,
                     **score(test, train, test, schema, target, simulated, seed)}
             if target:  # the ceiling of efficacy is train-on-real: the training rows, tested on the held-out ones
-                from gankit.metrics.tables import ml_efficacy
+                from gankit.metrics.table_utility import ml_efficacy
 
                 real["efficacy"] = ml_efficacy(train, test, target, schema.sdtypes(), seed=seed)["efficacy"]
             if seed == first_seed and first_seed == 0:

@@ -14,14 +14,8 @@ import pandas as pd
 import pytest
 
 from gankit.errors import DataError
-from gankit.metrics.tables import (
-    column_pair_trends,
-    column_shapes,
-    detection,
-    ml_efficacy,
-    privacy,
-    quality_report,
-)
+from gankit.metrics.table_utility import detection, ml_efficacy, privacy
+from gankit.metrics.tables import column_pair_trends, column_shapes, quality_report
 
 nan = math.nan
 ALL_PAIRS = {"real_correlation_threshold": 0.0, "real_association_threshold": 0.0}

@@ -52,7 +52,7 @@ def _quality(i: TableInputs) -> dict[str, float]:
 
 
 def _efficacy(i: TableInputs) -> dict[str, float]:
-    from .tables import ml_efficacy
+    from .table_utility import ml_efficacy
 
     if not i.target:
         raise ConfigError("--metrics efficacy: needs the column to predict; set data.target=COLUMN")
@@ -62,13 +62,13 @@ def _efficacy(i: TableInputs) -> dict[str, float]:
 
 
 def _privacy(i: TableInputs) -> dict[str, float]:
-    from .tables import privacy
+    from .table_utility import privacy
 
     return {k: v for k, v in privacy(i.real, i.holdout, i.fake, i.columns).items() if isinstance(v, (int, float))}
 
 
 def _detection(i: TableInputs) -> dict[str, float]:
-    from .tables import detection
+    from .table_utility import detection
 
     return {k: v for k, v in detection(i.real, i.fake, i.columns, seed=i.seed).items() if isinstance(v, (int, float))}
 
