@@ -336,6 +336,9 @@ def _check_gan(cfg: Config, traits: frozenset[str]) -> None:
         raise ConfigError(f"trick.pack: train.batch_size={cfg.train.batch_size} is not a multiple of {m}; use a batch size divisible by {m}")
     if m > 1 and cfg.model.conditional:
         raise ConfigError("trick.pack: PacGAN packs unconditional samples; set trick.pack=1 or model.conditional=false")
+    if cfg.trick.probe_adversarial and (cfg.model.conditional or m > 1):
+        raise ConfigError("trick.probe_adversarial: probes an unconditional, unpacked D; set model.conditional=false and trick.pack=1, "
+                          "or trick.probe_adversarial=0")
 
 
 def _check_vae(cfg: Config, traits: frozenset[str]) -> None:

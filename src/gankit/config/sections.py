@@ -206,6 +206,10 @@ class TrickBase:
     instance_noise: float = option(0.0, help="std of Gaussian noise on D's real and fake inputs at step 0, annealed linearly to 0 (Sønderby et al. 2017)", low=0.0)
     instance_noise_steps: int = option(0, help="steps over which the instance noise anneals to 0; 0: the whole run", low=0)
     pack: int = option(1, help="PacGAN: D judges this many samples jointly (Lin et al. 2018: 2-4); batch_size must be a multiple", low=1, high=64)
+    probe_adversarial: int = option(0, help="steps between probes of D under attack (FGSM / PGD score changes, Lipschitz estimate, "
+                                            "G's update against the worst case; 'adversarial' events); 0: off", low=0)
+    probe_eps: float = option(0.0627, help="L∞ size of the probes' perturbations in data units (0.0627 = 8/255 of the [0, 1] "
+                                           "pixel range on gankit's [-1, 1] scale)", low=0.0)
 
 
 _TERM_SECTIONS: dict[str, type] = {}

@@ -21,10 +21,12 @@ from .prdc import density_coverage, prdc, precision_recall
 from .two_sample import c2st
 from .blind import blind_critics
 from .intrinsic import mle_dimension, twonn_dimension
+from .robustness import accidental_attack, fgsm_shift, pgd_shift, probe
 
 __all__ = [
     "fid", "fid_from_stats", "fid_infinity", "feature_stats", "kid", "inception_score", "precision_recall", "density_coverage",
-    "prdc", "c2st", "blind_critics", "mle_dimension", "twonn_dimension", "mode_coverage", "class_coverage", "memorization", "perceptual_path_length", "DISTANCES",
+    "prdc", "c2st", "blind_critics", "mle_dimension", "twonn_dimension", "fgsm_shift", "pgd_shift", "accidental_attack",
+    "probe", "mode_coverage", "class_coverage", "memorization", "perceptual_path_length", "DISTANCES",
     "METRICS", "EXTRACTORS", "Extractor", "build_extractor", "from_module",
     "evaluate_samples", "save_stats", "load_stats",
 ]

@@ -38,6 +38,7 @@ from .evaluation import eval_hooks
 from .health import DivergenceGuard, HealthHook
 from .hooks import CheckpointHook, LogHook, SampleHook
 from .performance import apply_lr_schedule, lr_factor, precision_context, resolve_precision
+from .probes import probe_hooks
 from .snapshots import snapshot_hooks
 from .tensorboard import tensorboard_hooks
 
@@ -140,12 +141,12 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.dist.is_main else None)
         # Periodic work, in order: log, health, evaluate, samples, checkpoint (which saves the others' state),
-        # toy snapshots, TensorBoard.
+        # toy snapshots, TensorBoard, adversarial probes.
         self.log_hook = LogHook(tc.log_every)
         self.guard = DivergenceGuard(self)
         self.health = HealthHook(self) if cfg.health.monitor else None
         self.hooks = [self.log_hook, *([self.health] if self.health else []), *eval_hooks(self), SampleHook(tc.sample_every, self),
-                      CheckpointHook(tc.checkpoint_every), *snapshot_hooks(self), *tensorboard_hooks(self)]
+                      CheckpointHook(tc.checkpoint_every), *snapshot_hooks(self), *tensorboard_hooks(self), *probe_hooks(self)]
         if not self.dist.is_main:
             self.hooks = []
         self.should_stop = False  # set by a hook (early stopping) to end the run after this step
