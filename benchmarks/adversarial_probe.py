@@ -46,7 +46,7 @@ def run_one(preset: str, eps: float, name: str, over: list[str], steps: int, eve
             "probes": len(probes)}
 
 
-def write_page(rows: list[dict], path: Path) -> None:
+def write_page(rows: list[dict], path: Path, notes: list[str] = ()) -> None:
     lines = ["# D under attack: how far small perturbations move D, and whether G's updates exploit it", "",
              f"Written by `benchmarks/adversarial_probe.py` on {dt.date.today().isoformat()} (one seed; torch threads 1). "
              "Each row trains the preset with `trick.probe_adversarial`; the columns are the last probe's mean score changes "
@@ -59,6 +59,8 @@ def write_page(rows: list[dict], path: Path) -> None:
         lines.append(f"| {r['preset']} | {r['variant']} | {r['steps']} | {r['eps']} | {r['fgsm_real']:.3g} | {r['pgd_real']:.3g} | "
                      f"{r['fgsm_fake']:.3g} | {r['pgd_fake']:.3g} | {r['lipschitz_real']:.3g} | {r['lipschitz_fake']:.3g} | "
                      f"{r['g_ratio_mean']:.3f}, {r['g_ratio_max']:.3f} |")
+    for note in notes:
+        lines += ["", note]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 
@@ -70,6 +72,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rows", default=str(ROOT / "benchmarks" / "rows" / "adversarial-probe.jsonl"))
     ap.add_argument("--from-rows")
+    ap.add_argument("--note", action="append", default=[], help="a paragraph for the page's end")
     args = ap.parse_args()
     import torch
 
@@ -85,7 +88,7 @@ def main() -> None:
             with out.open("a") as f:
                 f.write(json.dumps(r) + "\n")
             print(json.dumps(r), flush=True)
-    write_page(rows, ROOT / "docs" / "benchmarks" / "adversarial_probe.md")
+    write_page(rows, ROOT / "docs" / "benchmarks" / "adversarial_probe.md", args.note)
 
 
 if __name__ == "__main__":
