@@ -64,3 +64,27 @@ def test_tables_benchmark_summary_and_epochs():
 
     assert epoch_steps("ctgan", 455, 500, 300) == (500, 300) and epoch_steps("ctgan", 5000, 500, 10) == (500, 100)
     assert epoch_steps("tvae", 455, 500, 300) == (455, 300) and epoch_steps("tvae", 1200, 500, 2) == (500, 6)
+
+
+def test_batch_scaling_rows_round_trip_through_the_table_writer(tmp_path):
+    """benchmarks/batch_scaling.py: rows written as JSON lines come back as the same table (first time all modes were
+    found, divergence, means over seeds)."""
+    import json
+
+    bs = _load("batch_scaling")
+    rows = []
+    for seed, found_at in ((0, 2), (1, None)):
+        for step in (1, 2, 3):
+            modes = 8 if found_at is not None and step >= found_at else 3
+            rows.append({"toy": "ring", "batch": 64, "seed": seed, "step": step, "seen": 64 * step, "wall_s": 1.5 * step,
+                         "modes": modes, "hq": 0.5, "lr_scale": 0.5, "rollbacks": 0, "budget": 192})
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    back = [json.loads(line) for line in path.read_text().splitlines()]
+    s = bs.summarize(back)[("ring", 64)]
+    assert s == bs.summarize(rows)[("ring", 64)]
+    assert s["final_modes"] == pytest.approx(5.5) and s["seen_to_all"] == 128 and s["s_to_all"] == pytest.approx(3.0)
+    assert s["found_all"] == 1 and s["diverged"] == pytest.approx(0.5)  # seed 1 ends with 3 < 8/2 modes
+    bs.write_page(back, tmp_path / "page.md")
+    line = next(l for l in (tmp_path / "page.md").read_text().splitlines() if l.startswith("| ring | 64 |"))
+    assert line == "| ring | 64 | 0.50 | 5.5 | 0.500 | 128 | 3.0 | 4.5 | 1/2 | 50% |"
