@@ -58,7 +58,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ._common import as_matrix, check_same_dim
-from .two_sample import _odd_sqrt
+from .two_sample import _odd_sqrt, balanced
 
 METRICS_OF_REMOVAL = ("covariance", "euclidean")
 # A critic score whose variance is below this share of the features' mean variance carries nothing left to remove.
@@ -118,19 +118,6 @@ def _weights(critic: Any) -> np.ndarray:
     """The critic's weight vector in the coordinates it was fed (undoing the standardization)."""
     scaler, lr = critic[0], critic[-1]
     return lr.coef_[0] / scaler.scale_
-
-
-def _balanced(real: np.ndarray, fake: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """As :func:`gankit.metrics.two_sample.c2st`: the larger set subsampled to min(N1, N2) rows, labels real=1."""
-    m = min(real.shape[0], fake.shape[0])
-    rng = np.random.default_rng(seed)
-    if real.shape[0] > m:
-        real = real[np.sort(rng.choice(real.shape[0], m, replace=False))]
-    if fake.shape[0] > m:
-        fake = fake[np.sort(rng.choice(fake.shape[0], m, replace=False))]
-    x = np.concatenate([real, fake], axis=0)
-    y = np.concatenate([np.ones(m, dtype=np.int64), np.zeros(m, dtype=np.int64)])
-    return x, y
 
 
 def blind_critics(real_feats: Any, fake_feats: Any, steps: int = 3, seed: int = 0, folds: int = 5, *,
@@ -194,7 +181,7 @@ def blind_critics(real_feats: Any, fake_feats: Any, steps: int = 3, seed: int = 
     if m < folds:
         raise ValueError(f"blind_critics needs at least folds={folds} rows in each set; got real {real.shape[0]}, "
                          f"fake {fake.shape[0]}")
-    x, y = _balanced(real, fake, seed)
+    x, y = balanced(real, fake, seed)
     n = x.shape[0]
 
     # Held-out accuracies: the whole sequence refitted in every fold (steps + 1 critics: the last is the residual).

@@ -28,6 +28,20 @@ def _odd_sqrt(n: int) -> int:
     return k if k % 2 == 1 else k - 1
 
 
+def balanced(real: np.ndarray, fake: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x: 2m×D, y: 2m labels, real = 1 then fake = 0) with the larger set subsampled without replacement to
+    m = min(N1, N2) rows (``np.random.default_rng(seed)``, kept in their order): the two-sample tests' balancing."""
+    m = min(real.shape[0], fake.shape[0])
+    rng = np.random.default_rng(seed)
+    if real.shape[0] > m:
+        real = real[np.sort(rng.choice(real.shape[0], m, replace=False))]
+    if fake.shape[0] > m:
+        fake = fake[np.sort(rng.choice(fake.shape[0], m, replace=False))]
+    x = np.concatenate([real, fake], axis=0)
+    y = np.concatenate([np.ones(m, dtype=np.int64), np.zeros(m, dtype=np.int64)])
+    return x, y
+
+
 def c2st(real_feats: Any, fake_feats: Any, seed: int = 0, folds: int = 5) -> dict[str, float]:
     """Classifier two-sample test with a k-NN classifier and stratified k-fold cross-validation.
 
@@ -55,13 +69,7 @@ def c2st(real_feats: Any, fake_feats: Any, seed: int = 0, folds: int = 5) -> dic
         raise ValueError(
             f"c2st needs at least folds={folds} rows in each set; got real {real.shape[0]}, fake {fake.shape[0]}"
         )
-    rng = np.random.default_rng(seed)
-    if real.shape[0] > m:
-        real = real[np.sort(rng.choice(real.shape[0], m, replace=False))]
-    if fake.shape[0] > m:
-        fake = fake[np.sort(rng.choice(fake.shape[0], m, replace=False))]
-    x = np.concatenate([real, fake], axis=0)
-    y = np.concatenate([np.ones(m, dtype=np.int64), np.zeros(m, dtype=np.int64)])
+    x, y = balanced(real, fake, seed)
     n = x.shape[0]
 
     correct = 0
