@@ -88,3 +88,58 @@ def test_batch_scaling_rows_round_trip_through_the_table_writer(tmp_path):
     bs.write_page(back, tmp_path / "page.md")
     line = next(l for l in (tmp_path / "page.md").read_text().splitlines() if l.startswith("| ring | 64 |"))
     assert line == "| ring | 64 | 0.50 | 5.5 | 0.500 | 128 | 3.0 | 4.5 | 1/2 | 50% |"
+
+
+def test_batch_scaling_image_rows_reach_the_target_and_diverge_by_its_definition(tmp_path):
+    """Images: the target is 1.5 × the best final FID of any batch size; samples / seconds to it are the first
+    measurement at or below it; a run ending above 2 × the target diverged."""
+    bs = _load("batch_scaling")
+    rows = []
+    for batch, fids in ((64, (90.0, 40.0, 20.0)), (256, (80.0, 29.0, 25.0)), (1024, (200.0, 150.0, 70.0))):
+        for step, fid in enumerate(fids, 1):
+            rows.append({"toy": "digits", "batch": batch, "seed": 0, "step": step, "seen": batch * step, "wall_s": 2.0 * step,
+                         "fid": fid, "coverage": 0.5, "density": 0.9, "lr_scale": 1.0, "rollbacks": 0, "budget": 3 * batch})
+    s = bs.summarize_images(rows)
+    assert s[("digits", 64)]["target"] == pytest.approx(30.0)  # best final FID 20 at batch 64
+    assert s[("digits", 64)]["seen_to"] == 192 and s[("digits", 64)]["s_to"] == pytest.approx(6.0)
+    assert s[("digits", 256)]["seen_to"] == 512 and s[("digits", 256)]["reached"] == 1  # 29 ≤ 30 at step 2
+    assert s[("digits", 1024)]["reached"] == 0 and s[("digits", 1024)]["diverged"] == 1.0  # 70 > 2 × 30
+    bs.write_page([], tmp_path / "page.md", image_rows=rows)
+    line = next(l for l in (tmp_path / "page.md").read_text().splitlines() if l.startswith("| digits | 256 |"))
+    assert line == "| digits | 256 | 1.00 | 25.0 | 0.500 | 512 | 4 | 6 | 1/1 | 0% |"
+
+
+def test_difficulty_loo_recovers_an_exact_line_and_ranks_it_perfectly(tmp_path, monkeypatch):
+    """benchmarks/difficulty.py: on scores exactly linear in the descriptors, every leave-one-out prediction is the score
+    itself, the fitted line is the true one, the rank correlation is 1, and the fit file says so."""
+    import json
+
+    import numpy as np
+
+    bd = _load("difficulty")
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(9):
+        image = float(i >= 6)
+        x = {"log2_modes": float(rng.uniform(1, 6)), "overlap": float(rng.uniform(0, 0.2)), "log2_id": float(rng.uniform(1, 4)), "image": image}
+        cov = 0.9 - 0.05 * x["log2_modes"] - 0.5 * x["overlap"] + 0.01 * x["log2_id"] + 0.02 * image
+        row = {"preset": "digits" if image else "ring", "dataset": f"d{i}", "seed": 0, "modes": 2 ** x["log2_modes"], "dimension": 2, **x,
+               "coverage": cov, "density": 1.0, "wall_s": 1.0}
+        if image:
+            row["fid"] = 5.0 + 10.0 * x["log2_modes"]
+        rows.append(row)
+    fits = bd.write_page(rows, tmp_path / "page.md", {"date": "today", "seeds": 1})
+    assert fits["coverage"]["intercept"] == pytest.approx(0.9, abs=1e-9)
+    assert fits["coverage"]["coef"] == pytest.approx([-0.05, -0.5, 0.01, 0.02], abs=1e-9)
+    assert [fits["coverage"]["loo"][r["dataset"]] for r in rows] == pytest.approx([r["coverage"] for r in rows], abs=1e-9)
+    assert fits["coverage"]["loo_spearman"]["all"] == pytest.approx(1.0) and fits["fid"]["coef"] == pytest.approx([10.0])
+    monkeypatch.setattr(bd, "FIT", tmp_path / "fit.json")
+    bd.write_fit(fits, {"date": "today", "seeds": 1})
+    from gankit.difficulty import predict
+
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    assert fit["presets"] == ["digits", "ring"]
+    got = predict({"dataset": "x", "schema": "image", "modes": 4, "overlap": 0.1, "id_twonn": 99.0, "id_twonn_features": 8.0}, "digits", fit)
+    assert got["predicted_coverage"] == pytest.approx(0.9 - 0.05 * 2 - 0.05 + 0.03 + 0.02)
+    assert got["predicted_fid"] == pytest.approx(25.0)
+    assert set(predict({"dataset": "x", "schema": "points", "modes": 8, "overlap": 0.0, "id_twonn": 2.0}, "ring", fit)) == {"predicted_coverage"}

@@ -43,8 +43,58 @@ def test_descriptors_of_the_toys_follow_their_construction(capsys):
     assert ring["relative_width"] == pytest.approx(0.01 / math.sqrt(1 + 2 * 0.01**2), rel=0.01)
     close = describe(data_config({"name": "ring", "modes": 32, "std": 0.08}), n=1000, floor=False)
     # 32 centres on the unit circle are 2·sin(π/32) = 0.196 apart: with σ 0.08 the overlap is 2Φ(−0.098/0.08)
-    assert close["overlap"] == pytest.approx(2 * norm.cdf(-math.sin(math.pi / 32) / 0.08), rel=1e-6)  # centres are float32 and close["overlap"] > ring["overlap"]
+    assert close["overlap_gauss"] == pytest.approx(2 * norm.cdf(-math.sin(math.pi / 32) / 0.08), rel=1e-6)  # centres are float32
+    # the kNN overlap of neighbouring components sits above the Gaussian one (a neighbour may come from either side)
+    assert close["overlap"] > close["overlap_gauss"] and ring["overlap"] == 0.0
     assert main(["difficulty", "grid", "data.modes=9", "--n", "500", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["modes"] == 9 and out["floor_modes"] == 9
     assert main(["difficulty", "table", "--no-floor"]) == 2
+
+
+def test_toys_in_more_dimensions_keep_their_centres_and_gain_intrinsic_dimension():
+    import torch
+
+    from gankit.data import build_dataset
+
+    flat = build_dataset(data_config({"name": "ring", "std": 0.05}))
+    deep = build_dataset(data_config({"name": "ring", "std": 0.05, "dim": 8}))
+    assert deep.centers.shape == (8, 8) and torch.equal(deep.centers[:, :2], flat.centers) and not deep.centers[:, 2:].any()
+    x, comp = deep.sample_labelled(500, torch.Generator().manual_seed(3))
+    assert torch.equal(x, deep.sample(500, torch.Generator().manual_seed(3)))  # the same draws, with their components
+    assert ((x - deep.centers[comp]).norm(dim=1) / 0.05).pow(2).mean().item() == pytest.approx(8, rel=0.1)  # χ²₈ / 8 per coordinate
+    d = describe(data_config({"name": "ring", "std": 0.05, "dim": 8}), n=2000, floor=False)
+    assert d["id_twonn"] == pytest.approx(8, rel=0.1) and d["dimension"] == 8 and d["overlap"] == 0.0
+    assert main(["difficulty", "ring", "data.dim=1", "--no-floor"]) == 2
+
+
+def test_class_subsets_relabel_in_the_order_given():
+    from gankit.data import build_dataset
+    from gankit.errors import ConfigError
+
+    full = build_dataset(data_config({"name": "digits"}))
+    sub = build_dataset(data_config({"name": "digits", "classes": [7, 3]}))
+    assert sub.class_names == ["7", "3"] and len(sub) == int(((full.labels == 7) | (full.labels == 3)).sum())
+    assert torch_equal(sub.images[sub.labels == 0], full.images[full.labels == 7])
+    d = describe(data_config({"name": "digits", "classes": [0, 1, 2]}), n=2000, floor=False)
+    assert d["modes"] == 3 and d["mode_balance"] > 0.99
+    for bad in ([3, 3], [10]):
+        with pytest.raises(ConfigError, match="data.classes"):
+            build_dataset(data_config({"name": "digits", "classes": bad}))
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)
+
+
+def test_prediction_refuses_a_preset_the_fit_did_not_train(capsys):
+    from gankit.difficulty import load_fit
+
+    fit = load_fit()
+    assert {"ring", "grid", "digits"} <= set(fit["presets"]) and fit["targets"]["coverage"]["datasets"] >= 20
+    assert main(["difficulty", "ring", "--no-floor", "--n", "500", "--preset", "cifar10"]) == 2
+    assert "no difficulty fit for 'cifar10'" in capsys.readouterr().err
+    assert main(["difficulty", "ring", "data.modes=16", "--no-floor", "--n", "500", "--preset", "ring", "--json"]) == 0
+    assert 0.0 <= json.loads(capsys.readouterr().out)["predicted_coverage"] <= 1.0

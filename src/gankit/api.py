@@ -171,4 +171,36 @@ def sample_table(pipe: Pipeline, n: int, out: str | Path | None = None, seed: in
     return rows
 
 
-__all__ = ["train", "load", "generate", "save_samples", "sample_table", "resolve_config", "DataError"]
+def sample_molecules(pipe: Pipeline, n: int, out: str | Path | None = None, seed: int = 0) -> Any:
+    """n molecules of a molecule model (molgan) as a DataFrame — smiles (None: not a valid molecule), valid, qed, sa,
+    logp — written to ``out`` when given: .smi (one SMILES per line, ``invalid`` for the others), .csv (the table) or
+    .png (RDKit drawings of the first 48 valid ones)."""
+    import pandas as pd
+
+    from .metrics.molecules import logp, qed, sa_score, to_mol
+    from .tasks import MolGANPipeline
+    from .visual import save_molecules
+
+    if not isinstance(pipe, MolGANPipeline):
+        raise ConfigError("sample_molecules: this model does not make molecules; use generate()")
+    suffix = Path(out).suffix.lower() if out is not None else ""
+    if out is not None and suffix not in (".smi", ".csv", ".png"):
+        raise ConfigError(f"--out: {Path(out).name}: a molecule model writes FILE.smi, FILE.csv or FILE.png")
+    smiles = pipe(n, seed=seed)
+    mols = [to_mol(s) for s in smiles]
+    table = pd.DataFrame({"smiles": smiles, "valid": [m is not None for m in mols],
+                          "qed": [qed(m) if m is not None else np.nan for m in mols],
+                          "sa": [sa_score(m) if m is not None else np.nan for m in mols],
+                          "logp": [logp(m) if m is not None else np.nan for m in mols]})
+    if suffix == ".csv":
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(out).with_name(f".{Path(out).stem}.tmp.csv")
+        table.to_csv(tmp, index=False)
+        tmp.replace(out)
+    elif out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        save_molecules(smiles, out)
+    return table
+
+
+__all__ = ["train", "load", "generate", "save_samples", "sample_table", "sample_molecules", "resolve_config", "DataError"]

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("--seed", type=int, default=0)
     df.add_argument("--extractor", help="feature extractor for images (default: the dataset's)")
     df.add_argument("--no-floor", action="store_true", help="skip the real-vs-real metrics")
+    df.add_argument("--preset", help="also predict the coverage (and, for images, FID) this preset will reach")
     df.add_argument("--json", action="store_true", help="one JSON object instead of a table")
 
     e = sub.add_parser("evaluate", help="score a run's generator (FID, KID, precision/recall, ...) with provenance",
@@ -134,7 +135,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     from . import sampling
     from .errors import ConfigError
-    from .tasks import TablePipeline
+    from .tasks import MolGANPipeline, TablePipeline
 
     if not 0.0 <= args.truncation <= 2.0:
         raise ConfigError(f"--truncation: {args.truncation} is outside 0..2; 1 is off, 0.5-0.7 is the usual trade of variety for quality")
@@ -144,6 +145,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.style_mixing and out.suffix != ".png":
         raise ConfigError(f"--out: {out.name}: a style-mixing grid is written as FILE.png")
     G = api.load(args.run)
+    if isinstance(G, MolGANPipeline):
+        if args.condition or args.label is not None or args.interpolate or args.style_mixing or args.truncation != 1.0:
+            raise ConfigError("sample: a molecule model takes --n, --seed and --out only")
+        table = api.sample_molecules(G, args.n, out, seed=args.seed)
+        print(f"wrote {len(table)} molecules ({int(table['valid'].sum())} valid) to {out}")
+        return 0
     if isinstance(G, TablePipeline):
         rows = api.sample_table(G, args.n, out, seed=args.seed, condition=_conditions(args.condition))
         print(f"wrote {len(rows)} rows to {out}")
@@ -340,7 +347,7 @@ def _cmd_difficulty(args: argparse.Namespace) -> int:
     if args.n < 30:
         raise ConfigError(f"--n: {args.n} is too few points for a dimension estimate; use at least 30")
     data_cfg = data_config({"name": args.dataset}, [o if o.startswith("data.") else f"data.{o}" for o in args.overrides])
-    result = describe(data_cfg, n=args.n, seed=args.seed, extractor=args.extractor, floor=not args.no_floor)
+    result = describe(data_cfg, n=args.n, seed=args.seed, extractor=args.extractor, floor=not args.no_floor, preset=args.preset)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -8,19 +8,22 @@ The descriptors (issue 23, "dataset difficulty"): for a dataset's training split
   TwoNN (:mod:`gankit.metrics.intrinsic`);
 * **modes**: classes (labelled data) or mixture components (toys), and their balance — the entropy of their
   frequencies over log K (1: all equally frequent);
-* **overlap**: labelled data — the fraction of each sample's 10 nearest neighbours in feature space that belong to
-  another class (0: classes apart); toys — 2Φ(−δ/2σ), the chance that a sample of one component lands nearer the
-  closest other centre (δ the smallest distance between centres, σ the component std), the separation δ/σ and the
-  relative width σ / (the data's RMS distance from its mean);
+* **overlap**: the fraction of each sample's 10 nearest neighbours in feature space (coordinates for toys) that
+  belong to another class or mixture component (0: classes apart); toys also give ``overlap_gauss`` = 2Φ(−δ/2σ), the
+  chance that a sample of one component lands nearer the closest other centre (δ the smallest distance between
+  centres, σ the component std), the separation δ/σ and the relative width σ / (the data's RMS distance from its mean);
 * **the floor**: every default metric between two disjoint real splits (``gankit evaluate --real-vs-real``), the best
-  a generator can reach.
-
-What it does not do yet: predict the FID / coverage a preset will reach from these descriptors, validated by training
-on a family of datasets of controlled difficulty (see docs/benchmarks/difficulty.md for where this stands).
+  a generator can reach;
+* **the prediction** (``preset=``): the coverage (Naeem et al. 2020, k = 5) the preset will reach, and for image
+  presets its FID, from a least-squares line on these descriptors fitted by ``benchmarks/difficulty.py`` on a family
+  of datasets of controlled difficulty (``difficulty_fit.json``; its leave-one-dataset-out rank correlation is on
+  docs/benchmarks/difficulty.md). A prediction for a preset the fit did not train is refused.
 """
 from __future__ import annotations
 
+import json
 import math
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -75,8 +78,44 @@ def mixture_overlap(centers: np.ndarray, std: float) -> float:
     return float(2 * norm.cdf(-delta / (2 * std)))
 
 
-def describe(data_cfg: Any, n: int = 2000, seed: int = 0, extractor: str | None = None, floor: bool = True) -> dict[str, Any]:
-    """The descriptors of the dataset ``data_cfg`` names (see the module doc), a flat dict with provenance."""
+#: the descriptors a difficulty fit may use, as functions of describe()'s output (chosen before any training)
+PREDICTORS = {
+    "log2_modes": lambda d: math.log2(d["modes"]),
+    "overlap": lambda d: d["overlap"],
+    "log2_id": lambda d: math.log2(d.get("id_twonn_features", d["id_twonn"])),
+}
+
+
+def load_fit() -> dict[str, Any]:
+    """The fit benchmarks/difficulty.py wrote (``gankit/difficulty_fit.json``)."""
+    return json.loads(resources.files("gankit").joinpath("difficulty_fit.json").read_text())
+
+
+def predict(descriptors: dict[str, Any], preset: str, fit: dict[str, Any] | None = None) -> dict[str, float]:
+    """What ``preset`` will reach on the described dataset: {"predicted_<target>": value} for each target the fit has for
+    that preset. Each is ``intercept + Σ coef · feature`` (features: PREDICTORS, plus ``image`` = 1 for image data),
+    coverage clipped to [0, 1] and FID to ≥ 0."""
+    fit = fit or load_fit()
+    if preset not in fit["presets"]:
+        raise ConfigError(f"--preset: no difficulty fit for {preset!r}; benchmarks/difficulty.py fitted "
+                          f"{', '.join(fit['presets'])}")
+    if "modes" not in descriptors:
+        raise ConfigError(f"--preset: {descriptors['dataset']!r} has no classes or modes; the fit needs them")
+    x = {name: f(descriptors) for name, f in PREDICTORS.items()}
+    x["image"] = float(descriptors["schema"] == "image")
+    out = {}
+    for target, model in fit["targets"].items():
+        if preset not in model["presets"]:
+            continue
+        value = model["intercept"] + sum(c * x[f] for f, c in zip(model["features"], model["coef"]))
+        out[f"predicted_{target}"] = float(np.clip(value, 0.0, 1.0) if target == "coverage" else max(value, 0.0))
+    return out
+
+
+def describe(data_cfg: Any, n: int = 2000, seed: int = 0, extractor: str | None = None, floor: bool = True,
+             preset: str | None = None) -> dict[str, Any]:
+    """The descriptors of the dataset ``data_cfg`` names (see the module doc), a flat dict with provenance; with
+    ``preset``, also what that preset is predicted to reach (:func:`predict`)."""
     data = build_dataset(data_cfg, "train")
     info = info_of(data, data_cfg.name)
     if info.schema not in ("image", "points"):
@@ -99,7 +138,11 @@ def describe(data_cfg: Any, n: int = 2000, seed: int = 0, extractor: str | None 
     if info.schema == "points":
         out["modes"] = len(info.centers)
         out["mode_balance"] = 1.0  # the toys' components are equally weighted
-        out["overlap"] = mixture_overlap(np.asarray(info.centers), info.std)
+        import torch  # the same draws as real_samples, with the component of each
+
+        _, component = data.sample_labelled(len(pixels), torch.Generator().manual_seed(seed))
+        out["overlap"] = neighbour_overlap(features, component.numpy())
+        out["overlap_gauss"] = mixture_overlap(np.asarray(info.centers), info.std)
         out["separation"] = separation(np.asarray(info.centers), info.std)
         out["relative_width"] = relative_width(pixels, info.std)
     elif labels is not None:
@@ -116,8 +159,10 @@ def describe(data_cfg: Any, n: int = 2000, seed: int = 0, extractor: str | None 
         if metrics:
             rvr = real_vs_real(data_cfg, metrics, n, seed=seed, extractor=ext_name if info.schema == "image" else None)
             out.update({f"floor_{k}": v for k, v in rvr.items() if isinstance(v, float) and k != "seed"})
+    if preset:
+        out.update(predict(out, preset))
     out.update({"seed": seed, "gankit_version": __version__})
     return out
 
 
-__all__ = ["describe", "class_balance", "neighbour_overlap", "mixture_overlap", "separation", "relative_width"]
+__all__ = ["describe", "predict", "load_fit", "PREDICTORS", "class_balance", "neighbour_overlap", "mixture_overlap", "separation", "relative_width"]

@@ -22,7 +22,8 @@ class Batch(dict):
     Keys used so far: ``x`` — N×D points, N×C×H×W images in data space ([-1, 1] for images), or N×D encoded table rows;
     ``label`` — N int64 class labels, present only for labelled data; for tables with discrete columns CTGAN's
     training-by-sampling draw: ``cond`` (N×C conditional vectors), ``cond_column`` (N int64) and ``x_cond`` (N×D rows
-    having the asked categories).
+    having the asked categories); for molecular graphs ``nodes`` (N×M×T one-hot atom types, also ``x``) and ``edges``
+    (N×M×M×B one-hot bond types).
     """
 
     def __getattr__(self, name: str) -> Any:
@@ -73,6 +74,8 @@ SCHEMAS: dict[str, Schema] = {
                     ("interpolation", "classes", "nearest"), "[-1, 1], 8-bit steps", quantized=True),
     "table": Schema("table", "a row of typed columns", "table", "identity", ("quality", "efficacy", "privacy", "detection"),
                     ("columns",), "codes: numbers, seconds since 1970, category indices; NaN missing"),
+    "graph": Schema("graph", "a molecular graph: M atom types, M×M bond types", "molecules", "identity",
+                    ("molecules",), ("molecules",), "atom and bond type indices (0: none); SMILES on the way out"),
 }
 
 #: names earlier exports used for a schema ("kind": "toy" in generator/config.json before the task engine)

@@ -90,3 +90,26 @@ def write_gif(frames: list[Image.Image], path: Path, ms_per_frame: int = 120, ho
     pal[0].save(tmp, format="GIF", save_all=True, append_images=pal[1:], duration=durations, loop=0, disposal=1)
     os.replace(tmp, path)
     return path
+
+
+def save_molecules(smiles: Sequence[str | None], path: str | Path, per_row: int = 8, size: int = 200) -> Path:
+    """Write molecules as a picture (.png: RDKit drawings of the valid ones, at most 48, ``per_row`` a row, each
+    ``size`` px, the SMILES as legend) or as text (.smi: one SMILES per line, ``invalid`` where the graph was not a
+    molecule). Atomic: the file appears whole or not at all."""
+    path = Path(path)
+    tmp = _atomic_target(path)
+    if path.suffix.lower() == ".smi":
+        tmp.write_text("".join(f"{s or 'invalid'}\n" for s in smiles))
+    else:
+        from rdkit import Chem
+        from rdkit.Chem import Draw
+
+        valid = [s for s in smiles if s][:48]
+        mols = [Chem.MolFromSmiles(s) for s in valid]
+        if mols:
+            img = Draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=(size, size), legends=valid)
+        else:
+            img = Image.new("RGB", (size * 2, size // 2), "white")
+        img.save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path

@@ -19,7 +19,7 @@ LAYERS = [
     ["io", "config"],
     ["tasks"],
     ["training", "evaluation", "sampling", "difficulty"],
-    ["api", "report", "tables"],
+    ["api", "report", "tables", "molecules"],
     ["cli", "__main__"],
 ]
 RANK = {g: i for i, layer in enumerate(LAYERS) for g in layer}

@@ -49,9 +49,11 @@ FAMILY = {
     "vae-conv": {**SMALL_IMAGES, "task": {"name": "vae"}, "model": {"name": "vae-conv", "z_dim": 4, "width": 4}},
     "ctgan": {**SMALL_TABLE, "task": {"name": "ctgan"}, "model": {"name": "ctgan", "z_dim": 4, "g_dims": [8], "d_dims": [8], "pac": 2}},
     "tvae": {**SMALL_TABLE, "task": {"name": "tvae"}, "model": {"name": "tvae", "z_dim": 4, "dims": [8]}},
+    "molgan": {"data": {"name": "molecules", "max_atoms": 5}, "train": {"batch_size": 8, "steps": 2}, "task": {"name": "molgan"},
+               "molgan": {"la": 0.5}, "model": {"name": "molgan", "z_dim": 4, "g_dims": [8], "d_conv": [8], "d_aggregate": 8, "d_dims": [8]}},
 }
 #: task -> a family of it (its smallest run)
-TASK = {"gan": "mlp", "vae": "vae-mlp", "ctgan": "ctgan", "tvae": "tvae"}
+TASK = {"gan": "mlp", "vae": "vae-mlp", "ctgan": "ctgan", "tvae": "tvae", "molgan": "molgan"}
 #: term -> overrides that switch it on, over a family's smallest config
 TERM = {
     "gp": ("mlp", {"reg": {"gp": 10.0}}), "dragan": ("mlp", {"reg": {"dragan": 10.0}}), "r1": ("mlp", {"reg": {"r1": 1.0, "lazy": 2}}),
@@ -143,6 +145,12 @@ def test_family_builds_shapes_and_gradients_reach_every_parameter(family):
     elif fam.task == "tvae":
         mu, logvar = task.networks["encoder"](torch.zeros(n, *info.shape))
         assert mu.shape == logvar.shape == (n, cfg.model.z_dim) and task.networks["decoder"](mu).shape == (n, *info.shape)
+    elif fam.task == "molgan":  # G(z) -> (edges N×M×M×B, nodes N×M×T) logits; D and V judge relaxed graphs
+        G = task.networks["G"]
+        e, v = G(torch.randn(n, G.z_dim))
+        m, t = info.shape
+        assert e.shape[:3] == (n, m, m) and v.shape == (n, m, t)
+        assert task.networks["D"](e.softmax(-1), v.softmax(-1)).shape == task.networks["V"](e.softmax(-1), v.softmax(-1)).shape == (n,)
     else:
         mu, logvar = task.networks["encoder"](torch.zeros(n, *info.shape))
         assert mu.shape == logvar.shape == (n, cfg.model.z_dim)
@@ -174,6 +182,11 @@ def test_family_export_then_load_is_bitwise(family, tmp_path):
         cols = len(info.table["schema"]["columns"])
         assert pipe(3, seed=1).shape == (3, cols) and pipe(3, seed=1).equals(pipe(3, seed=1))
         assert torch.equal(pipe.codes(3, seed=1), pipe.codes(3, seed=1))
+        return
+    if info.schema == "graph":  # SMILES (None: invalid); codes N×(M + M²)
+        m = info.shape[0]
+        assert len(pipe(3, seed=1)) == 3 and pipe(3, seed=1) == pipe(3, seed=1)
+        assert pipe.codes(3, seed=1).shape == (3, m + m * m) and torch.equal(pipe.codes(3, seed=1), pipe.codes(3, seed=1))
         return
     assert pipe(3, seed=1).shape == (3, *info.shape) and torch.equal(pipe(3, seed=1), pipe(3, seed=1))
 
@@ -220,6 +233,9 @@ def test_task_trains_exports_and_samples(task, tmp_path, no_report):
     ckpt = sorted((tmp_path / "run" / "checkpoints" / "2").glob("*.safetensors"))
     assert {p.stem for p in ckpt} == set(t.networks()) | {"state"}
     pipe = gankit.load(tmp_path / "run")
+    if t.info.schema == "graph":  # SMILES, None where invalid
+        assert pipe.meta["task"] == task and len(pipe(5)) == 5 and all(s is None or isinstance(s, str) for s in pipe(5))
+        return
     shape = (5, len(t.info.table["schema"]["columns"])) if t.info.schema == "table" else (5, *t.info.shape)
     assert pipe.meta["task"] == task and pipe(5).shape == shape
 
@@ -342,6 +358,8 @@ def test_metric_reports_exactly_its_declared_values(name):
     points = "points" in metric.needs
     if "table" in metric.needs:  # a simulated table where the metric needs a known model, else a bundled one
         data_cfg = data_config({"name": "table", "table": "asia" if "simulated" in metric.needs else "iris", "rows": 300})
+    elif "graph" in metric.needs:
+        data_cfg = data_config({"name": "molecules", "split": "all"})
     else:
         data_cfg = data_config({"name": "ring"} if points else {"name": "digits"})
     data = build_dataset(data_cfg)
@@ -350,6 +368,10 @@ def test_metric_reports_exactly_its_declared_values(name):
     if "table" in metric.needs:  # the training rows' codes, shuffled per column: every value valid, the joint broken
         codes = torch.from_numpy(data.codes)
         fake = torch.stack([c[torch.randperm(len(c), generator=gen)] for c in codes.T], dim=1)
+    elif "graph" in metric.needs:  # the training graphs, every third with a carbon made five-fold bonded: some valid, some not
+        fake = torch.cat([torch.from_numpy(data.nodes), torch.from_numpy(data.edges).flatten(1)], 1).float()
+        m = data.vocab.max_atoms
+        fake[::3, m + 1:m + m] = 3.0  # atom 0 triple-bonded to every other atom
     elif points:  # draws of the ring itself, a few far off: every mode has high-quality samples, so every value is finite
         from gankit.data.toy import ring
 

@@ -117,14 +117,16 @@ def test_first_knn_accuracy_is_c2st_and_balancing_matches_it():
     assert out["steps"][0]["accuracy"] * out["n"] == pytest.approx(round(out["steps"][0]["accuracy"] * out["n"]))
 
 
-def test_registered_metric_reports_three_linear_accuracies():
+def test_registered_metric_reports_three_linear_and_three_knn_accuracies():
     real, fake = gaussians({0: 2.0})
     inputs = Inputs(real, fake, None, None, seed=0)
     got = METRICS.get("c2st-blind").fn(inputs)
     want = blind_critics(real, fake, steps=3, seed=0)["steps"]
-    assert got == {f"blind_acc_{k + 1}": want[k]["accuracy"] for k in range(3)}
+    assert got == {**{f"blind_acc_{k + 1}": want[k]["accuracy"] for k in range(3)},
+                   **{f"blind_knn_{k + 1}": want[k]["knn_accuracy"] for k in range(3)}}
+    assert got["blind_knn_1"] == c2st(real, fake, seed=0)["accuracy"]  # before any removal: the plain C2ST
     points = METRICS.get("c2st-blind").fn(Inputs(real[:, :2], fake[:, :2], None, None))  # 2-D: two directions
-    assert math.isnan(points["blind_acc_3"]) and points["blind_acc_1"] > 0.75
+    assert math.isnan(points["blind_acc_3"]) and math.isnan(points["blind_knn_3"]) and points["blind_acc_1"] > 0.75
 
 
 @pytest.mark.parametrize("call, match", [

@@ -293,10 +293,10 @@ def validate(cfg: Config) -> None:
         dataset.check_config(cfg.data)
     if getattr(cfg.model, "conditional", False) and not getattr(dataset, "labelled", True):
         raise ConfigError(f"model.conditional: {cfg.data.name!r} has no labels; set model.conditional=false or use labelled data")
-    _families().get(cfg.model.name).check_config(cfg, dataset.schema)
     if cfg.train.device not in ("auto", "cpu") and not cfg.train.device.startswith(("cuda", "mps")):
         raise ConfigError(f"train.device: {cfg.train.device!r} is not a device; use auto, cpu, cuda or cuda:N")
-    TASK_CHECKS[cfg.task.name](cfg, traits_of(cfg))
+    TASK_CHECKS[cfg.task.name](cfg, traits_of(cfg))  # the task first: it names the task a dataset needs
+    _families().get(cfg.model.name).check_config(cfg, dataset.schema)
 
 
 def _check_gan(cfg: Config, traits: frozenset[str]) -> None:
@@ -308,6 +308,8 @@ def _check_gan(cfg: Config, traits: frozenset[str]) -> None:
     images = "image" in traits
     if "table" in traits:
         raise ConfigError(f"task.name: gan trains on points and images; {cfg.data.name!r} is a table: use task.name=ctgan (or tvae)")
+    if "graph" in traits:
+        raise ConfigError(f"task.name: gan trains on points and images; {cfg.data.name!r} holds molecules: use task.name=molgan")
     try:
         for key in ("policy", "bcr_policy"):
             parse_policy(getattr(cfg.augment, key), f"augment.{key}")
@@ -346,6 +348,8 @@ def _check_vae(cfg: Config, traits: frozenset[str]) -> None:
     lk = cfg.vae.likelihood
     if "table" in traits:
         raise ConfigError(f"task.name: vae models points and images; {cfg.data.name!r} is a table: use task.name=tvae")
+    if "graph" in traits:
+        raise ConfigError(f"task.name: vae models points and images; {cfg.data.name!r} holds molecules: use task.name=molgan")
     if "points" in traits and lk in ("bernoulli", "logistic"):
         raise ConfigError(f"vae.likelihood: {lk} is a likelihood of pixels; {cfg.data.name!r} holds points: use gaussian (or auto)")
     if "image" in traits and lk == "gaussian":
@@ -358,7 +362,13 @@ def _check_table_task(cfg: Config, traits: frozenset[str]) -> None:
         raise ConfigError(f"task.name: {cfg.task.name} models tables; {cfg.data.name!r} is not table data (use data.name=table)")
 
 
-TASK_CHECKS = {"gan": _check_gan, "vae": _check_vae, "ctgan": _check_table_task, "tvae": _check_table_task}
+def _check_molgan(cfg: Config, traits: frozenset[str]) -> None:
+    """molgan: molecular graphs (the model family checks it too)."""
+    if "graph" not in traits:
+        raise ConfigError(f"task.name: molgan generates molecules; {cfg.data.name!r} is not molecule data (use data.name=molecules)")
+
+
+TASK_CHECKS = {"gan": _check_gan, "vae": _check_vae, "ctgan": _check_table_task, "tvae": _check_table_task, "molgan": _check_molgan}
 
 
 def data_config(values: dict[str, Any], overrides: list[str] = ()) -> DataConfig:

@@ -17,7 +17,7 @@ from ..fields import extend, option
 class TaskConfig:
     """What kind of model the run trains (gankit list: tasks)."""
 
-    name: str = option("gan", help="the task: gan, ctgan (tables), or a baseline of another generative family (vae, tvae)")
+    name: str = option("gan", help="the task: gan, ctgan (tables), molgan (molecules), or a baseline of another generative family (vae, tvae)")
 
 
 @dataclass
@@ -25,7 +25,8 @@ class DataConfig:
     """What to train on. Point mixtures (ring, grid, mog1d) are sampled fresh every batch; images are held in memory."""
 
     name: str = option("digits", help="dataset", registry="datasets")
-    path: str | None = option(None, help="folder or file for folder / mnist / cifar10 data; a CSV file for table data")
+    path: str | None = option(None, help="folder or file for folder / mnist / cifar10 data; a CSV file for table data; a .smi / .csv "
+                                         "of SMILES for molecules")
     split: str = option("train", help="which split to train on", choices=("train", "test", "all"))
     resolution: int = option(32, help="image side in pixels", low=4, high=1024)
     channels: int = option(1, help="image channels: 1 grey, 3 RGB", choices=(1, 3))
@@ -33,6 +34,10 @@ class DataConfig:
     radius: float = option(1.0, help="ring: radius of the circle of centres", low=0.0)
     spacing: float = option(2.0, help="grid / mog1d: distance between neighbouring centres", low=0.0)
     std: float | None = option(None, help="toys: standard deviation of each component (default: ring 0.01, grid 0.05, mog1d 0.25)", low=0.0)
+    dim: int | None = option(None, help="toys: ambient dimension (default: ring, grid 2; mog1d 1); the centres keep their first "
+                                        "coordinates, the noise is isotropic in all dim, so the intrinsic dimension is dim", low=1, high=4096)
+    classes: list[int] = option(help="labelled images: keep only these classes (e.g. 0,1,2), relabelled 0..k-1 in this order",
+                                factory=list)
     skip_bad_files: bool = option(False, help="folder: skip unreadable images and report them instead of stopping")
     max_memory_mb: float = option(2048.0, help="folder: above this decoded size the images stream from disk", low=1.0)
     table: str = option("breast-cancer", help="table: a bundled (iris, wine, breast-cancer, diabetes) or simulated (grid, gridr, ring, "
@@ -43,6 +48,7 @@ class DataConfig:
                                   low=0.0, high=0.9)
     rows: int = option(10000, help="table: rows of each split of a simulated table", low=10)
     max_modes: int = option(10, help="table: Gaussian-mixture modes per continuous column (mode-specific normalization)", low=1, high=50)
+    max_atoms: int = option(9, help="molecules: heavy atoms per graph (M); larger molecules are left out", low=2, high=64)
     cond_frequency: str = option("log", help="table: CTGAN's training-by-sampling draws categories by log frequency (log) or as often as "
                                              "they occur (empirical)", choices=("log", "empirical"))
 
@@ -143,6 +149,42 @@ class TVAEConfig:
     """TVAE's objective (Xu et al. 2019): reconstruction (Gaussian on α, cross-entropy on one-hots) × loss_factor + KL."""
 
     loss_factor: float = option(2.0, help="weight of the reconstruction term (the authors' code: 2)", low=0.0)
+
+
+@dataclass
+class MolGANTrainConfig(TrainConfig):
+    """MolGAN's schedule (the authors' code): Adam 1e-3 for G, D and V, five critic updates per G update, batches of 32
+    (the paper; their example uses 128)."""
+
+    batch_size: int = option(32, help="graphs per update (MolGAN: 32)", low=1, high=65536)
+    n_critic: int = option(5, help="D updates per G update (MolGAN: 5)", low=1, high=100)
+    lr_g: float = option(1e-3, help="G learning rate", low=0.0, high=10.0)
+    lr_d: float = option(1e-3, help="D (and reward network V) learning rate", low=0.0, high=10.0)
+    beta1: float = option(0.9, help="Adam beta1 (TensorFlow's default, the authors' code)", low=0.0, high=1.0)
+    ema_kimg: float = option(0.0, help="G_ema's half-life in thousands of graphs (0: G_ema = G)", low=0.0)
+
+
+@dataclass
+class MolGANConfig:
+    """MolGAN's objective (De Cao & Kipf 2018): WGAN-GP on relaxed graphs plus a reward network, and the remedies for
+    mode collapse measured in docs/benchmarks/molecules.md."""
+
+    la: float = option(1.0, help="λ: weight of the WGAN loss in G's objective; 1 − λ goes to the reward (1: no RL; 0: RL only)",
+                       low=0.0, high=1.0)
+    reward: str = option("qed", help="the reward: a product of oracles, e.g. qed or qed,sa (qed, logp, sa, validity, or a name "
+                                     "registered with gankit.molecules.register_reward)")
+    rl_start: int = option(0, help="steps of pure WGAN before the reward joins G's objective (the authors: one epoch)", low=0)
+    gp: float = option(10.0, help="gradient-penalty weight", low=0.0)
+    output: str = option("softmax", help="what D sees of G's graphs: softmax (the authors' default), gumbel (Gumbel-softmax) or "
+                                         "hard-gumbel (straight-through)", choices=("softmax", "gumbel", "hard-gumbel"))
+    tau: float = option(1.0, help="Gumbel-softmax temperature", low=1e-3, high=10.0)
+    replay: int = option(0, help="experience replay: graphs kept from past G samples for D (0: off)", low=0)
+    replay_fraction: float = option(0.5, help="fraction of D's fake batch drawn from the replay buffer", low=0.0, high=1.0)
+    elite_every: int = option(0, help="elite-sample loop: steps between rounds that add the best generated molecules to the real "
+                                      "data (0: off)", low=0)
+    elite_fraction: float = option(0.01, help="elite-sample loop: the top fraction of the pool by reward that joins the data",
+                                   low=0.0, high=1.0)
+    elite_pool: int = option(1000, help="elite-sample loop: molecules generated per round", low=1)
 
 
 @dataclass
@@ -257,11 +299,13 @@ TASKS: dict[str, TaskSchema] = {
     "vae": TaskSchema({"train": VAETrainConfig, "vae": VAEConfig}, "vae-conv", "variational autoencoder: encoder q(z|x), decoder p(x|z), the ELBO"),
     "ctgan": TaskSchema({"train": CTGANTrainConfig, "ctgan": CTGANConfig}, "ctgan", "CTGAN: conditional tabular GAN (Xu et al. 2019)"),
     "tvae": TaskSchema({"train": TVAETrainConfig, "tvae": TVAEConfig}, "tvae", "TVAE: tabular VAE (Xu et al. 2019)"),
+    "molgan": TaskSchema({"train": MolGANTrainConfig, "molgan": MolGANConfig}, "molgan",
+                         "MolGAN: molecular graphs, WGAN-GP and a reward network (De Cao & Kipf 2018)"),
 }
 
 #: the sections every task has besides ``train`` (whose schema is the task's: GANTrainConfig, VAETrainConfig)
 COMMON_SECTIONS: dict[str, type] = {"data": DataConfig, "eval": EvalConfig, "health": HealthConfig}
 
 __all__ = ["TaskConfig", "DataConfig", "TrainConfig", "GANTrainConfig", "VAETrainConfig", "CTGANTrainConfig", "TVAETrainConfig",
-           "CTGANConfig", "TVAEConfig", "EvalConfig", "HealthConfig", "LossConfig", "AugmentConfig", "RegBase",
+           "CTGANConfig", "TVAEConfig", "MolGANTrainConfig", "MolGANConfig", "EvalConfig", "HealthConfig", "LossConfig", "AugmentConfig", "RegBase",
            "TrickBase", "VAEConfig", "TaskSchema", "TASKS", "COMMON_SECTIONS", "term_section"]

@@ -13,11 +13,14 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
+import torch
+
 from ..errors import ConfigError
 from ..registry import Registry
 from ..types import schema as schema_named
 from . import toy
 from .images import ImageData
+from .molecules import MolData, load_molecules
 from .tables.data import TableData, load_table
 
 DATASETS: Registry[Callable[..., Any]] = Registry("datasets", callable, "a function (DataConfig, split) -> data")
@@ -38,6 +41,8 @@ class DataInfo:
         extractor: the feature extractor the dataset's metrics use ("": its schema's default).
         table: tables: the schema, the fitted encoding, the target column and the simulated model
             (:meth:`gankit.data.tables.TableData.table_info`); None for other data.
+        graph: molecules: the vocabulary (atom types, bond types, max_atoms), the source and what was left out
+            (:meth:`gankit.data.molecules.MolData.graph_info`); None for other data.
     """
 
     schema: str
@@ -49,6 +54,7 @@ class DataInfo:
     name: str = ""
     extractor: str = ""
     table: dict[str, Any] | None = None
+    graph: dict[str, Any] | None = None
 
     @property
     def extractor_name(self) -> str:
@@ -78,6 +84,8 @@ def info_of(data: Any, name: str) -> DataInfo:
         return DataInfo("points", (data.dim,), centers=data.centers.tolist(), std=data.std, name=name, extractor=extractor)
     if isinstance(data, TableData):
         return DataInfo("table", data.shape, name=data.name, table=data.table_info())
+    if isinstance(data, MolData):
+        return DataInfo("graph", data.shape, name=name, graph=data.graph_info())
     return DataInfo("image", tuple(data.shape), data.num_classes, tuple(data.class_names), name=name, extractor=extractor)
 
 
@@ -90,7 +98,11 @@ def _toy(make: Callable[..., toy.ToyMixture], default_modes: int, default_std: f
     def build(cfg: Any, split: str) -> toy.ToyMixture:
         kwargs = {"modes": cfg.modes or default_modes, "std": cfg.std if cfg.std is not None else default_std}
         kwargs[uses] = getattr(cfg, uses)
-        return make(**kwargs)
+        mixture = make(**kwargs)
+        if cfg.dim is not None and cfg.dim != mixture.dim:  # the same centres, isotropic noise in every coordinate
+            pad = torch.zeros(mixture.num_modes, cfg.dim - mixture.dim)
+            mixture = toy.ToyMixture(torch.cat([mixture.centers, pad], dim=1), mixture.std, name=mixture.name)
+        return mixture
 
     def check_config(cfg: Any) -> None:
         if cfg.std is not None and cfg.std <= 0:
@@ -99,6 +111,9 @@ def _toy(make: Callable[..., toy.ToyMixture], default_modes: int, default_std: f
             raise ConfigError(f"data.modes: {cfg.modes} is not a square number; grid needs 4, 9, 16, 25, 36, ...")
         if getattr(cfg, uses) <= 0:
             raise ConfigError(f"data.{uses}: {getattr(cfg, uses)!r} must be positive")
+        natural = 1 if make is toy.mog1d else 2
+        if cfg.dim is not None and cfg.dim < natural:
+            raise ConfigError(f"data.dim: {cfg.dim} is below {make.__name__}'s own {natural} dimension(s); give {natural} or more")
 
     build.check_config = check_config  # type: ignore[attr-defined]
     build.labelled = False  # type: ignore[attr-defined]
@@ -126,12 +141,13 @@ def _image_builder(loader_name: str, help_text: str, path_example: str | None, e
 
         loader = getattr(images, loader_name)
         if loader_name == "load_digits":
-            return loader(resolution=cfg.resolution, channels=cfg.channels, split=split)
-        if loader_name == "load_folder":
+            data = loader(resolution=cfg.resolution, channels=cfg.channels, split=split)
+        elif loader_name == "load_folder":
             data, _skipped = loader(cfg.path, resolution=cfg.resolution, channels=cfg.channels,
                                     skip_bad_files=cfg.skip_bad_files, max_memory_mb=cfg.max_memory_mb)
-            return data
-        return loader(cfg.path, resolution=cfg.resolution, channels=cfg.channels, split=split)
+        else:
+            data = loader(cfg.path, resolution=cfg.resolution, channels=cfg.channels, split=split)
+        return images.select_classes(data, cfg.classes) if cfg.classes else data
 
     if path_example:
         build.check_config = _needs_path(loader_name.replace("load_", ""), path_example)  # type: ignore[attr-defined]
@@ -169,4 +185,13 @@ _table.schema = "table"  # type: ignore[attr-defined]
 _table.labelled = False  # type: ignore[attr-defined]
 DATASETS.register("table", _table, help="a table: data.path=FILE.csv (+ data.metadata=SDV.json), or a bundled / simulated data.table")
 
-__all__ = ["DATASETS", "DataInfo", "ImageData", "TableData", "build_dataset", "info_of", "toy"]
+def _molecules(cfg: Any, split: str) -> MolData:
+    return load_molecules(cfg.path, cfg.max_atoms, split)
+
+
+_molecules.schema = "graph"  # type: ignore[attr-defined]
+_molecules.labelled = False  # type: ignore[attr-defined]
+DATASETS.register("molecules", _molecules, help="molecular graphs: data.path=FILE.smi|.csv of SMILES, or RDKit's bundled NCI set "
+                                                "(431 molecules of ≤ 9 heavy atoms of C, N, O, F)")
+
+__all__ = ["DATASETS", "DataInfo", "ImageData", "MolData", "TableData", "build_dataset", "info_of", "toy"]

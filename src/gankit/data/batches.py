@@ -17,6 +17,7 @@ import torch
 
 from ..types import Batch
 from .images import ImageData, to_float
+from .molecules import MolBatches, MolData
 from .tables.data import TableBatches, TableData
 from .toy import ToyMixture
 
@@ -171,4 +172,6 @@ def make_batches(data: Any, batch_size: int, device: torch.device, seed: int, sh
         return TensorBatches(data, batch_size, device, seed, shard)
     if isinstance(data, TableData):
         return TableBatches(data, batch_size, device, seed, shard, frequency=data.frequency)
+    if isinstance(data, MolData):
+        return MolBatches(data, batch_size, device, seed, shard)
     return StreamBatches(data, batch_size, device, seed, shard)

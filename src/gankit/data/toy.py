@@ -44,9 +44,14 @@ class ToyMixture:
 
     def sample(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
         """Draw n samples (n×D, float32). Component choice and noise come from ``generator``."""
+        return self.sample_labelled(n, generator, device)[0]
+
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None,
+                        device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """(samples n×D float32, the component each came from (n,) int64): the same draws as :meth:`sample`."""
         idx = torch.randint(self.num_modes, (n,), generator=generator)
         noise = torch.randn(n, self.dim, generator=generator)
-        return (self.centers[idx] + self.std * noise).to(device)
+        return (self.centers[idx] + self.std * noise).to(device), idx
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x) for x of shape N×D; returns N values (natural log)."""

@@ -26,6 +26,7 @@ import torch
 
 from ..data import build_dataset
 from ..data.images import ImageData, quantize, to_float
+from ..data.molecules import MolData
 from ..data.tables.data import TableData
 from ..data.toy import ToyMixture
 from ..errors import ConfigError, DataError
@@ -129,8 +130,8 @@ def _c2st(i: Inputs) -> dict[str, float]:
 def _c2st_blind(i: Inputs) -> dict[str, float]:
     steps = min(3, i.real.shape[1])  # 2-D points allow two directions; the third value is then nan
     out = blind_critics(i.real, i.fake, steps=steps, seed=i.seed)
-    acc = {f"blind_acc_{s['step']}": s["accuracy"] for s in out["steps"]}
-    return {f"blind_acc_{k}": acc.get(f"blind_acc_{k}", math.nan) for k in (1, 2, 3)}
+    got = {f"{name}_{s['step']}": s[key] for s in out["steps"] for name, key in (("blind_acc", "accuracy"), ("blind_knn", "knn_accuracy"))}
+    return {f"{name}_{k}": got.get(f"{name}_{k}", math.nan) for name in ("blind_acc", "blind_knn") for k in (1, 2, 3)}
 
 
 def _modes(i: Inputs) -> dict[str, float]:
@@ -140,7 +141,7 @@ def _modes(i: Inputs) -> dict[str, float]:
 
 def _classes(i: Inputs) -> dict[str, float]:
     k = i.fake_probs.shape[1]
-    if i.real_labels is not None:
+    if i.real_labels is not None and i.info.num_classes == k:  # a class subset (data.classes) is read by the classifier
         data_hist = np.bincount(i.real_labels, minlength=k).astype(np.float64)
     else:
         data_hist = np.bincount(i.real_probs.argmax(1), minlength=k).astype(np.float64)
@@ -161,8 +162,9 @@ METRICS.register("pr", Metric(_pr, {"recall": True, "precision": True}), help="p
 METRICS.register("dc", Metric(_dc, {"coverage": True, "density": True}), help="density / coverage, k=5 (Naeem et al. 2020)")
 METRICS.register("is", Metric(_is, {"is": True, "is_std": False}, ("probs",)), help="inception score from the extractor's class probabilities")
 METRICS.register("c2st", Metric(_c2st, {"c2st_accuracy": False, "c2st_p_value": True}), help="classifier two-sample test: held-out accuracy (0.5 = indistinguishable)")
-METRICS.register("c2st-blind", Metric(_c2st_blind, {"blind_acc_1": False, "blind_acc_2": False, "blind_acc_3": False}),
-                 help="defect-blind critics: held-out accuracy of 3 linear C2STs, each after removing the earlier ones' directions")
+METRICS.register("c2st-blind", Metric(_c2st_blind, {f"blind_{c}_{k}": False for c in ("acc", "knn") for k in (1, 2, 3)}),
+                 help="defect-blind critics: held-out accuracy of 3 linear C2STs (blind_acc_k) and of the k-NN C2ST (blind_knn_k), "
+                      "each after removing the earlier linear critics' directions")
 METRICS.register("modes", Metric(_modes, {"modes": True, "hq_fraction": True, "reverse_kl": False}, ("points",)),
                  help="points with known modes: modes recovered, high-quality fraction, reverse KL (VEEGAN/PacGAN)")
 def _ppl(i: Inputs) -> dict[str, float]:
@@ -174,9 +176,10 @@ METRICS.register("ppl", Metric(_ppl, {"ppl": False, "ppl_std": False}, ("generat
 METRICS.register("classes", Metric(_classes, {"class_kl": False, "classes": True}, ("probs",)), help="labelled images: classes found and KL to the data's class histogram")
 METRICS.register("memorization", Metric(_memorization, {"mem_ratio": True, "copy_fraction": False}, ("heldout",)), help="nearest-training-neighbour distances vs held-out reals")
 
-from . import table_scores  # noqa: E402 - the table metrics register themselves here
+from . import molecule_scores, table_scores  # noqa: E402 - the table and molecule metrics register themselves here
 
 table_scores.register(METRICS, Metric)
+molecule_scores.register(METRICS, Metric)
 
 # --------------------------------------------------------------------------- reference features (cached)
 
@@ -186,6 +189,9 @@ def _data_key(data_cfg: Any, split: str) -> dict[str, Any]:
     key = {f: getattr(data_cfg, f) for f in fields}
     if key["path"]:
         key["path"] = str(Path(key["path"]).resolve())
+    for f in ("dim", "classes"):  # named only when set, so that older keys stay valid
+        if getattr(data_cfg, f, None):
+            key[f] = getattr(data_cfg, f)
     key["split"] = split
     return key
 
@@ -214,6 +220,9 @@ def real_samples(data_cfg: Any, split: str, n: int, seed: int) -> tuple[torch.Te
     data = build_dataset(data_cfg, split)
     if isinstance(data, ToyMixture):
         return data.sample(n, torch.Generator().manual_seed(seed + (0 if split == "train" else 7919))), None
+    if isinstance(data, MolData):  # graph codes of a seeded subset of the split's molecules
+        idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values.numpy()
+        return torch.cat([torch.from_numpy(data.nodes[idx]), torch.from_numpy(data.edges[idx]).flatten(1)], 1).float(), None
     if isinstance(data, TableData):  # codes of a seeded subset of the split's rows
         idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
         return torch.from_numpy(data.codes)[idx], None
@@ -287,17 +296,19 @@ def check_metrics(names: list[str], info: Any, extractor: Extractor | None = Non
         m = METRICS.get(name, "--metrics")
         if "points" in m.needs and (info.schema != "points" or not info.centers):
             raise ConfigError(f"--metrics: {name} needs points from a mixture with known modes; {info.name!r} is {info.schema} data")
-        tables = [e.name for e in METRICS.entries() if "table" in e.obj.needs]
-        if ("table" in m.needs) != (info.schema == "table") and name != "ppl":
-            if info.schema == "table":
-                raise ConfigError(f"--metrics: {name} scores {'images or points' if name != 'ppl' else 'generators'}; a table takes: "
-                                  f"{', '.join(tables)}")
-            raise ConfigError(f"--metrics: {name} scores tables; {info.name!r} is {info.schema} data")
+        own = OWN_SCHEMAS & set(m.needs)  # metrics of one schema only (tables, molecules)
+        if (own != ({info.schema} & OWN_SCHEMAS)) and name != "ppl":
+            if info.schema in OWN_SCHEMAS:
+                takes = [e.name for e in METRICS.entries() if info.schema in e.obj.needs]
+                raise ConfigError(f"--metrics: {name} scores {'images or points' if not own else 'tables' if 'table' in own else 'molecules'}; "
+                                  f"{'a table' if info.schema == 'table' else 'a molecule set'} takes: {', '.join(takes)}")
+            raise ConfigError(f"--metrics: {name} scores {'tables' if 'table' in own else 'molecules'}; {info.name!r} is {info.schema} data")
         if "simulated" in m.needs and not (info.table or {}).get("simulated"):
             raise ConfigError(f"--metrics: {name} needs a table with a known model (data.table=grid, gridr, ring, asia or child); "
                               f"{info.name!r} has none")
 
 
+OWN_SCHEMAS = {"table", "graph"}  # schemas whose metrics apply to them alone
 STATS_METRICS = ("fid", "fid_inf")  # the scores a statistics file (mu, sigma) is enough for
 
 
@@ -311,6 +322,8 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
     read: only :data:`STATS_METRICS` apply, and ``data_cfg`` may be None.
     """
     check_metrics(metrics, info)
+    if info.schema == "graph":
+        return molecule_scores.evaluate_graphs(fake_samples, info, data_cfg, metrics, METRICS, seed=seed, reference_split=reference_split)
     if info.schema == "table":
         return table_scores.evaluate_table(fake_samples, info, data_cfg, metrics, METRICS, n_real=n_real, seed=seed,
                                            reference_split=reference_split)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ..registry import Registry
-from . import dcgan, mlp, progan, resnet, stylegan, tables, vae
+from . import dcgan, mlp, molgan, progan, resnet, stylegan, tables, vae
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,11 @@ MODELS.register("ctgan", Family("ctgan", {"G": tables.Generator, "D": tables.Dis
 MODELS.register("tvae", Family("tvae", {"encoder": tables.Encoder, "decoder": tables.Decoder}, tables.TVAEOptions, tables.tvae_options,
                                tables.check_table, tables.__name__, sampler="decoder"),
                 help="TVAE (Xu et al. 2019): MLP encoder and decoder with learned σ (tables)")
+
+
+MODELS.register("molgan", Family("molgan", {"G": molgan.Generator, "D": molgan.Discriminator, "V": molgan.Discriminator}, molgan.Options,
+                                 molgan.options, molgan.check_config, molgan.__name__),
+                help="MolGAN (De Cao & Kipf 2018): MLP G of bond and atom types, relational-GCN D and reward network (molecules)")
 
 
 def families_of(task: str) -> list[str]:

@@ -115,6 +115,10 @@ class Task:
         """A scalar per point of data space for toy pictures (a GAN's D, a VAE's ELBO); None: nothing to draw."""
         return None
 
+    def hooks(self, trainer: Any) -> list:
+        """Hooks of the task's own that the loop runs after its phases (e.g. MolGAN's elite-sample loop); none by default."""
+        return []
+
     def strengthen(self) -> dict[str, list[float]]:
         """After a divergence rollback: change what caused it; returns {what: [old, new]}."""
         return {}

@@ -12,7 +12,8 @@ import torch
 
 from ..data.tables.schema import save_codes
 from ..io.checkpoint import all_finite, save_checkpoint
-from ..visual import save_grid, save_scatter
+from ..metrics.molecule_scores import codes_to_smiles
+from ..visual import save_grid, save_molecules, save_scatter
 
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
@@ -71,7 +72,8 @@ class LogHook(Hook):
 
 class SampleHook(Hook):
     """Samples from fixed latents with the averaged network, shown as the data's schema says: a scatter plot over the
-    true modes (points), a PNG grid (images; one row per class for conditional models) or a CSV of 500 rows (tables)."""
+    true modes (points), a PNG grid (images; one row per class for conditional models), a CSV of 500 rows (tables) or
+    RDKit drawings with a .smi of 64 molecules (graphs)."""
 
     def __init__(self, every: int, trainer: "Trainer") -> None:
         super().__init__(every)
@@ -94,6 +96,10 @@ class SampleHook(Hook):
         path = self.folder / f"step{t.step:07d}.png"
         if t.schema.render == "table":
             path = save_codes(x, t.info.table, path.with_suffix(".csv"))
+        elif t.schema.render == "molecules":  # a picture of the valid ones and every SMILES beside it
+            smiles = codes_to_smiles(x, t.info.graph)
+            save_molecules(smiles, path.with_suffix(".smi"))
+            save_molecules(smiles, path)
         elif t.schema.render == "scatter":
             save_scatter(x, path, t.info.centers, title=f"{t.cfg.name or t.info.name} — step {t.step}", std=t.info.std)
         else:

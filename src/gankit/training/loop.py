@@ -146,7 +146,8 @@ class Trainer:
         self.guard = DivergenceGuard(self)
         self.health = HealthHook(self) if cfg.health.monitor else None
         self.hooks = [self.log_hook, *([self.health] if self.health else []), *eval_hooks(self), SampleHook(tc.sample_every, self),
-                      CheckpointHook(tc.checkpoint_every), *snapshot_hooks(self), *tensorboard_hooks(self), *probe_hooks(self)]
+                      CheckpointHook(tc.checkpoint_every), *snapshot_hooks(self), *tensorboard_hooks(self), *probe_hooks(self),
+                      *self.task.hooks(self)]
         if not self.dist.is_main:
             self.hooks = []
         self.should_stop = False  # set by a hook (early stopping) to end the run after this step

@@ -45,6 +45,27 @@ class ImageData:
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
 
 
+def select_classes(data: ImageData, classes: list[int]) -> ImageData:
+    """The images of ``classes`` only, relabelled 0..k-1 in the order given (class k is ``classes[k]``'s name).
+
+    Raises ConfigError (one line) for unlabelled data, repeated classes or a class the data does not have."""
+    where = "data.classes"
+    if not isinstance(data, ImageData):
+        raise ConfigError(f"{where}: a streamed folder cannot be subset; raise data.max_memory_mb to hold it in memory")
+    if data.labels is None:
+        raise ConfigError(f"{where}: {data.source or 'this dataset'} has no labels; give class subfolders or leave data.classes empty")
+    if len(set(classes)) != len(classes):
+        raise ConfigError(f"{where}: {list(classes)} repeats a class; give each once")
+    bad = [c for c in classes if not 0 <= c < data.num_classes]
+    if bad:
+        raise ConfigError(f"{where}: {bad[0]} is not a class of {data.source or 'this dataset'} (0..{data.num_classes - 1})")
+    new = torch.full((data.num_classes,), -1, dtype=torch.int64)
+    new[torch.tensor(classes, dtype=torch.int64)] = torch.arange(len(classes))
+    keep = new[data.labels] >= 0
+    return ImageData(data.images[keep], new[data.labels[keep]], [data.class_names[c] for c in classes],
+                     f"{data.source}, classes {','.join(map(str, classes))}")
+
+
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 0..255 -> float32 in [-1, 1] (the data space of every image model)."""
     return images.to(torch.float32).div_(127.5).sub_(1.0)
