@@ -143,3 +143,19 @@ def test_difficulty_loo_recovers_an_exact_line_and_ranks_it_perfectly(tmp_path, 
     assert got["predicted_coverage"] == pytest.approx(0.9 - 0.05 * 2 - 0.05 + 0.03 + 0.02)
     assert got["predicted_fid"] == pytest.approx(25.0)
     assert set(predict({"dataset": "x", "schema": "points", "modes": 8, "overlap": 0.0, "id_twonn": 2.0}, "ring", fit)) == {"predicted_coverage"}
+
+
+def test_molecules_summary_means_standard_errors_and_the_goal_count():
+    """benchmarks/molecules.py: mean ± standard error per score, and the seeds meeting valid ≥ 0.9, unique ≥ 0.5 and
+    novel ≥ 0.5 at once."""
+    bm = _load("molecules")
+    rows = [{"variant": "m", "seed": s, "valid": v, "unique": u, "novel": 0.9, "train_s": 10.0}
+            for s, (v, u) in enumerate(((0.95, 0.6), (0.99, 0.4), (0.85, 0.9)))]
+    s = bm.summarize(rows)["m"]
+    assert s["seeds"] == 3 and s["goal"] == 1  # only seed 0 meets all three
+    assert s["valid"][0] == pytest.approx(0.93) and s["valid"][1] == pytest.approx(math.sqrt(0.0052 / 3))
+    assert "qed" not in s  # absent scores stay absent
+    smiles = bm.random_valence_smiles(["CCO", "c1ccccc1", "CC(=O)N"], 200, seed=0)
+    from gankit.metrics.molecules import validity
+
+    assert len(smiles) == 200 and validity(smiles) > 0.9  # valence rules keep almost every random graph a molecule

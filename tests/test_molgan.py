@@ -144,6 +144,9 @@ def test_a_short_run_trains_samples_and_scores(short_run, tmp_path, capsys):
     assert main(["evaluate", str(short_run), "--metrics", "molecules", "--n", "200", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert 0 <= got["valid"] <= 1 and got["n_fake"] == 200 and got["n_real"] == 431
+    assert main(["report", str(short_run)]) == 0
+    page = (short_run / "report.html").read_text()
+    assert "molecules: training vs generated" in page and "not rendered" not in page
     import gankit
 
     pipe = gankit.load(short_run)
@@ -194,3 +197,26 @@ def test_user_files_are_read_as_text_never_unpickled(tmp_path, capsys):
     assert load_molecules(str(tmp_path / "train.csv.gz"), 9, "all").smiles == ["CCO", "c1ccncc1"]
     with pytest.raises(DataError, match="moses:train"):
         load_molecules("moses:valid", 9, "all")
+
+
+def test_resume_is_bitwise_with_replay_elite_and_the_reward(tmp_path):
+    """12 steps straight == 6 steps, then --resume to 12: the replay buffer and the elite additions are part of the state."""
+    from safetensors.torch import load_file
+
+    args = ["train.batch_size=8", "train.log_every=3", "train.sample_every=6", "train.checkpoint_every=6", "eval.metrics=[]",
+            "molgan.rl_start=2", "molgan.replay=40", "molgan.elite_every=4", "molgan.elite_pool=60", "molgan.elite_fraction=0.05",
+            "model.g_dims=[16]", "model.d_conv=[8]", "model.d_aggregate=8", "model.d_dims=[8]", "train.progress=false",
+            "health.monitor=false"]
+    assert main(["train", "--preset", "molgan", "--out", str(tmp_path / "a"), *args, "train.steps=12"]) == 0
+    assert main(["train", "--preset", "molgan", "--out", str(tmp_path / "b"), *args, "train.steps=6"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "b"), "train.steps=12"]) == 0
+    a, b = tmp_path / "a" / "checkpoints" / "12", tmp_path / "b" / "checkpoints" / "12"
+    for name in ("G", "D", "V", "G_ema", "state"):
+        wa, wb = load_file(a / f"{name}.safetensors"), load_file(b / f"{name}.safetensors")
+        assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), name
+    ja, jb = json.loads((a / "state.json").read_text()), json.loads((b / "state.json").read_text())
+    assert ja["batches"] == jb["batches"] and ja["objective"] == jb["objective"] and len(ja["objective"]["replay_edges"]) == 40
+    elite = [[(e["step"], e["added"]) for e in map(json.loads, (r / "metrics.jsonl").read_text().splitlines()) if e["event"] == "elite"]
+             for r in (tmp_path / "a", tmp_path / "b")]
+    assert elite[0] == elite[1] and [s for s, _ in elite[0]] == [4, 8, 12]
+    assert len(ja["batches"]["added_nodes"]) == sum(k for _, k in elite[0])

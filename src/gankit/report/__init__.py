@@ -310,6 +310,10 @@ def write_report(run_dir: str | Path) -> Path:
         sections += _image_sections(run)
     if "columns" in panels:
         sections.append(_columns_section(run))
+    if "molecules" in panels:
+        from .molecules import molecules_body
+
+        sections.append(H.section("molecules", "molecules: training vs generated", _guarded(molecules_body, run)))
     sections += [H.section("timing", "wall time and throughput", _timing_section(pair)),
                  H.section("config", "configuration", _config_section(run))]
     title = f"gankit report — {run.config.get('name') or run.name}"

@@ -229,6 +229,19 @@ class MolGANTask(Task):
     def compile_targets(self) -> list[str]:
         return ["G"]  # D is differentiated twice by the gradient penalty
 
+    def state_dict(self) -> dict[str, Any]:
+        """The replay buffer, as type indices (a resumed run replays the same graphs)."""
+        if not self.cfg.molgan.replay:
+            return {}
+        return {"replay_edges": [e.argmax(-1).tolist() for e, _ in self.replay],
+                "replay_nodes": [n.argmax(-1).tolist() for _, n in self.replay]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.replay.clear()
+        for e, n in zip(state.get("replay_edges", []), state.get("replay_nodes", [])):
+            self.replay.append((F.one_hot(torch.tensor(e), self.vocab.num_bond_types).float(),
+                                F.one_hot(torch.tensor(n), self.vocab.num_atom_types).float()))
+
     def export_meta(self) -> dict[str, Any]:
         return {"graph": self.info.graph}
 
