@@ -5,7 +5,10 @@ Rows (all on RDKit's bundled 431 molecules, the ``molgan`` preset's schedule unl
 
 * MolGAN λ = 1 (no reward), λ = 0.5 and λ = 0 (reward QED);
 * λ = 0.5 with each remedy for collapse on: D's batch discriminator, experience replay (the last 2,000 graphs, half of
-  D's fake batch), the elite-sample loop (the top 1 % of 1,000 samples by QED joins the data every 100 steps);
+  D's fake batch), the elite-sample loop (the top 1 % of 1,000 samples by QED joins the data every 100 steps), and all
+  three together;
+* λ = 0.5 with what D sees of G's graphs changed (straight-through one-hot samples, Gumbel-softmax samples instead of
+  the authors' softmax) and with the paper's 32-dimensional z instead of the authors' example's 8;
 * **random graphs under valence rules**: as many heavy atoms as a training molecule drawn at random, atom types from
   the data's frequencies, a random spanning tree then random extra bonds, every bond order allowed by the atoms'
   remaining valences (no learning: what validity and novelty cost nothing);
@@ -44,6 +47,11 @@ VARIANTS = {
     "λ=0.5 + batch discriminator": ["molgan.la=0.5", "model.minibatch=true"],
     "λ=0.5 + experience replay": ["molgan.la=0.5", "molgan.replay=2000", "molgan.replay_fraction=0.5"],
     "λ=0.5 + elite samples": ["molgan.la=0.5", "molgan.elite_every=100", "molgan.elite_pool=1000", "molgan.elite_fraction=0.01"],
+    "λ=0.5 + all three remedies": ["molgan.la=0.5", "model.minibatch=true", "molgan.replay=2000", "molgan.replay_fraction=0.5",
+                                   "molgan.elite_every=100", "molgan.elite_pool=1000", "molgan.elite_fraction=0.01"],
+    "λ=0.5, D sees hard samples (straight-through)": ["molgan.la=0.5", "molgan.output=hard-gumbel"],
+    "λ=0.5, D sees Gumbel-softmax samples": ["molgan.la=0.5", "molgan.output=gumbel"],
+    "λ=0.5, z 32 (the paper's)": ["molgan.la=0.5", "model.z_dim=32"],
 }
 BASELINES = ("random graphs (valence rules)", "CharRNN (SMILES LSTM)")
 SHOWN = ("valid", "unique", "novel", "qed", "sa", "logp_w1", "intdiv1", "frag", "scaf1")
@@ -218,7 +226,8 @@ def write_page(rows: list[dict], meta: dict) -> None:
 
     train = load_molecules(None, 9, "all").smiles
     ref = {**molecule_scores(train, train), "scaf1": 1.0}
-    s = summarize(rows)
+    order = {name: i for i, name in enumerate([*VARIANTS, *BASELINES])}
+    s = dict(sorted(summarize(rows).items(), key=lambda kv: order.get(kv[0], len(order))))
     lines = ["# Molecules: MolGAN, its remedies for collapse, and two baselines", "",
              f"Written by `benchmarks/molecules.py` on {meta.get('date', '?')} (torch threads 1). Training data: RDKit's bundled "
              f"431 molecules (≤ 9 heavy atoms of C, N, O, F); MolGAN: the `molgan` preset for {meta.get('steps', '?')} G steps "
@@ -242,7 +251,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", help="comma-separated row indices to run (0-5 MolGAN variants, 6-7 baselines), appending to the "
+    ap.add_argument("--only", help="comma-separated row indices to run (0-9 MolGAN variants, 10-11 baselines), appending to the "
                                    "rows file (default: all, the file rewritten)")
     ap.add_argument("--from-rows", action="store_true")
     ap.add_argument("--note", action="append", default=[])
