@@ -220,3 +220,13 @@ def test_resume_is_bitwise_with_replay_elite_and_the_reward(tmp_path):
              for r in (tmp_path / "a", tmp_path / "b")]
     assert elite[0] == elite[1] and [s for s, _ in elite[0]] == [4, 8, 12]
     assert len(ja["batches"]["added_nodes"]) == sum(k for _, k in elite[0])
+
+
+def test_vun_is_the_fraction_of_samples_that_are_valid_distinct_and_new():
+    from gankit.metrics.evaluate import METRICS
+
+    fake = ["CCO", "OCC", "CCN", "c1ccccc1", None, "C1CC", "CCCC", "CCCC"]  # 8 samples; valid distinct: CCO, CCN, benzene, butane
+    got = METRICS.get("molecules").fn({"fake": fake, "real": ["CCO", "c1ccccc1"], "seed": 0})
+    assert got["valid"] == pytest.approx(6 / 8) and got["unique"] == pytest.approx(4 / 6) and got["novel"] == pytest.approx(2 / 4)
+    assert got["vun"] == pytest.approx(2 / 8)  # CCN and CCCC are the only new molecules: 2 of the 8 samples
+    assert METRICS.get("molecules").primary == "vun"

@@ -6,12 +6,14 @@ SMILES by RDKit (:func:`gankit.data.molecules.decode`; a graph RDKit rejects cou
 :func:`gankit.metrics.molecules.molecule_scores` against every molecule of the split the model trained on (novelty,
 property distributions, fragment and scaffold similarity).
 
-========== ============================================================================= ==============================
-metric     values                                                                        reference
-========== ============================================================================= ==============================
-molecules  valid, unique, novel; qed, sa, logp (means) and their W1 to the data's;       MOSES (Polykovskiy et al.
-           intdiv1, intdiv2; frag, scaf (scaffolds of ≥ 2 rings, MOSES), scaf1 (≥ 1 ring)  2020); MolGAN (2018)
-========== ============================================================================= ==============================
+========== ============================================================================ ===============================
+metric     values                                                                       reference
+========== ============================================================================ ===============================
+molecules  vun: the fraction of samples that are valid, distinct and new (valid · unique ·  MOSES (Polykovskiy et al.
+           novel), the primary value that keeps the best model; valid, unique, novel;    2020); MolGAN (2018)
+           qed, sa, logp (means) and their W1 to the data's; intdiv1, intdiv2; frag,
+           scaf (scaffolds of ≥ 2 rings, as MOSES), scaf1 (scaffolds of ≥ 1 ring)
+========== ============================================================================ ===============================
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from ..data.molecules import MolVocab, decode_batch
 from ..version import __version__
 
 #: direction of each value (True: higher is better)
-VALUES = {"valid": True, "unique": True, "novel": True, "qed": True, "sa": False, "logp": True, "qed_w1": False, "sa_w1": False,
+VALUES = {"vun": True, "valid": True, "unique": True, "novel": True, "qed": True, "sa": False, "logp": True, "qed_w1": False, "sa_w1": False,
           "logp_w1": False, "intdiv1": True, "intdiv2": True, "frag": True, "scaf": True,
           "scaf1": True}
 
@@ -42,6 +44,7 @@ def _molecules(i: Any) -> dict[str, float]:
     from .molecules import molecule_scores, scaffold_similarity
 
     out = molecule_scores(i["fake"], i["real"])
+    out["vun"] = out["valid"] * out["unique"] * out["novel"]  # = distinct valid molecules not in the training set / N
     out["scaf1"] = scaffold_similarity(i["fake"], i["real"], min_rings=1)  # small molecules rarely have two rings
     return out
 
