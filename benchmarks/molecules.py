@@ -9,7 +9,8 @@ example unless stated):
   D's fake batch), the elite-sample loop (the top 1 % of 1,000 samples by QED joins the data every 100 steps), and all
   three together;
 * λ = 0.5 with what D sees of G's graphs changed (straight-through one-hot samples, Gumbel-softmax samples instead of
-  the authors' softmax) and with the paper's 32-dimensional z instead of the authors' example's 8;
+  the authors' softmax), with the paper's 32-dimensional z instead of the authors' example's 8 (alone and with the batch
+  discriminator), and with z of 128;
 * **random graphs under valence rules**: as many heavy atoms as a training molecule drawn at random, atom types from
   the data's frequencies, a random spanning tree then random extra bonds, every bond order allowed by the atoms'
   remaining valences (no learning: what validity and novelty cost nothing);
@@ -53,6 +54,8 @@ VARIANTS = {
     "λ=0.5, D sees hard samples (straight-through)": ["molgan.la=0.5", "molgan.output=hard-gumbel"],
     "λ=0.5, D sees Gumbel-softmax samples": ["molgan.la=0.5", "molgan.output=gumbel"],
     "λ=0.5, z 32 (the paper's)": ["molgan.la=0.5", "model.z_dim=32"],
+    "λ=0.5, z 32 + batch discriminator": ["molgan.la=0.5", "model.z_dim=32", "model.minibatch=true"],
+    "λ=0.5, z 128": ["molgan.la=0.5", "model.z_dim=128"],
 }
 BASELINES = ("random graphs (valence rules)", "CharRNN (SMILES LSTM)")
 SHOWN = ("vun", "valid", "unique", "novel", "qed", "sa", "logp_w1", "intdiv1", "frag", "scaf1")
@@ -256,7 +259,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", help="comma-separated row indices to run (0-9 MolGAN variants, 10-11 baselines), appending to the "
+    ap.add_argument("--only", help="comma-separated row indices to run (0-11 MolGAN variants, 12-13 baselines), appending to the "
                                    "rows file (default: all, the file rewritten)")
     ap.add_argument("--from-rows", action="store_true")
     ap.add_argument("--note", action="append", default=[])

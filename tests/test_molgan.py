@@ -46,6 +46,15 @@ def test_user_files_and_what_is_dropped(tmp_path):
     csv = tmp_path / "m.csv"
     csv.write_text("SMILES,SPLIT\nCCO,train\nCCN,train\n")
     assert load_molecules(str(csv), 9, "all").smiles == ["CCO", "CCN"]
+    from rdkit import Chem
+
+    with Chem.SDWriter(str(tmp_path / "m.sdf")) as w:  # an SD file: its records' molecules, the broken one counted
+        for smi in ("CCO", "c1ccccc1O", "CCCCCCCCCCCC"):
+            w.write(Chem.MolFromSmiles(smi))
+    with (tmp_path / "m.sdf").open("a") as f:
+        f.write("broken\n  RDKit\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\n$$$$\n")
+    sdf = load_molecules(str(tmp_path / "m.sdf"), 9, "all")
+    assert sdf.smiles == ["CCO", "Oc1ccccc1"] and sdf.dropped == {"unparseable": 1, "too many atoms": 1}
     (tmp_path / "bad.csv").write_text("name\nx\n")
     with pytest.raises(DataError, match="no 'smiles' column"):
         load_molecules(str(tmp_path / "bad.csv"), 9, "all")

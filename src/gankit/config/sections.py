@@ -25,7 +25,7 @@ class DataConfig:
     """What to train on. Point mixtures (ring, grid, mog1d) are sampled fresh every batch; images are held in memory."""
 
     name: str = option("digits", help="dataset", registry="datasets")
-    path: str | None = option(None, help="folder or file for folder / mnist / cifar10 data; a CSV file for table data; a .smi / .csv "
+    path: str | None = option(None, help="folder or file for folder / mnist / cifar10 data; a CSV file for table data; a .smi / .csv / .sdf "
                                          "of SMILES for molecules")
     split: str = option("train", help="which split to train on", choices=("train", "test", "all"))
     resolution: int = option(32, help="image side in pixels", low=4, high=1024)

@@ -14,8 +14,8 @@ counted by the caller, never raised.
 
 Data that ships: RDKit's own ``Data/NCI/first_5K.smi`` (the first 5,000 NCI compounds), filtered to single-fragment
 molecules of at most 9 heavy atoms of C, N, O and F — 431 molecules, a QM9-sized set of "a few hundred compounds".
-A user's file: ``.smi`` (the first whitespace-separated token of each line) or ``.csv`` / ``.csv.gz`` (a ``smiles``
-column, any case — the MOSES splits' CSVs have ``SMILES``); ``moses:train`` (``test``, ``test_scaffolds``) reads the
+A user's file: ``.smi`` (the first whitespace-separated token of each line), ``.csv`` / ``.csv.gz`` (a ``smiles``
+column, any case — the MOSES splits' CSVs have ``SMILES``) or ``.sdf`` (RDKit's SD reader); ``moses:train`` (``test``, ``test_scaffolds``) reads the
 MOSES split shipped inside the ``molsets`` wheel when it is installed. Splits: every 5th molecule (index mod 5 = 4) is ``test``; ``train``
 is the rest, ``all`` everything.
 """
@@ -159,15 +159,19 @@ def moses_file(split: str) -> Path:
 
 
 def read_smiles_file(path: str) -> list[str]:
-    """The SMILES strings of a .smi / .txt file (first token per line; a header line 'smiles' is skipped) or a .csv /
-    .csv.gz (its ``smiles`` column, any case), or ``moses:SPLIT`` (:func:`moses_file`). Read as text only. One-line
-    DataError for a missing file, a CSV without that column, no rows."""
+    """The SMILES strings of a .smi / .txt file (first token per line; a header line 'smiles' is skipped), a .csv /
+    .csv.gz (its ``smiles`` column, any case), an .sdf (each record's molecule, written as SMILES; an unreadable record
+    becomes an empty string, which :func:`prepare` counts as unparseable) or ``moses:SPLIT`` (:func:`moses_file`). Read
+    as text only. One-line DataError for a missing file, a CSV without that column, no rows."""
     if path.startswith("moses:"):
         path = str(moses_file(path.split(":", 1)[1]))
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"data.path: {path} is not a file; give a .smi or .csv of SMILES")
-    if p.name.lower().endswith((".csv", ".csv.gz")):
+        raise DataError(f"data.path: {path} is not a file; give a .smi, .csv or .sdf of molecules")
+    if p.suffix.lower() == ".sdf":  # RDKit parses the text records; an unreadable record is dropped (counted as unparseable)
+        supplier = _rdkit().SDMolSupplier(str(p))
+        out = [_rdkit().MolToSmiles(m) if m is not None else "" for m in supplier]
+    elif p.name.lower().endswith((".csv", ".csv.gz")):
         import gzip
 
         with (gzip.open(p, "rt", newline="") if p.suffix.lower() == ".gz" else p.open(newline="")) as f:
@@ -176,7 +180,7 @@ def read_smiles_file(path: str) -> list[str]:
             if column is None:
                 raise DataError(f"{path}: no 'smiles' column (columns: {', '.join(reader.fieldnames or ())}); name the SMILES column 'smiles'")
             out = [row[column].strip() for row in reader if row.get(column, "").strip()]
-    else:
+    else:  # .smi / .txt
         try:
             text = p.read_text()
         except UnicodeDecodeError:
@@ -222,7 +226,7 @@ def prepare(raw: list[str], max_atoms: int) -> tuple[list[str], MolVocab, dict[s
     Chem = _rdkit()
     keep, dropped, atoms = [], {"unparseable": 0, "too many atoms": 0, "several fragments": 0}, set()
     for s in raw:
-        mol = Chem.MolFromSmiles(s)
+        mol = Chem.MolFromSmiles(s) if s else None  # RDKit reads "" as a molecule of no atoms
         if mol is None:
             dropped["unparseable"] += 1
         elif mol.GetNumHeavyAtoms() > max_atoms:
