@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import functools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,24 @@ def decode(nodes: np.ndarray, edges: np.ndarray, vocab: MolVocab) -> str | None:
 def decode_batch(nodes: np.ndarray, edges: np.ndarray, vocab: MolVocab) -> list[str | None]:
     """:func:`decode` of each graph of a batch: nodes (N, M), edges (N, M, M)."""
     return [decode(n, e, vocab) for n, e in zip(nodes, edges)]
+
+
+def to_codes(nodes: torch.Tensor | np.ndarray, edges: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Graphs as flat float32 rows N×(M + M²): atom types, then the bond-type matrix row by row — the form samples take
+    in gankit (what a molecule model's ``decode`` returns and evaluation scores)."""
+    nodes, edges = torch.as_tensor(nodes), torch.as_tensor(edges)
+    return torch.cat([nodes.flatten(1), edges.flatten(1)], 1).float()
+
+
+def split_codes(codes: torch.Tensor | np.ndarray, atoms: int) -> tuple[np.ndarray, np.ndarray]:
+    """(nodes N×M, edges N×M×M) int64 of graph codes (:func:`to_codes`)."""
+    c = np.asarray(codes.cpu() if isinstance(codes, torch.Tensor) else codes).astype(np.int64)
+    return c[:, :atoms], c[:, atoms:].reshape(len(c), atoms, atoms)
+
+
+def codes_to_smiles(codes: torch.Tensor | np.ndarray, vocab: MolVocab) -> list[str | None]:
+    """Canonical SMILES (None: not a valid molecule) of graph codes N×(M + M²)."""
+    return decode_batch(*split_codes(codes, vocab.max_atoms), vocab)
 
 
 @functools.lru_cache(maxsize=4)
@@ -295,7 +313,7 @@ class MolBatches:
         """n real graphs as codes (CPU, N×(M + M²) float32: atom types, then bond types row by row, what samples are),
         drawn with a separate seed: the training stream is not advanced."""
         idx = torch.randint(self.base, (n,), generator=torch.Generator().manual_seed(seed)).to(self.nodes.device)
-        return torch.cat([self.nodes[idx], self.edges[idx].flatten(1)], 1).float().cpu()
+        return to_codes(self.nodes[idx], self.edges[idx]).cpu()
 
     def add(self, nodes: torch.Tensor, edges: torch.Tensor) -> None:
         """Append graphs (nodes (K, M), edges (K, M, M) type indices) to the pool; they join from the next epoch."""
@@ -316,4 +334,4 @@ class MolBatches:
 
 
 __all__ = ["BONDS", "MolVocab", "MolData", "MolBatches", "encode", "decode", "decode_batch", "bundled_smiles",
-           "load_molecules", "prepare", "read_smiles_file", "moses_file"]
+           "load_molecules", "prepare", "read_smiles_file", "moses_file", "to_codes", "split_codes", "codes_to_smiles"]

@@ -26,7 +26,7 @@ import torch
 
 from ..data import build_dataset
 from ..data.images import ImageData, quantize, to_float
-from ..data.molecules import MolData
+from ..data.molecules import MolData, to_codes
 from ..data.tables.data import TableData
 from ..data.toy import ToyMixture
 from ..errors import ConfigError, DataError
@@ -222,7 +222,7 @@ def real_samples(data_cfg: Any, split: str, n: int, seed: int) -> tuple[torch.Te
         return data.sample(n, torch.Generator().manual_seed(seed + (0 if split == "train" else 7919))), None
     if isinstance(data, MolData):  # graph codes of a seeded subset of the split's molecules
         idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values.numpy()
-        return torch.cat([torch.from_numpy(data.nodes[idx]), torch.from_numpy(data.edges[idx]).flatten(1)], 1).float(), None
+        return to_codes(data.nodes[idx], data.edges[idx]), None
     if isinstance(data, TableData):  # codes of a seeded subset of the split's rows
         idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
         return torch.from_numpy(data.codes)[idx], None

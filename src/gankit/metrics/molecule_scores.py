@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from ..data import build_dataset
-from ..data.molecules import MolVocab, decode_batch
+from ..data.molecules import MolVocab
+from ..data.molecules import codes_to_smiles as molecules_of
 from ..version import __version__
 
 #: direction of each value (True: higher is better)
@@ -34,10 +35,7 @@ VALUES = {"vun": True, "valid": True, "unique": True, "novel": True, "qed": True
 
 def codes_to_smiles(codes: torch.Tensor | np.ndarray, graph: dict[str, Any]) -> list[str | None]:
     """Canonical SMILES (None: invalid) of graph codes N×(M + M²) under the vocabulary ``graph`` (DataInfo.graph)."""
-    vocab = MolVocab.from_dict(graph)
-    c = np.asarray(codes.cpu() if isinstance(codes, torch.Tensor) else codes).astype(np.int64)
-    m = vocab.max_atoms
-    return decode_batch(c[:, :m], c[:, m:].reshape(len(c), m, m), vocab)
+    return molecules_of(codes, MolVocab.from_dict(graph))
 
 
 def _molecules(i: Any) -> dict[str, float]:

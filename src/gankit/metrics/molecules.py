@@ -195,7 +195,8 @@ def sa_score(mol: Mol | str) -> float:
     return float(_sascorer().calculateScore(_as_mol(mol, "sa_score")))
 
 
-def _properties(mols: Iterable[Mol]) -> dict[str, np.ndarray]:
+def properties(mols: Iterable[Mol]) -> dict[str, np.ndarray]:
+    """QED, SA score and logP of valid molecules: {"qed", "sa", "logp"}: arrays (N,), float64."""
     from rdkit.Chem import QED, Crippen
 
     sascorer = _sascorer()
@@ -351,7 +352,7 @@ def _reference(train: tuple[str | None, ...], min_rings: int = MIN_RINGS) -> dic
     """Everything :func:`molecule_scores` needs of a training set, computed once per tuple of its SMILES: the canonical
     set, the property values (qed, sa, logp; (m,) each) and the fragment and scaffold counts."""
     mols, canon = _parse(train)
-    return {"canonical": frozenset(canon), "properties": _properties(mols), "frag": _fragment_counts(mols),
+    return {"canonical": frozenset(canon), "properties": properties(mols), "frag": _fragment_counts(mols),
             "scaf": _scaffold_counts(mols, min_rings)}
 
 
@@ -379,7 +380,7 @@ def molecule_scores(generated: Sequence[str | None], train: Sequence[str | None]
         "unique": len(distinct) / len(canon) if canon else 0.0,
         "novel": len(distinct - ref["canonical"]) / len(distinct) if distinct else 0.0,
     }
-    props = _properties(mols)
+    props = properties(mols)
     for k in ("qed", "sa", "logp"):
         out[k] = float(props[k].mean()) if mols else float("nan")
     for k in ("qed", "sa", "logp"):
@@ -423,6 +424,7 @@ def mol_reward(smiles: str | None, kind: str) -> float:
 
 
 __all__ = [
+    "properties",
     "REWARDS", "LOGP_BOUNDS", "SA_BOUNDS", "FP_RADIUS", "FP_BITS", "MIN_RINGS",
     "to_mol", "canonical", "validity", "uniqueness", "novelty", "qed", "logp", "sa_score", "internal_diversity",
     "fragment_similarity", "scaffold_similarity", "property_w1", "molecule_scores", "mol_reward",

@@ -45,7 +45,7 @@ def molecules_body(run: Run) -> str:
     """The panel's HTML. Raises when the training molecules cannot be read (the report shows a one-line note)."""
     from ..config import data_config
     from ..data.molecules import load_molecules
-    from ..metrics.molecules import logp, novelty, qed, sa_score, to_mol, uniqueness, validity
+    from ..metrics.molecules import novelty, properties, to_mol, uniqueness, validity
 
     latest = latest_smiles(run)
     if latest is None:
@@ -54,10 +54,9 @@ def molecules_body(run: Run) -> str:
     cfg = data_config(run.config.get("data", {}))
     real = load_molecules(cfg.path, cfg.max_atoms, cfg.split).smiles
     fake = [None if s == "invalid" else s for s in path.read_text().split()]
-    mols_r = [to_mol(s) for s in real]
+    mols_r = [m for m in (to_mol(s) for s in real) if m is not None]
     mols_f = [m for m in (to_mol(s) for s in fake) if m is not None]
-    props = {name: {"qed": np.array([qed(m) for m in ms]), "sa": np.array([sa_score(m) for m in ms]),
-                    "logp": np.array([logp(m) for m in ms])} for name, ms in (("real", mols_r), ("fake", mols_f))}
+    props = {"real": properties(mols_r), "fake": properties(mols_f)}
     rows = [["generated (step %d)" % step, len(fake), f"{validity(fake):.3f}", f"{uniqueness(fake):.3f}", f"{novelty(fake, real):.3f}",
              *(f"{props['fake'][k].mean():.3f}" if len(mols_f) else "—" for k, _ in PROPERTIES)],
             ["training molecules", len(real), "1.000", f"{uniqueness(real):.3f}", "—", *(f"{props['real'][k].mean():.3f}" for k, _ in PROPERTIES)]]

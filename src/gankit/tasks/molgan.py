@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.molecules import MolVocab, decode_batch
+from ..data.molecules import MolVocab, codes_to_smiles, decode_batch, split_codes, to_codes
 from ..errors import ConfigError
 from ..metrics.molecules import REWARDS as ORACLES
 from ..metrics.molecules import mol_reward
@@ -94,17 +94,6 @@ def molgan_penalty(D: nn.Module, real: tuple[Tensor, Tensor], fake: tuple[Tensor
     n_hat = (eps.view(-1, 1, 1) * n_r + (1 - eps.view(-1, 1, 1)) * n_f.detach()).requires_grad_(True)
     ge, gn = torch.autograd.grad(D(e_hat, n_hat).sum(), (e_hat, n_hat), create_graph=True)
     return (1 - ge.norm(dim=-1)).pow(2).mean((1, 2)) + (1 - gn.norm(dim=-1)).pow(2).mean(1)
-
-
-def graph_codes(nodes: Tensor, edges: Tensor) -> Tensor:
-    """Graphs as flat float32 rows N×(M + M²): node types, then the edge-type matrix row by row (what decode() returns)."""
-    return torch.cat([nodes.flatten(1), edges.flatten(1)], 1).float()
-
-
-def split_codes(codes: Tensor | np.ndarray, atoms: int) -> tuple[np.ndarray, np.ndarray]:
-    """(nodes N×M, edges N×M×M) int64 of graph codes."""
-    c = np.asarray(codes.cpu() if isinstance(codes, Tensor) else codes).astype(np.int64)
-    return c[:, :atoms], c[:, atoms:].reshape(len(c), atoms, atoms)
 
 
 class MolGANTask(Task):
@@ -252,7 +241,7 @@ def draw_graphs(G: nn.Module, z: Tensor, generator: torch.Generator, device: tor
     out = []
     for i in range(0, len(z), batch):
         e, n = G(z[i:i + batch].to(device))
-        out.append(graph_codes(categorical(n.cpu().float(), generator), symmetric_draw(e.cpu().float(), generator)))
+        out.append(to_codes(categorical(n.cpu().float(), generator), symmetric_draw(e.cpu().float(), generator)))
     return torch.cat(out) if out else torch.zeros(0, G.atoms + G.atoms**2)
 
 
@@ -301,10 +290,10 @@ class MolGANPipeline(Pipeline):
     def __call__(self, n: int, labels: Any = None, seed: int = 0, batch: int = 512) -> list[str | None]:  # type: ignore[override]
         if labels is not None:
             raise ConfigError("MolGAN is unconditional: drop the labels")
-        return decode_batch(*split_codes(self.codes(n, seed, batch), self.vocab.max_atoms), self.vocab)
+        return codes_to_smiles(self.codes(n, seed, batch), self.vocab)
 
 
 MolGANTask.pipeline = MolGANPipeline
 
 __all__ = ["MolGANTask", "MolGANPipeline", "REWARDS", "register_reward", "reward_of", "molgan_penalty", "draw_graphs",
-           "graph_codes", "split_codes", "categorical", "symmetric_draw", "relax", "EliteHook"]
+           "categorical", "symmetric_draw", "relax", "EliteHook"]
