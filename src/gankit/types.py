@@ -23,7 +23,8 @@ class Batch(dict):
     ``label`` — N int64 class labels, present only for labelled data; for tables with discrete columns CTGAN's
     training-by-sampling draw: ``cond`` (N×C conditional vectors), ``cond_column`` (N int64) and ``x_cond`` (N×D rows
     having the asked categories); for molecular graphs ``nodes`` (N×M×T one-hot atom types, also ``x``) and ``edges``
-    (N×M×M×B one-hot bond types).
+    (N×M×M×B one-hot bond types); for restoration pairs ``input`` (the degraded image: N×C×h×w low-resolution, or
+    the masked image) and, for inpainting, ``mask`` (N×1×H×W, 1 in the hole), with ``x`` the target.
     """
 
     def __getattr__(self, name: str) -> Any:
@@ -76,6 +77,8 @@ SCHEMAS: dict[str, Schema] = {
                     ("columns",), "codes: numbers, seconds since 1970, category indices; NaN missing"),
     "graph": Schema("graph", "a molecular graph: M atom types, M×M bond types", "molecules", "identity",
                     ("molecules",), ("molecules",), "atom and bond type indices (0: none); SMILES on the way out"),
+    "pairs": Schema("pairs", "an input image and its C×H×W target (a low-resolution or masked patch -> the photo patch)", "pairs",
+                    "vgg19-random", ("restoration",), ("pairs",), "[-1, 1], 8-bit steps", quantized=True),
 }
 
 #: names earlier exports used for a schema ("kind": "toy" in generator/config.json before the task engine)

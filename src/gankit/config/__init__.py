@@ -368,7 +368,25 @@ def _check_molgan(cfg: Config, traits: frozenset[str]) -> None:
         raise ConfigError(f"task.name: molgan generates molecules; {cfg.data.name!r} is not molecule data (use data.name=molecules)")
 
 
-TASK_CHECKS = {"gan": _check_gan, "vae": _check_vae, "ctgan": _check_table_task, "tvae": _check_table_task, "molgan": _check_molgan}
+def _check_pairs(cfg: Config, traits: frozenset[str]) -> None:
+    """Super-resolution and inpainting train on photo pairs of their own degradation."""
+    want = {"superres": "bicubic", "inpaint": "mask"}[cfg.task.name]
+    if "pairs" not in traits:
+        raise ConfigError(f"task.name: {cfg.task.name} restores photos; {cfg.data.name!r} is not photo data (use data.name=photos "
+                          f"data.degrade={want})")
+    if cfg.data.degrade != want:
+        raise ConfigError(f"data.degrade: {cfg.task.name} needs data.degrade={want}; got {cfg.data.degrade}")
+    if cfg.task.name == "superres" and cfg.sr.layer:
+        from ..metrics.vgg import CONV_NAMES
+
+        kind, _, rest = cfg.sr.layer.partition("_")
+        if kind[:-1] not in ("conv", "relu") or f"conv{kind[-1:]}_{rest}" not in CONV_NAMES:
+            raise ConfigError(f"sr.layer: {cfg.sr.layer!r} is not a VGG19 layer; use conv1_1 … conv5_4 (before activation) or "
+                              "relu1_1 … relu5_4 (after)")
+
+
+TASK_CHECKS = {"gan": _check_gan, "vae": _check_vae, "ctgan": _check_table_task, "tvae": _check_table_task, "molgan": _check_molgan, "superres": _check_pairs,
+               "inpaint": _check_pairs}
 
 
 def data_config(values: dict[str, Any], overrides: list[str] = ()) -> DataConfig:

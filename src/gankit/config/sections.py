@@ -17,7 +17,7 @@ from ..fields import extend, option
 class TaskConfig:
     """What kind of model the run trains (gankit list: tasks)."""
 
-    name: str = option("gan", help="the task: gan, ctgan (tables), molgan (molecules), or a baseline of another generative family (vae, tvae)")
+    name: str = option("gan", help="the task: gan, ctgan (tables), molgan (molecules), superres, inpaint (photos), or a baseline of another generative family (vae, tvae)")
 
 
 @dataclass
@@ -49,6 +49,16 @@ class DataConfig:
     rows: int = option(10000, help="table: rows of each split of a simulated table", low=10)
     max_modes: int = option(10, help="table: Gaussian-mixture modes per continuous column (mode-specific normalization)", low=1, high=50)
     max_atoms: int = option(9, help="molecules: heavy atoms per graph (M); larger molecules are left out", low=2, high=64)
+    degrade: str = option("bicubic", help="photos: how a target patch becomes the input: bicubic (super-resolution) or mask (inpainting)",
+                          choices=("bicubic", "mask"))
+    scale: int = option(4, help="photos, bicubic: the super-resolution factor", choices=(2, 4))
+    kernel: str = option("matlab", help="photos, bicubic: the downsampling kernel: matlab (MATLAB's imresize, antialiased; the SR papers') "
+                                        "or pil (PyTorch's antialiased bicubic, as PIL)", choices=("matlab", "pil"))
+    blur: float = option(0.0, help="photos, bicubic: Gaussian blur σ in high-resolution pixels before downsampling (0: none)", low=0.0, high=10.0)
+    noise: float = option(0.0, help="photos, bicubic: std of Gaussian noise added to the low-resolution input, in [-1, 1] units", low=0.0, high=1.0)
+    mask: str = option("center", help="photos, mask: the holes: center (Pathak et al. 2016), blocks (random rectangles) or free-form "
+                                      "(DeepFill v2 strokes)", choices=("center", "blocks", "free-form"))
+    test_path: str | None = option(None, help="photos: a folder of test photos (e.g. Set5); without it every 10th file of data.path is held out")
     cond_frequency: str = option("log", help="table: CTGAN's training-by-sampling draws categories by log frequency (log) or as often as "
                                              "they occur (empirical)", choices=("log", "empirical"))
 
@@ -188,6 +198,46 @@ class MolGANConfig:
 
 
 @dataclass
+class PairTrainConfig(TrainConfig):
+    """The restoration tasks' schedule: Adam (β1 0.9, the SR papers) at 10⁻⁴ for G and D, batches of 16 patches."""
+
+    batch_size: int = option(16, help="patches per update (SRGAN, ESRGAN: 16)", low=1, high=65536)
+    beta1: float = option(0.9, help="Adam beta1 (SRGAN, ESRGAN: 0.9)", low=0.0, high=1.0)
+    n_critic: int = option(1, help="D updates per G update", low=1, high=100)
+    lr_g: float = option(1e-4, help="G learning rate (SRGAN, ESRGAN: 1e-4)", low=0.0, high=10.0)
+    lr_d: float = option(1e-4, help="D learning rate", low=0.0, high=10.0)
+
+
+@dataclass
+class SRConfig:
+    """Super-resolution objectives (gankit.tasks.superres): empty weights take the objective's paper values."""
+
+    objective: str = option("pixel", help="pixel (SRResNet / PSNR-oriented), srgan (Ledig et al. 2017) or esrgan (Wang et al. 2018)",
+                            choices=("pixel", "srgan", "esrgan"))
+    pixel: str = option("", help="the pixel loss: mse or l1; empty: the objective's (pixel, srgan: mse; esrgan: l1)", choices=("", "mse", "l1"))
+    w_pixel: float | None = option(None, help="weight of the pixel loss after the pretraining (srgan 0, esrgan 1e-2)", low=0.0)
+    w_perceptual: float | None = option(None, help="weight of the content loss on VGG19 features (srgan, esrgan: 1)", low=0.0)
+    w_adv: float | None = option(None, help="weight of the adversarial loss (srgan 1e-3, esrgan 5e-3)", low=0.0)
+    layer: str = option("", help="VGG19 layer of the content loss: reluB_I after activation (srgan: relu5_4) or convB_I before it "
+                                 "(esrgan: conv5_4)")
+    distance: str = option("", help="content-loss distance: l2 (srgan) or l1 (esrgan); empty: the objective's", choices=("", "l1", "l2"))
+    perceptual: str = option("vgg19-random", help="the feature extractor of the content loss: vgg19 (ImageNet weights from sr.weights) or "
+                                                  "vgg19-random (offline: a fixed random VGG19)", registry="extractors")
+    weights: str | None = option(None, help="vgg19: the ImageNet weights file (torchvision's vgg19-dcbb9e9a.pth, or a .safetensors)")
+    pretrain: float = option(0.5, help="srgan / esrgan: fraction of train.steps on the pixel loss alone before D starts (both papers "
+                                       "start from the PSNR model); its result is kept for network interpolation", low=0.0, high=0.99)
+
+
+@dataclass
+class InpaintConfig:
+    """The context encoder's objective (Pathak et al. 2016): λ_rec · hole reconstruction + λ_adv · adversarial."""
+
+    rec: float = option(0.999, help="λ_rec: weight of the reconstruction loss over the hole (the paper: 0.999)", low=0.0)
+    adv: float = option(0.001, help="λ_adv: weight of the adversarial loss (the paper: 0.001; 0: L2 only, no D)", low=0.0)
+    distance: str = option("l2", help="reconstruction error: l2 (the paper) or l1", choices=("l1", "l2"))
+
+
+@dataclass
 class EvalConfig:
     """Evaluation during training (metric names from `gankit list`)."""
 
@@ -301,11 +351,15 @@ TASKS: dict[str, TaskSchema] = {
     "tvae": TaskSchema({"train": TVAETrainConfig, "tvae": TVAEConfig}, "tvae", "TVAE: tabular VAE (Xu et al. 2019)"),
     "molgan": TaskSchema({"train": MolGANTrainConfig, "molgan": MolGANConfig}, "molgan",
                          "MolGAN: molecular graphs, WGAN-GP and a reward network (De Cao & Kipf 2018)"),
+    "superres": TaskSchema({"train": PairTrainConfig, "sr": SRConfig}, "srresnet",
+                           "super-resolution: SRResNet, SRGAN (Ledig et al. 2017), ESRGAN (Wang et al. 2018)"),
+    "inpaint": TaskSchema({"train": PairTrainConfig, "inpaint": InpaintConfig}, "context-encoder",
+                          "inpainting: context encoder with a PatchGAN (Pathak et al. 2016)"),
 }
 
 #: the sections every task has besides ``train`` (whose schema is the task's: GANTrainConfig, VAETrainConfig)
 COMMON_SECTIONS: dict[str, type] = {"data": DataConfig, "eval": EvalConfig, "health": HealthConfig}
 
 __all__ = ["TaskConfig", "DataConfig", "TrainConfig", "GANTrainConfig", "VAETrainConfig", "CTGANTrainConfig", "TVAETrainConfig",
-           "CTGANConfig", "TVAEConfig", "MolGANTrainConfig", "MolGANConfig", "EvalConfig", "HealthConfig", "LossConfig", "AugmentConfig", "RegBase",
+           "CTGANConfig", "TVAEConfig", "MolGANTrainConfig", "MolGANConfig", "PairTrainConfig", "SRConfig", "InpaintConfig", "EvalConfig", "HealthConfig", "LossConfig", "AugmentConfig", "RegBase",
            "TrickBase", "VAEConfig", "TaskSchema", "TASKS", "COMMON_SECTIONS", "term_section"]

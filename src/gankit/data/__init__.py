@@ -21,6 +21,7 @@ from ..types import schema as schema_named
 from . import toy
 from .images import ImageData
 from .molecules import MolData, load_molecules
+from .photos import PhotoData, load_photos
 from .tables.data import TableData, load_table
 
 DATASETS: Registry[Callable[..., Any]] = Registry("datasets", callable, "a function (DataConfig, split) -> data")
@@ -43,6 +44,8 @@ class DataInfo:
             (:meth:`gankit.data.tables.TableData.table_info`); None for other data.
         graph: molecules: the vocabulary (atom types, bond types, max_atoms), the source and what was left out
             (:meth:`gankit.data.molecules.MolData.graph_info`); None for other data.
+        pairs: restoration pairs: the degradation (degrade, scale, kernel, blur, noise, mask), the input's shape and
+            the photos (:meth:`gankit.data.photos.PhotoData.pair_info`); None for other data.
     """
 
     schema: str
@@ -55,6 +58,7 @@ class DataInfo:
     extractor: str = ""
     table: dict[str, Any] | None = None
     graph: dict[str, Any] | None = None
+    pairs: dict[str, Any] | None = None
 
     @property
     def extractor_name(self) -> str:
@@ -86,6 +90,8 @@ def info_of(data: Any, name: str) -> DataInfo:
         return DataInfo("table", data.shape, name=data.name, table=data.table_info())
     if isinstance(data, MolData):
         return DataInfo("graph", data.shape, name=name, graph=data.graph_info())
+    if isinstance(data, PhotoData):
+        return DataInfo("pairs", data.shape, name=name, pairs=data.pair_info())
     return DataInfo("image", tuple(data.shape), data.num_classes, tuple(data.class_names), name=name, extractor=extractor)
 
 
@@ -194,4 +200,24 @@ _molecules.labelled = False  # type: ignore[attr-defined]
 DATASETS.register("molecules", _molecules, help="molecular graphs: data.path=FILE.smi|.csv of SMILES, or RDKit's bundled NCI set "
                                                 "(431 molecules of ≤ 9 heavy atoms of C, N, O, F)")
 
-__all__ = ["DATASETS", "DataInfo", "ImageData", "MolData", "TableData", "build_dataset", "info_of", "toy"]
+def _photos(cfg: Any, split: str) -> PhotoData:
+    return load_photos(cfg, split)
+
+
+def _check_photos(cfg: Any) -> None:
+    if cfg.degrade == "bicubic" and cfg.resolution % cfg.scale:
+        raise ConfigError(f"data.resolution: {cfg.resolution} is not a multiple of data.scale={cfg.scale}; the low-resolution patch "
+                          f"must have whole pixels (e.g. data.resolution={cfg.resolution - cfg.resolution % cfg.scale or cfg.scale * 8})")
+    if cfg.test_path and not cfg.path:
+        raise ConfigError("data.test_path: a test folder goes with a training folder; give data.path too")
+    if cfg.classes:
+        raise ConfigError("data.classes: photos have no classes; leave it empty")
+
+
+_photos.check_config = _check_photos  # type: ignore[attr-defined]
+_photos.schema = "pairs"  # type: ignore[attr-defined]
+_photos.labelled = False  # type: ignore[attr-defined]
+DATASETS.register("photos", _photos, help="restoration pairs cut from photos: scikit-image's and scikit-learn's sample photos "
+                                          "(8 train, 2 test), or data.path=FOLDER; degraded by data.degrade (bicubic / mask)")
+
+__all__ = ["DATASETS", "DataInfo", "ImageData", "MolData", "PhotoData", "TableData", "build_dataset", "info_of", "toy"]

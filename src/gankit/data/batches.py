@@ -18,6 +18,7 @@ import torch
 from ..types import Batch
 from .images import ImageData, to_float
 from .molecules import MolBatches, MolData
+from .photos import PairBatches, PhotoData
 from .tables.data import TableBatches, TableData
 from .toy import ToyMixture
 
@@ -174,4 +175,6 @@ def make_batches(data: Any, batch_size: int, device: torch.device, seed: int, sh
         return TableBatches(data, batch_size, device, seed, shard, frequency=data.frequency)
     if isinstance(data, MolData):
         return MolBatches(data, batch_size, device, seed, shard)
+    if isinstance(data, PhotoData):
+        return PairBatches(data, batch_size, device, seed, shard)
     return StreamBatches(data, batch_size, device, seed, shard)

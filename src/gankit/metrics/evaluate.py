@@ -176,10 +176,11 @@ METRICS.register("ppl", Metric(_ppl, {"ppl": False, "ppl_std": False}, ("generat
 METRICS.register("classes", Metric(_classes, {"class_kl": False, "classes": True}, ("probs",)), help="labelled images: classes found and KL to the data's class histogram")
 METRICS.register("memorization", Metric(_memorization, {"mem_ratio": True, "copy_fraction": False}, ("heldout",)), help="nearest-training-neighbour distances vs held-out reals")
 
-from . import molecule_scores, table_scores  # noqa: E402 - the table and molecule metrics register themselves here
+from . import molecule_scores, pair_scores, table_scores  # noqa: E402 - the table, molecule and restoration metrics register here
 
 table_scores.register(METRICS, Metric)
 molecule_scores.register(METRICS, Metric)
+pair_scores.register(METRICS, Metric)
 
 # --------------------------------------------------------------------------- reference features (cached)
 
@@ -296,6 +297,12 @@ def check_metrics(names: list[str], info: Any, extractor: Extractor | None = Non
         m = METRICS.get(name, "--metrics")
         if "points" in m.needs and (info.schema != "points" or not info.centers):
             raise ConfigError(f"--metrics: {name} needs points from a mixture with known modes; {info.name!r} is {info.schema} data")
+        if info.schema == "pairs" or "pairs" in m.needs:  # restored photos: their own scores and the feature-based ones
+            if info.schema != "pairs":
+                raise ConfigError(f"--metrics: {name} scores restored photos (superres, inpaint runs); {info.name!r} is {info.schema} data")
+            if m.needs and "pairs" not in m.needs:
+                raise ConfigError(f"--metrics: {name} does not apply to restored photos; use restoration, hole, fid, kid, pr, dc")
+            continue
         own = OWN_SCHEMAS & set(m.needs)  # metrics of one schema only (tables, molecules)
         if (own != ({info.schema} & OWN_SCHEMAS)) and name != "ppl":
             if info.schema in OWN_SCHEMAS:
@@ -324,6 +331,8 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
     check_metrics(metrics, info)
     if info.schema == "graph":
         return molecule_scores.evaluate_graphs(fake_samples, info, data_cfg, metrics, METRICS, seed=seed, reference_split=reference_split)
+    if info.schema == "pairs":
+        return pair_scores.evaluate_pairs(fake_samples, info, data_cfg, metrics, METRICS, Inputs, extractor=extractor, seed=seed)
     if info.schema == "table":
         return table_scores.evaluate_table(fake_samples, info, data_cfg, metrics, METRICS, n_real=n_real, seed=seed,
                                            reference_split=reference_split)

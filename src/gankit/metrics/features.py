@@ -6,6 +6,8 @@ result records exactly what measured it. Registered extractors:
 
 * ``identity`` — toy and tabular vectors as they are (flattened);
 * ``digits-cnn`` — a classifier trained on the bundled digits (features 128-d, 10 classes);
+* ``vgg19`` / ``vgg19-random`` — VGG19's relu5_4 averaged over positions (512-d), with ImageNet weights from a path or
+  with a fixed random initialization (:mod:`gankit.metrics.vgg`); they also give spatial maps for perceptual losses;
 * ``inception-v3-fid`` — the standard FID Inception network (pool3 2,048-d; class probabilities from the 1,008
   unbiased logits, as the Inception Score's reference code), weights from
   a user path or cache, verified by SHA-256.
@@ -38,6 +40,7 @@ class Extractor:
     resize: str = "none"
     batch_size: int = 256
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    network: nn.Module | None = None  # a feature network with ``maps(x, layer)`` (perceptual losses), when it has one
 
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor) -> dict[str, np.ndarray | None]:
@@ -93,6 +96,28 @@ def inception_v3_fid(device: str | torch.device = "cpu", weights: str | None = N
     return Extractor("inception-v3-fid", fn, inception.EXPECTED_SHA256,
                      "bilinear to 299×299 (align_corners=False), grey repeated to RGB", batch_size=64,
                      device=torch.device(device))
+
+
+@EXTRACTORS.register("vgg19", help="VGG19 relu5_4 pooled (512-d), ImageNet weights from a path (vgg19-dcbb9e9a.pth or .safetensors)")
+def vgg19(device: str | torch.device = "cpu", weights: str | None = None, **_: Any) -> Extractor:
+    from ..errors import ConfigError
+    from .vgg import load_vgg19
+
+    if not weights:
+        raise ConfigError("vgg19: needs ImageNet weights (torchvision's vgg19-dcbb9e9a.pth or a .safetensors) given as the weights path; "
+                          "offline, use vgg19-random")
+    net, sha = load_vgg19(weights, device=device)
+    return Extractor("vgg19", lambda x: (net(x), None), sha, "none (any size ≥ 16 px), grey repeated to RGB", 64,
+                     torch.device(device), net)
+
+
+@EXTRACTORS.register("vgg19-random", help="VGG19 relu5_4 pooled (512-d) with a fixed seeded random initialization (no weights file)")
+def vgg19_random(device: str | torch.device = "cpu", **_: Any) -> Extractor:
+    from .vgg import VGG19
+
+    net = VGG19(seed=0).to(device)
+    return Extractor("vgg19-random", lambda x: (net(x), None), module_sha256(net), "none (any size ≥ 16 px), grey repeated to RGB",
+                     64, torch.device(device), net)
 
 
 def module_sha256(module: nn.Module) -> str:

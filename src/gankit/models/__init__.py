@@ -17,7 +17,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ..registry import Registry
-from . import dcgan, mlp, molgan, progan, resnet, stylegan, tables, vae
+from . import dcgan, inpaint, mlp, molgan, progan, resnet, stylegan, superres, tables, vae
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,16 @@ MODELS.register("tvae", Family("tvae", {"encoder": tables.Encoder, "decoder": ta
 MODELS.register("molgan", Family("molgan", {"G": molgan.Generator, "D": molgan.Discriminator, "V": molgan.Discriminator}, molgan.Options,
                                  molgan.options, molgan.check_config, molgan.__name__),
                 help="MolGAN (De Cao & Kipf 2018): MLP G of bond and atom types, relational-GCN D and reward network (molecules)")
+
+MODELS.register("srresnet", Family("superres", {"G": superres.SRResNet, "D": superres.VGGDiscriminator, "G_pair": superres.SRResNetPair},
+                                   superres.SRResNetOptions, superres.srresnet_options, superres.check_config, superres.__name__),
+                help="SRResNet G (Ledig et al. 2017): residual blocks with BN, sub-pixel upsampling; SRGAN's VGG-style D")
+MODELS.register("rrdb", Family("superres", {"G": superres.RRDBNet, "D": superres.VGGDiscriminator, "G_pair": superres.RRDBPair},
+                               superres.RRDBOptions, superres.rrdb_options, superres.check_config, superres.__name__),
+                help="ESRGAN's RRDB G (Wang et al. 2018): residual-in-residual dense blocks, no BN; VGG-style D")
+MODELS.register("context-encoder", Family("inpaint", {"G": inpaint.ContextEncoder, "D": inpaint.PatchDiscriminator},
+                                          inpaint.ContextEncoderOptions, inpaint.options, inpaint.check_config, inpaint.__name__),
+                help="context encoder G (Pathak et al. 2016) with a channel-wise FC bottleneck; PatchGAN D (Isola et al. 2017)")
 
 
 def families_of(task: str) -> list[str]:

@@ -1,13 +1,15 @@
 """Tasks: one file per kind of model. A task owns its networks, its phases, the terms of each phase's loss and how
 it samples (the only place latents are drawn); the training loop (gankit.training.loop) runs any task the same way.
 
-=====  ==================================================================================================
-gan    a generator G(z, c) against a discriminator D(x, c): phases D (n_critic times) and G (the step)
-vae    a variational autoencoder: encoder q(z|x) and decoder p(x|z) trained together on the ELBO
-ctgan  CTGAN on tables: a conditional G against a packed WGAN-GP critic, training-by-sampling
-tvae   TVAE on tables: encoder and decoder on the same encoded rows
-molgan MolGAN on molecular graphs: G of bond and atom types against a relational-GCN critic, plus a reward network
-=====  ==================================================================================================
+========  ==================================================================================================
+gan       a generator G(z, c) against a discriminator D(x, c): phases D (n_critic times) and G (the step)
+vae       a variational autoencoder: encoder q(z|x) and decoder p(x|z) trained together on the ELBO
+ctgan     CTGAN on tables: a conditional G against a packed WGAN-GP critic, training-by-sampling
+tvae      TVAE on tables: encoder and decoder on the same encoded rows
+molgan    MolGAN on molecular graphs: G of bond and atom types against a relational-GCN critic, plus a reward network
+superres  super-resolution: SRResNet on a pixel loss, SRGAN / ESRGAN with a perceptual loss and a VGG-style D
+inpaint   inpainting: a context encoder against a PatchGAN, the known pixels copied back
+========  ==================================================================================================
 
 ``gankit list`` shows the registry; ``task.name`` in the config selects one (default ``gan``).
 """
@@ -25,12 +27,17 @@ from .ctgan import CTGANPipeline, CTGANTask  # noqa: E402
 from .tvae import TVAEPipeline, TVAETask  # noqa: E402
 from .tables import TablePipeline  # noqa: E402
 from .molgan import MolGANPipeline, MolGANTask  # noqa: E402
+from .pairs import PairPipeline  # noqa: E402
+from .superres import SuperResolutionPipeline, SuperResolutionTask  # noqa: E402
+from .inpaint import InpaintPipeline, InpaintTask  # noqa: E402
 
 TASKS.register("gan", GANTask, help="a generator against a discriminator (every GAN recipe)")
 TASKS.register("vae", VAETask, help="variational autoencoder (Kingma & Welling 2014): the ELBO, no discriminator")
 TASKS.register("ctgan", CTGANTask, help="CTGAN (Xu et al. 2019): conditional tabular GAN, WGAN-GP with PacGAN, training-by-sampling")
 TASKS.register("tvae", TVAETask, help="TVAE (Xu et al. 2019): a VAE on the same encoded tables")
 TASKS.register("molgan", MolGANTask, help="MolGAN (De Cao & Kipf 2018): molecular graphs, WGAN-GP plus a reward network")
+TASKS.register("superres", SuperResolutionTask, help="super-resolution: SRResNet, SRGAN (Ledig et al. 2017), ESRGAN (Wang et al. 2018)")
+TASKS.register("inpaint", InpaintTask, help="inpainting: context encoder (Pathak et al. 2016) against a PatchGAN")
 
 
 def pipeline_for(module, meta: dict) -> Pipeline:  # noqa: ANN001 - an exported network
@@ -45,4 +52,5 @@ def load_pipeline(path, device="cpu") -> Pipeline:  # noqa: ANN001 - str | Path,
 
 
 __all__ = ["TASKS", "Task", "Phase", "Clock", "Pipeline", "GANTask", "GANPipeline", "VAETask", "VAEPipeline", "CTGANTask", "CTGANPipeline",
-           "TVAETask", "TVAEPipeline", "TablePipeline", "MolGANTask", "MolGANPipeline", "pipeline_for", "load_pipeline"]
+           "TVAETask", "TVAEPipeline", "TablePipeline", "MolGANTask", "MolGANPipeline", "PairPipeline", "SuperResolutionTask",
+           "SuperResolutionPipeline", "InpaintTask", "InpaintPipeline", "pipeline_for", "load_pipeline"]

@@ -53,6 +53,8 @@ class Phase:
             the step).
         grad_stat: the log key of the trained networks' gradient norm.
         after: constraints applied after each optimizer step (WGAN weight clipping).
+        active: when given, the phase runs only at steps where ``active(step)`` is true (an adversarial phase that
+            waits for a pixel-loss pretraining, as ESRGAN's D).
     """
 
     name: str
@@ -65,6 +67,7 @@ class Phase:
     counter: str | None = None
     grad_stat: str = "grad_norm"
     after: Callable[[], None] | None = None
+    active: Callable[[int], bool] | None = None
 
 
 class Task:
@@ -114,6 +117,11 @@ class Task:
     def field(self, points: Tensor) -> Tensor | None:
         """A scalar per point of data space for toy pictures (a GAN's D, a VAE's ELBO); None: nothing to draw."""
         return None
+
+    def picture(self, latents: tuple, samples: Tensor) -> tuple[Tensor, int | None]:
+        """What a sample grid shows for ``samples`` of ``latents``: (images, per row or None for the grid's default);
+        the samples themselves unless a task shows more (restoration: input, output, target)."""
+        return samples, None
 
     def hooks(self, trainer: Any) -> list:
         """Hooks of the task's own that the loop runs after its phases (e.g. MolGAN's elite-sample loop); none by default."""

@@ -72,7 +72,8 @@ class LogHook(Hook):
 
 class SampleHook(Hook):
     """Samples from fixed latents with the averaged network, shown as the data's schema says: a scatter plot over the
-    true modes (points), a PNG grid (images; one row per class for conditional models), a CSV of 500 rows (tables) or
+    true modes (points), a PNG grid (images; one row per class for conditional models; restoration: input, output and
+    target of eight fixed test pairs), a CSV of 500 rows (tables) or
     RDKit drawings with a .smi of 64 molecules (graphs)."""
 
     def __init__(self, every: int, trainer: "Trainer") -> None:
@@ -83,6 +84,8 @@ class SampleHook(Hook):
             n, self.nrow = 1000, None
         elif trainer.schema.render == "table":
             n, self.nrow = 500, None
+        elif trainer.schema.render == "pairs":  # eight fixed test pairs: input, output, target
+            n, self.nrow = 8, 3
         elif k:
             n, self.nrow = k * max(1, 64 // k), k
         else:
@@ -103,7 +106,8 @@ class SampleHook(Hook):
         elif t.schema.render == "scatter":
             save_scatter(x, path, t.info.centers, title=f"{t.cfg.name or t.info.name} — step {t.step}", std=t.info.std)
         else:
-            save_grid(x, path, nrow=self.nrow)
+            images, nrow = t.task.picture(self.latents, x)
+            save_grid(images, path, nrow=nrow or self.nrow)
         t.log.write("samples", step=t.step, path=str(path.relative_to(t.run_dir)))
 
 

@@ -212,7 +212,7 @@ class Trainer:
         # 1. the phases (a GAN: n_critic D updates on fresh real batches, then one G update).
         stats: dict[str, torch.Tensor] = {}
         for phase in self.task.phases:
-            if self.step % phase.every:
+            if self.step % phase.every or (phase.active is not None and not phase.active(self.step)):
                 continue
             for _ in range(phase.repeat):
                 if phase.data == "fresh":
