@@ -203,4 +203,82 @@ def sample_molecules(pipe: Pipeline, n: int, out: str | Path | None = None, seed
     return table
 
 
-__all__ = ["train", "load", "generate", "save_samples", "sample_table", "sample_molecules", "resolve_config", "DataError"]
+def _image_files(inputs: Sequence[str | Path]) -> list[Path]:
+    """The image files named by ``inputs`` (files, or folders whose image files are taken, sorted); one-line errors."""
+    from .data.photos import _EXTENSIONS
+
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in _EXTENSIONS and not f.name.startswith("."))
+            if not found:
+                raise DataError(f"{p}: no image files ({', '.join(sorted(_EXTENSIONS))}) in this folder")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise DataError(f"{p}: no such file or folder; give image files or folders of them")
+    return files
+
+
+def _write_png(x: torch.Tensor, path: Path) -> None:
+    """One C×H×W image in [-1, 1] as an 8-bit PNG, written atomically."""
+    from PIL import Image
+
+    from .data.images import to_uint8
+
+    arr = to_uint8(x[None])[0].permute(1, 2, 0).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(tmp)
+    tmp.replace(path)
+
+
+def upscale(pipe: Pipeline | str | Path, inputs: Sequence[str | Path], out: str | Path, alpha: float | None = None,
+            tile: int = 0) -> list[Path]:
+    """Super-resolve image files (or folders of them) with a superres run; writes OUT/<name>.png for each, returns the paths.
+
+    ``alpha``: ESRGAN's network interpolation (0 the PSNR model, 1 the GAN; runs trained with sr.pretrain > 0). ``tile``:
+    process in overlapping tiles of that many input pixels (0: whole images). Every input is read before anything is written."""
+    from .data.images import to_float
+    from .data.photos import read_photo
+    from .tasks import SuperResolutionPipeline
+
+    pipe = load(pipe) if not isinstance(pipe, Pipeline) else pipe
+    if not isinstance(pipe, SuperResolutionPipeline):
+        raise ConfigError(f"upscale: {pipe.meta.get('task', 'this')} models do not upscale; give a superres run")
+    if tile < 0:
+        raise ConfigError(f"--tile: {tile} must be 0 (whole images) or a tile side in input pixels")
+    files = _image_files(inputs)
+    channels = pipe.meta["kwargs"]["img_channels"]
+    images = [to_float(read_photo(str(f), channels)) for f in files]
+    outs = [pipe(x[None], alpha=alpha, tile=tile)[0] for x in images]
+    paths = []
+    for f, y in zip(files, outs):
+        paths.append(Path(out) / f"{f.stem}.png")
+        _write_png(y, paths[-1])
+    return paths
+
+
+def inpaint(pipe: Pipeline | str | Path, image: str | Path, mask: str | Path, out: str | Path, overlap: int | None = None) -> Path:
+    """Fill the holes of an image file with an inpaint run: ``mask`` an image of the same size, white (≥ 128) where pixels
+    are missing; writes ``out`` (.png) with the known pixels unchanged. Larger images are done in overlapping windows."""
+    from .data.images import to_float
+    from .data.masks import load_mask
+    from .data.photos import read_photo
+    from .tasks import InpaintPipeline
+
+    pipe = load(pipe) if not isinstance(pipe, Pipeline) else pipe
+    if not isinstance(pipe, InpaintPipeline):
+        raise ConfigError(f"inpaint: {pipe.meta.get('task', 'this')} models do not inpaint; give an inpaint run")
+    if Path(out).suffix.lower() != ".png":
+        raise ConfigError(f"--out: {Path(out).name}: the completed image is written as FILE.png")
+    x = to_float(read_photo(str(image), pipe.meta["kwargs"]["img_channels"]))
+    m = torch.as_tensor(load_mask(str(mask), x.shape[1], x.shape[2]), dtype=torch.float32)
+    y = pipe(x[None], masks=m[None, None], overlap=overlap)[0]
+    _write_png(y, Path(out))
+    return Path(out)
+
+
+__all__ = ["train", "load", "generate", "save_samples", "sample_table", "sample_molecules", "upscale", "inpaint", "resolve_config", "DataError"]

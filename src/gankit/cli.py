@@ -57,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     pj.add_argument("--seed", type=int, default=0)
     pj.add_argument("--class", dest="label", type=int, help="class for a conditional generator (default 0)")
 
+    up = sub.add_parser("upscale", help="super-resolve image files with a superres run (SRResNet, SRGAN, ESRGAN)")
+    up.add_argument("run", metavar="RUN|GENERATOR_DIR")
+    up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them")
+    up.add_argument("--out", required=True, help="folder to write OUT/<name>.png into")
+    up.add_argument("--alpha", type=float, help="ESRGAN's network interpolation: 0 the PSNR model, 1 the GAN (default 1)")
+    up.add_argument("--tile", type=int, default=0, help="process overlapping tiles of this many input pixels (bounds memory; 0: whole)")
+
+    ip = sub.add_parser("inpaint", help="fill the holes of an image with an inpaint run")
+    ip.add_argument("run", metavar="RUN|GENERATOR_DIR")
+    ip.add_argument("image", metavar="IMAGE")
+    ip.add_argument("--mask", required=True, help="an image of the same size, white (>= 128) where pixels are missing")
+    ip.add_argument("--out", required=True, help="FILE.png to write")
+
     r = sub.add_parser("report", help="write RUN/report.html (self-contained: curves, samples, animation, ...)")
     r.add_argument("run", metavar="RUN")
     c = sub.add_parser("compare", help="one HTML page comparing runs: curves on the same axes, final samples")
@@ -182,6 +195,21 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     nrow = data.get("num_classes") if (G.c_dim and args.label is None) else None
     out = api.save_samples(x, out, nrow=nrow, centers=data.get("centers"))
     print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _cmd_upscale(args: argparse.Namespace) -> int:
+    from . import api
+
+    paths = api.upscale(args.run, args.inputs, args.out, alpha=args.alpha, tile=args.tile)
+    print(f"wrote {len(paths)} upscaled image(s) to {args.out}")
+    return 0
+
+
+def _cmd_inpaint(args: argparse.Namespace) -> int:
+    from . import api
+
+    print(f"wrote {api.inpaint(args.run, args.image, args.mask, args.out)}")
     return 0
 
 
@@ -358,7 +386,7 @@ def _cmd_difficulty(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"evaluate": _cmd_evaluate, "difficulty": _cmd_difficulty, "train": _cmd_train, "sample": _cmd_sample, "project": _cmd_project, "presets": _cmd_presets, "list": _cmd_list,
-            "report": _cmd_report, "compare": _cmd_compare}
+            "report": _cmd_report, "compare": _cmd_compare, "upscale": _cmd_upscale, "inpaint": _cmd_inpaint}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
