@@ -51,9 +51,21 @@ FAMILY = {
     "tvae": {**SMALL_TABLE, "task": {"name": "tvae"}, "model": {"name": "tvae", "z_dim": 4, "dims": [8]}},
     "molgan": {"data": {"name": "molecules", "max_atoms": 5}, "train": {"batch_size": 8, "steps": 2}, "task": {"name": "molgan"},
                "molgan": {"la": 0.5}, "model": {"name": "molgan", "z_dim": 4, "g_dims": [8], "d_conv": [8], "d_aggregate": 8, "d_dims": [8]}},
+    "srresnet": {"task": {"name": "superres"}, "train": {"batch_size": 4, "steps": 2},
+                 "data": {"name": "photos", "channels": 3, "resolution": 16, "degrade": "bicubic", "scale": 4},
+                 "sr": {"objective": "srgan", "pretrain": 0.0, "layer": "relu1_2"},
+                 "model": {"name": "srresnet", "channels": 4, "blocks": 1, "d_channels": 4, "d_fc": 8}},
+    "rrdb": {"task": {"name": "superres"}, "train": {"batch_size": 4, "steps": 2},
+             "data": {"name": "photos", "channels": 3, "resolution": 16, "degrade": "bicubic", "scale": 2},
+             "sr": {"objective": "esrgan", "pretrain": 0.0, "layer": "conv1_2"},
+             "model": {"name": "rrdb", "channels": 4, "growth": 2, "blocks": 1, "d_channels": 4, "d_fc": 8}},
+    "context-encoder": {"task": {"name": "inpaint"}, "train": {"batch_size": 4, "steps": 2},
+                        "data": {"name": "photos", "channels": 3, "resolution": 16, "degrade": "mask", "mask": "blocks"},
+                        "model": {"name": "context-encoder", "channels": 4, "d_channels": 4}},
 }
 #: task -> a family of it (its smallest run)
-TASK = {"gan": "mlp", "vae": "vae-mlp", "ctgan": "ctgan", "tvae": "tvae", "molgan": "molgan"}
+TASK = {"gan": "mlp", "vae": "vae-mlp", "ctgan": "ctgan", "tvae": "tvae", "molgan": "molgan", "superres": "srresnet",
+        "inpaint": "context-encoder"}
 #: term -> overrides that switch it on, over a family's smallest config
 TERM = {
     "gp": ("mlp", {"reg": {"gp": 10.0}}), "dragan": ("mlp", {"reg": {"dragan": 10.0}}), "r1": ("mlp", {"reg": {"r1": 1.0, "lazy": 2}}),
@@ -151,6 +163,12 @@ def test_family_builds_shapes_and_gradients_reach_every_parameter(family):
         m, t = info.shape
         assert e.shape[:3] == (n, m, m) and v.shape == (n, m, t)
         assert task.networks["D"](e.softmax(-1), v.softmax(-1)).shape == task.networks["V"](e.softmax(-1), v.softmax(-1)).shape == (n,)
+    elif fam.task in ("superres", "inpaint"):  # G(input[, mask]) -> N×C×R×R targets; D judges targets (one logit or patches)
+        batch = make_batches(build_dataset(cfg.data), n, CPU, 0).next()
+        G, D = task.networks["G"], task.networks["D"]
+        y = G(batch["input"]) if fam.task == "superres" else G(batch["input"], batch["mask"])
+        assert y.shape == batch["x"].shape == (n, *info.shape)
+        assert D(y).shape[0] == n
     else:
         mu, logvar = task.networks["encoder"](torch.zeros(n, *info.shape))
         assert mu.shape == logvar.shape == (n, cfg.model.z_dim)
@@ -187,6 +205,10 @@ def test_family_export_then_load_is_bitwise(family, tmp_path):
         m = info.shape[0]
         assert len(pipe(3, seed=1)) == 3 and pipe(3, seed=1) == pipe(3, seed=1)
         assert pipe.codes(3, seed=1).shape == (3, m + m * m) and torch.equal(pipe.codes(3, seed=1), pipe.codes(3, seed=1))
+        return
+    if info.schema == "pairs":  # restored test pairs, the same every call
+        out = pipe.eval_outputs(cfg.data, 3, 0)
+        assert out.shape == (3, *info.shape) and torch.equal(out, pipe.eval_outputs(cfg.data, 3, 0))
         return
     assert pipe(3, seed=1).shape == (3, *info.shape) and torch.equal(pipe(3, seed=1), pipe(3, seed=1))
 
@@ -235,6 +257,9 @@ def test_task_trains_exports_and_samples(task, tmp_path, no_report):
     pipe = gankit.load(tmp_path / "run")
     if t.info.schema == "graph":  # SMILES, None where invalid
         assert pipe.meta["task"] == task and len(pipe(5)) == 5 and all(s is None or isinstance(s, str) for s in pipe(5))
+        return
+    if t.info.schema == "pairs":
+        assert pipe.meta["task"] == task and pipe.eval_outputs(cfg.data, 5, 0).shape == (5, *t.info.shape)
         return
     shape = (5, len(t.info.table["schema"]["columns"])) if t.info.schema == "table" else (5, *t.info.shape)
     assert pipe.meta["task"] == task and pipe(5).shape == shape
@@ -338,6 +363,11 @@ def test_extractor_gives_features_with_provenance(name, tmp_path, monkeypatch):
             build_extractor(name)
         assert "\n" not in str(e.value) and "pt_inception" in str(e.value)
         return
+    if name == "vgg19":  # ImageNet weights from a user path only
+        with pytest.raises(ConfigError) as e:
+            build_extractor(name)
+        assert "\n" not in str(e.value) and "vgg19-dcbb9e9a.pth" in str(e.value)
+        return
     ext = build_extractor(name)
     x = torch.rand(5, 2) if name == "identity" else torch.rand(5, 1, 32, 32) * 2 - 1
     out = ext(x)
@@ -360,6 +390,8 @@ def test_metric_reports_exactly_its_declared_values(name):
         data_cfg = data_config({"name": "table", "table": "asia" if "simulated" in metric.needs else "iris", "rows": 300})
     elif "graph" in metric.needs:
         data_cfg = data_config({"name": "molecules", "split": "all"})
+    elif "pairs" in metric.needs:
+        data_cfg = data_config({"name": "photos", "channels": 3, "resolution": 16, "degrade": "mask", "mask": "blocks"})
     else:
         data_cfg = data_config({"name": "ring"} if points else {"name": "digits"})
     data = build_dataset(data_cfg)
@@ -372,6 +404,12 @@ def test_metric_reports_exactly_its_declared_values(name):
         fake = torch.cat([torch.from_numpy(data.nodes), torch.from_numpy(data.edges).flatten(1)], 1).float()
         m = data.vocab.max_atoms
         fake[::3, m + 1:m + m] = 3.0  # atom 0 triple-bonded to every other atom
+    elif "pairs" in metric.needs:  # the targets of the test pairs, a little noisy
+        from gankit.data.photos import eval_pairs
+
+        fake = (eval_pairs(data, 20, 0)["x"] + 0.05 * torch.randn(20, 3, 16, 16, generator=gen)).clamp(-1, 1)
+        data_cfg = data_config({"name": "photos", "channels": 3, "resolution": 16, "degrade": "mask", "mask": "blocks", "split": "test"})
+        info = info_of(build_dataset(data_cfg, "test"), "photos")
     elif points:  # draws of the ring itself, a few far off: every mode has high-quality samples, so every value is finite
         from gankit.data.toy import ring
 

@@ -216,13 +216,11 @@ class PairBatches:
         self.gen = torch.Generator().manual_seed(seed)
 
     def next(self) -> Batch:
+        # every rank draws the whole global batch (cheap: crops and a resize) and keeps its slice, so that a run on
+        # several processes sees exactly the batches of a single-process run
+        batch = self.data.spec.make(to_float(self.data.crop(self.batch_size, self.gen, True)), self.gen)
         n = self.batch_size // self.world
-        for _ in range(self.rank):  # each rank its own slice of the same global draw: skip the earlier ranks' draws
-            self.data.spec.make(to_float(self.data.crop(n, self.gen, True)), self.gen)
-        batch = self.data.spec.make(to_float(self.data.crop(n, self.gen, True)), self.gen)
-        for _ in range(self.world - self.rank - 1):
-            self.data.spec.make(to_float(self.data.crop(n, self.gen, True)), self.gen)
-        return Batch({k: v.to(self.device) for k, v in batch.items()})
+        return Batch({k: v[self.rank * n:(self.rank + 1) * n].to(self.device) for k, v in batch.items()})
 
     def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
         """n target patches (CPU, [-1, 1]) from a separate generator: the training stream is not advanced."""

@@ -13,6 +13,8 @@ srgan      w_perceptual · content + w_pixel · pixel + 10⁻³ · −log D(G(x_
 esrgan     1 · content + 10⁻² · L1 + 5·10⁻³ · relativistic average G loss (Wang et al. 2018)        relativistic average
 =========  ======================================================================================  =========================
 
+Per step G is updated on a fresh batch, then D on the same batch (BasicSR's order).
+
 * **Content (perceptual) loss**: the distance of VGG19 feature maps (:func:`gankit.metrics.vgg.perceptual_distance`)
   at ``sr.layer``: SRGAN's φ5,4 after activation (``relu5_4``) with squared error; ESRGAN's before activation
   (``conv5_4``) with L1. ``sr.perceptual`` names the feature extractor (any registered one that gives maps):
@@ -90,7 +92,8 @@ class SuperResolutionTask(PairTask):
         sc = cfg.sr
         self.settings = resolved(sc)
         self.adversarial = sc.objective != "pixel"
-        self.networks, self.kwargs = build_networks(cfg.model, info)
+        # a relativistic critic's output bias cancels in C(x_r) − E C(x_f): it is left out rather than never trained
+        self.networks, self.kwargs = build_networks(cfg.model, info, adjust={"D": {"out_bias": sc.objective != "esrgan"}})
         if not self.adversarial:
             del self.networks["D"]
         self.pretrain_steps = round(sc.pretrain * cfg.train.steps) if self.adversarial else 0
@@ -116,11 +119,11 @@ class SuperResolutionTask(PairTask):
         self.device = device
         if self.feature_net is not None:
             self.feature_net = self.feature_net.to(device)
-        self.phases = []
+        # G first on a fresh batch, then D on the same batch (BasicSR's order), D only after the pretraining
+        self.phases = [Phase("G", "G", ("G",), self.g_phase, grad_stat="g_grad_norm")]
         if self.adversarial:
-            self.phases.append(Phase("D", "D", ("D",), self.d_phase, counter="d_updates", grad_stat="d_grad_norm",
+            self.phases.append(Phase("D", "D", ("D",), self.d_phase, data="last", counter="d_updates", grad_stat="d_grad_norm",
                                      active=lambda step: step >= self.pretrain_steps))
-        self.phases.append(Phase("G", "G", ("G",), self.g_phase, data="last" if self.adversarial else "fresh", grad_stat="g_grad_norm"))
 
     def hooks(self, trainer: Any) -> list:
         return [_KeepPSNRModel(self)] if self.pretrain_steps else []
