@@ -301,7 +301,7 @@ def sr_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sr") / "run"
     api.train("esrgan", out=out, overrides=["train.steps=4", "train.progress=false", "eval.metrics=[restoration]", "eval.n=8",
                                             "data.resolution=32", "model.blocks=1", "model.channels=8", "model.growth=4",
-                                            "sr.layer=conv1_2", "health.monitor=false", "train.sample_every=2"])
+                                            "sr.layer=conv1_2", "sr.pretrain=2", "health.monitor=false", "train.sample_every=2"])
     return out
 
 
@@ -321,6 +321,21 @@ def test_esrgan_run_keeps_its_psnr_model_and_interpolates(sr_run):
         torch.testing.assert_close(y0, pipe.module.psnr.eval()(lr).clamp(-1, 1))
     assert torch.equal(pipe(lr), y1) and not torch.equal(yh, y0)
     assert (sr_run / "samples" / "step0000002.png").is_file()
+
+
+def test_evaluate_a_superres_run(sr_run, capsys):
+    from gankit.cli import main
+
+    capsys.readouterr()
+    assert main(["evaluate", str(sr_run), "--metrics", "restoration", "--n", "8", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["border_crop"] == 4 and out["n_fake"] == 8 and 0 < out["ssim_y"] <= 1
+    # the same 8 test pairs (eval.n = 8, seed 0) as the training's final evaluation, by the exported model: the same score
+    trained = [e for e in map(json.loads, (sr_run / "metrics.jsonl").read_text().splitlines()) if e["event"] == "eval" and "source" not in e]
+    assert trained[-1]["step"] == 4 and out["psnr_y"] == pytest.approx(trained[-1]["psnr_y"], abs=1e-6)
+    assert main(["evaluate", str(sr_run), "--metrics", "hole", "--n", "8"]) == 2
+    assert "no holes" in capsys.readouterr().err
+    assert main(["evaluate", str(sr_run), "--metrics", "modes", "--n", "8"]) == 2
 
 
 def test_upscale_and_inpaint_verbs(sr_run, tmp_path, capsys):
@@ -348,6 +363,31 @@ def test_upscale_and_inpaint_verbs(sr_run, tmp_path, capsys):
     assert done.shape == img.shape and np.array_equal(done[hole == 0], img[hole == 0])  # known pixels bitwise
     assert main(["inpaint", str(sr_run), str(tmp_path / "photo.png"), "--mask", str(tmp_path / "mask.png"), "--out", str(tmp_path / "x.png")]) == 2
     assert main(["upscale", str(ip), str(tmp_path / "photo.png"), "--out", str(tmp_path / "y")]) == 2
+    capsys.readouterr()
+    assert main(["sample", str(sr_run), "--n", "4", "--out", str(tmp_path / "s.png")]) == 2
+    assert "use gankit upscale" in capsys.readouterr().err
+
+
+def test_superres_resume_across_the_pretraining_is_bitwise(tmp_path, no_report):
+    """6 ESRGAN steps straight == 3, then --resume to 6, with D starting at step 2 and again at 4 (bitwise weights)."""
+    from safetensors.torch import load_file
+
+    from gankit import api
+    from gankit.cli import main
+
+    base = ["train.progress=false", "eval.metrics=[]", "data.resolution=16", "model.blocks=1", "model.channels=4", "model.growth=2",
+            "model.d_channels=4", "model.d_fc=8", "sr.layer=conv1_1", "health.monitor=false", "train.checkpoint_every=3",
+            "train.batch_size=4", "train.precision=fp32", "train.sample_every=100"]
+    for pretrain in (2, 4):
+        a, b = tmp_path / f"straight{pretrain}", tmp_path / f"split{pretrain}"
+        api.train("esrgan", out=a, overrides=[*base, f"sr.pretrain={pretrain}", "train.steps=6"])
+        with pytest.raises(ConfigError, match="leave none"):
+            api.train("esrgan", out=tmp_path / "x", overrides=[*base, f"sr.pretrain={pretrain}", "train.steps=2"])
+        api.train("esrgan", out=b, overrides=[*base, f"sr.pretrain={pretrain}", "train.steps=5" if pretrain == 4 else "train.steps=3"])
+        assert main(["train", "--resume", str(b), "train.steps=6"]) == 0
+        for name in ("G", "D", "G_psnr"):
+            wa, wb = load_file(a / "checkpoints" / "6" / f"{name}.safetensors"), load_file(b / "checkpoints" / "6" / f"{name}.safetensors")
+            assert all(torch.equal(wa[k], wb[k]) for k in wa), (pretrain, name)
 
 
 @pytest.mark.slow

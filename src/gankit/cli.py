@@ -148,7 +148,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     from . import sampling
     from .errors import ConfigError
-    from .tasks import MolGANPipeline, TablePipeline
+    from .tasks import MolGANPipeline, PairPipeline, TablePipeline
 
     if not 0.0 <= args.truncation <= 2.0:
         raise ConfigError(f"--truncation: {args.truncation} is outside 0..2; 1 is off, 0.5-0.7 is the usual trade of variety for quality")
@@ -158,6 +158,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.style_mixing and out.suffix != ".png":
         raise ConfigError(f"--out: {out.name}: a style-mixing grid is written as FILE.png")
     G = api.load(args.run)
+    if isinstance(G, PairPipeline):
+        verb = "upscale RUN INPUT... --out DIR" if G.meta.get("task") == "superres" else "inpaint RUN IMAGE --mask MASK --out FILE.png"
+        raise ConfigError(f"sample: a {G.meta.get('task')} model restores images rather than sampling; use gankit {verb}")
     if isinstance(G, MolGANPipeline):
         if args.condition or args.label is not None or args.interpolate or args.style_mixing or args.truncation != 1.0:
             raise ConfigError("sample: a molecule model takes --n, --seed and --out only")

@@ -224,8 +224,8 @@ class SRConfig:
     perceptual: str = option("vgg19-random", help="the feature extractor of the content loss: vgg19 (ImageNet weights from sr.weights) or "
                                                   "vgg19-random (offline: a fixed random VGG19)", registry="extractors")
     weights: str | None = option(None, help="vgg19: the ImageNet weights file (torchvision's vgg19-dcbb9e9a.pth, or a .safetensors)")
-    pretrain: float = option(0.5, help="srgan / esrgan: fraction of train.steps on the pixel loss alone before D starts (both papers "
-                                       "start from the PSNR model); its result is kept for network interpolation", low=0.0, high=0.99)
+    pretrain: int = option(0, help="srgan / esrgan: steps on the pixel loss alone before D starts (both papers start from the PSNR "
+                                   "model); its result is kept for network interpolation (gankit upscale --alpha); 0: none", low=0)
 
 
 @dataclass

@@ -109,6 +109,9 @@ CURVE_NOTES = {
              "penalty per pack, cond_ce G's cross-entropy on the conditioned column; rows count as images in img_s.",
     "tvae": "loss = tvae.loss_factor · recon + kl, per row (recon: Gaussian on α and cross-entropy on one-hot parts); rows "
             "count as images in img_s.",
+    "superres": "psnr is G's training-batch PSNR in dB on RGB ([-1, 1] range, no crop; the evaluation's psnr_y is the papers' Y-channel "
+                "value with a border crop); pixel, content and adv are G's loss terms, loss_d D's (from the end of sr.pretrain on).",
+    "inpaint": "rec is the squared (or absolute) error over the hole; adv G's adversarial term, loss_d D's.",
 }
 
 
@@ -310,6 +313,12 @@ def write_report(run_dir: str | Path) -> Path:
         sections += _image_sections(run)
     if "columns" in panels:
         sections.append(_columns_section(run))
+    if "pairs" in panels:
+        sections.insert(1, H.section("pairs", "how to read the restoration samples", H.note(
+            "Each row of a sample picture is one fixed held-out test patch: the input (upsampled by pixel repetition for "
+            "super-resolution; the holed patch for inpainting), the model's output, and the original. The same patches "
+            "at every step, so the pictures show training progress on data the model never saw; the evaluation "
+            "section scores many more of them (gankit evaluate RUN --metrics restoration,hole,fid).")))
     if "molecules" in panels:
         from .molecules import molecules_body
 

@@ -21,7 +21,7 @@ Per step G is updated on a fresh batch, then D on the same batch (BasicSR's orde
   ``vgg19`` with ImageNet weights from ``sr.weights`` (the papers), ``vgg19-random`` (offline: a fixed random VGG19).
 * **Relativistic average D** (ESRGAN eq. 1-2, after Jolicoeur-Martineau 2018): D_Ra(a, b) = σ(C(a) − E_b C(b));
   L_D = −E log D_Ra(x_r, x_f) − E log(1 − D_Ra(x_f, x_r)), and L_G the same with real and fake swapped.
-* **Pixel-loss pretraining** (``sr.pretrain``, a fraction of ``train.steps``): both papers start the GAN from the
+* **Pixel-loss pretraining** (``sr.pretrain`` steps): both papers start the GAN from the
   PSNR-oriented network. During it G trains on the pixel loss alone and D waits; at its end a frozen copy of G is
   kept as ``G_psnr`` and exported beside the GAN, so that ESRGAN's **network interpolation**
   θ = (1 − α)·θ_PSNR + α·θ_GAN (``gankit upscale --alpha A``) picks a point between them after training.
@@ -96,7 +96,10 @@ class SuperResolutionTask(PairTask):
         self.networks, self.kwargs = build_networks(cfg.model, info, adjust={"D": {"out_bias": sc.objective != "esrgan"}})
         if not self.adversarial:
             del self.networks["D"]
-        self.pretrain_steps = round(sc.pretrain * cfg.train.steps) if self.adversarial else 0
+        self.pretrain_steps = sc.pretrain if self.adversarial else 0
+        if self.pretrain_steps >= cfg.train.steps:
+            raise ConfigError(f"sr.pretrain: {sc.pretrain} steps of pixel loss leave none of train.steps={cfg.train.steps} for the GAN; "
+                              "lower sr.pretrain or raise train.steps")
         if self.pretrain_steps:
             self.networks["G_psnr"] = copy.deepcopy(self.networks["G"]).requires_grad_(False).eval()
             self.kwargs["G_psnr"] = self.kwargs["G"]
