@@ -105,8 +105,6 @@ def sr_rows(steps: int, lpips_weights: str | None) -> list[dict]:
 
 
 def inpaint_rows(steps: int, n: int = 256) -> list[dict]:
-    import torch
-
     from gankit import api
     from gankit.data import build_dataset
     from gankit.data.photos import eval_pairs

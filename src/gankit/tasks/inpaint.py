@@ -21,11 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..models import build_networks
 from ..models.tiling import tiled_fixed
 from ..types import Batch
 from .base import Clock, Phase
-from .pairs import PairPipeline, PairTask
+from .pairs import PairPipeline, PairTask, standard_d_loss
 
 Tensor = torch.Tensor
 Stats = dict[str, Tensor]
@@ -48,22 +47,12 @@ class InpaintTask(PairTask):
     """Context encoder G and PatchGAN D (see the module doc)."""
 
     name = "inpaint"
-    guarded = ("d_real", "d_fake")
     shown = {"rec": "rec", "loss_d": "D"}
 
     def __init__(self, cfg: Any, info: Any, shard: tuple[int, int] = (0, 1)) -> None:
         super().__init__(cfg, info, shard)
-        self.networks, self.kwargs = build_networks(cfg.model, info)
         self.adversarial = cfg.inpaint.adv > 0
-        if not self.adversarial:
-            del self.networks["D"]
-
-    def param_groups(self) -> dict[str, tuple[list[nn.Parameter], float]]:
-        tc = self.cfg.train
-        groups = {"G": (list(self.networks["G"].parameters()), tc.lr_g)}
-        if self.adversarial:
-            groups["D"] = (list(self.networks["D"].parameters()), tc.lr_d)
-        return groups
+        self.build()
 
     def bind(self, optimizers: dict[str, torch.optim.Optimizer], device: torch.device) -> None:
         self.device = device
@@ -80,9 +69,7 @@ class InpaintTask(PairTask):
         D = self.networks["D"]
         with torch.no_grad():
             fake = self._fill(batch)
-        d_real, d_fake = D(batch["x"]).float(), D(fake).float()
-        loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-        return loss, {"loss_d": loss.detach(), "d_real": d_real.mean().detach(), "d_fake": d_fake.mean().detach()}
+        return standard_d_loss(D(batch["x"]).float(), D(fake).float())
 
     def g_phase(self, batch: Batch, clock: Clock) -> tuple[Tensor, Stats]:
         ic = self.cfg.inpaint

@@ -15,16 +15,39 @@ from torch import nn
 
 from ..data import build_dataset
 from ..data.photos import eval_pairs
+from ..models import build_networks
 from .base import Pipeline, Task
 
 Tensor = torch.Tensor
 
 
+def standard_d_loss(d_real: Tensor, d_fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """The standard GAN loss of D from its logits (any shape): −log σ(D(x)) − log(1 − σ(D(G))), means; and its statistics."""
+    loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    return loss, {"loss_d": loss.detach(), "d_real": d_real.mean().detach(), "d_fake": d_fake.mean().detach()}
+
+
 class PairTask(Task):
-    """Base of the tasks whose data are (input, target) pairs (schema ``pairs``)."""
+    """Base of the tasks whose data are (input, target) pairs (schema ``pairs``): a G from inputs to targets and, when
+    ``adversarial``, a D on targets."""
 
     ema = {"G_ema": "G"}
     sampler = "G_ema"
+    guarded = ("d_real", "d_fake")
+    adversarial = True
+
+    def build(self, adjust: dict[str, dict] | None = None) -> None:
+        """The family's networks for this data (without D when the task is not adversarial)."""
+        self.networks, self.kwargs = build_networks(self.cfg.model, self.info, adjust)
+        if not self.adversarial:
+            del self.networks["D"]
+
+    def param_groups(self) -> dict[str, tuple[list[nn.Parameter], float]]:
+        tc = self.cfg.train
+        groups = {"G": (list(self.networks["G"].parameters()), tc.lr_g)}
+        if self.adversarial:
+            groups["D"] = (list(self.networks["D"].parameters()), tc.lr_d)
+        return groups
 
     def restore(self, net: nn.Module, inputs: Tensor, masks: Tensor | None) -> Tensor:
         """The network's output for a chunk of inputs on the device, clamped to [-1, 1] (float32)."""
@@ -62,4 +85,4 @@ class PairPipeline(Pipeline):
         return self(pairs["input"], masks=pairs.get("mask"))
 
 
-__all__ = ["PairTask", "PairPipeline"]
+__all__ = ["PairTask", "PairPipeline", "standard_d_loss"]

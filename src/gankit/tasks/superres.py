@@ -38,11 +38,11 @@ from torch import nn
 from ..errors import ConfigError
 from ..metrics.features import build_extractor
 from ..metrics.vgg import perceptual_distance
-from ..models import MODELS, build_networks
+from ..models import MODELS
 from ..models.tiling import tiled
 from ..types import Batch
 from .base import Clock, Phase
-from .pairs import PairPipeline, PairTask
+from .pairs import PairPipeline, PairTask, standard_d_loss
 
 Tensor = torch.Tensor
 Stats = dict[str, Tensor]
@@ -84,7 +84,6 @@ class SuperResolutionTask(PairTask):
     """G: low-resolution -> high-resolution, with an optional adversary (see the module doc)."""
 
     name = "superres"
-    guarded = ("d_real", "d_fake")
     shown = {"psnr": "PSNR", "loss_g": "G"}
 
     def __init__(self, cfg: Any, info: Any, shard: tuple[int, int] = (0, 1)) -> None:
@@ -93,9 +92,7 @@ class SuperResolutionTask(PairTask):
         self.settings = resolved(sc)
         self.adversarial = sc.objective != "pixel"
         # a relativistic critic's output bias cancels in C(x_r) − E C(x_f): it is left out rather than never trained
-        self.networks, self.kwargs = build_networks(cfg.model, info, adjust={"D": {"out_bias": sc.objective != "esrgan"}})
-        if not self.adversarial:
-            del self.networks["D"]
+        self.build(adjust={"D": {"out_bias": sc.objective != "esrgan"}})
         self.pretrain_steps = sc.pretrain if self.adversarial else 0
         if self.pretrain_steps >= cfg.train.steps:
             raise ConfigError(f"sr.pretrain: {sc.pretrain} steps of pixel loss leave none of train.steps={cfg.train.steps} for the GAN; "
@@ -110,13 +107,6 @@ class SuperResolutionTask(PairTask):
             if ext.network is None or not hasattr(ext.network, "maps"):
                 raise ConfigError(f"sr.perceptual: extractor {sc.perceptual!r} gives no feature maps; use vgg19 or vgg19-random")
             self.feature_net, self.feature_name, self.feature_sha = ext.network, ext.name, ext.weights_sha256
-
-    def param_groups(self) -> dict[str, tuple[list[nn.Parameter], float]]:
-        tc = self.cfg.train
-        groups = {"G": (list(self.networks["G"].parameters()), tc.lr_g)}
-        if self.adversarial:
-            groups["D"] = (list(self.networks["D"].parameters()), tc.lr_d)
-        return groups
 
     def bind(self, optimizers: dict[str, torch.optim.Optimizer], device: torch.device) -> None:
         self.device = device
@@ -138,10 +128,9 @@ class SuperResolutionTask(PairTask):
         with torch.no_grad():
             fake = self.networks["G"](batch["input"])
         d_real, d_fake = D(batch["x"]).float(), D(fake).float()
-        if self.cfg.sr.objective == "esrgan":
-            loss, _ = relativistic_losses(d_real, d_fake)
-        else:
-            loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        if self.cfg.sr.objective != "esrgan":
+            return standard_d_loss(d_real, d_fake)
+        loss, _ = relativistic_losses(d_real, d_fake)
         return loss, {"loss_d": loss.detach(), "d_real": d_real.mean().detach(), "d_fake": d_fake.mean().detach()}
 
     def g_phase(self, batch: Batch, clock: Clock) -> tuple[Tensor, Stats]:
