@@ -224,7 +224,7 @@ class SuperResolutionPipeline(PairPipeline):
             raise ConfigError("upscale: give images as an N×C×H×W tensor in [-1, 1]")
         net = self.network(alpha).eval()
         device = next(net.parameters()).device
-        scale = int(self.meta.get("scale", self.module.scale if hasattr(self.module, "scale") else self.module.gan.scale))
+        scale = int(self.module.scale)  # a G and a G_pair both carry it
         fn = lambda x: net(x.to(device)).float().clamp(-1, 1).cpu()  # noqa: E731
         out = [tiled(fn, inputs[i:i + batch], scale, tile) if tile else fn(inputs[i:i + batch]) for i in range(0, len(inputs), batch)]
         return torch.cat(out)
