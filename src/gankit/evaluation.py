@@ -22,7 +22,7 @@ from .io.rundir import MetricsLog
 from .metrics.evaluate import check_metrics, evaluate_samples, load_stats, real_samples
 from .metrics.features import build_extractor
 from .sampling import is_style_based
-from .tasks import MolGANPipeline, PairPipeline, TablePipeline, load_pipeline
+from .tasks import MolGANPipeline, PairPipeline, TablePipeline, TranslationPipeline, load_pipeline
 from .types import schema
 from .version import __version__
 
@@ -74,7 +74,7 @@ def evaluate_run(run_dir: str | Path, metrics: list[str], n: int, *, seed: int =
         result.update(run_ppl(pipe.module, info, n, seed, ppl_distance, ppl_weights, ppl_space))
         metrics = [m for m in metrics if m != "ppl"]
     if metrics:
-        if isinstance(pipe, PairPipeline):  # restored test pairs, in the order the metric rebuilds their targets
+        if isinstance(pipe, (PairPipeline, TranslationPipeline)):  # fixed test items, in the order the metric rebuilds them
             fake = pipe.eval_outputs(cfg.data, n, seed)
         elif isinstance(pipe, (TablePipeline, MolGANPipeline)):
             fake = pipe.codes(n, seed=seed + 1)

@@ -385,7 +385,15 @@ def _check_pairs(cfg: Config, traits: frozenset[str]) -> None:
                               "relu1_1 … relu5_4 (after)")
 
 
-TASK_CHECKS = {"gan": _check_gan, "vae": _check_vae, "ctgan": _check_table_task, "tvae": _check_table_task, "molgan": _check_molgan, "superres": _check_pairs,
+def _check_translation(cfg: Config, traits: frozenset[str]) -> None:
+    """pix2pix, cyclegan and stargan translate images between domains (the task checks the data's kind)."""
+    if "domains" not in traits:
+        example = {"pix2pix": "edges2digits", "cyclegan": "digits2color", "stargan": "digits-attrs"}[cfg.task.name]
+        raise ConfigError(f"task.name: {cfg.task.name} translates images between domains; {cfg.data.name!r} is not translation data "
+                          f"(use data.name={example}, or data.name=translation data.path=FOLDER)")
+
+
+TASK_CHECKS = {"pix2pix": _check_translation, "cyclegan": _check_translation, "stargan": _check_translation, "gan": _check_gan, "vae": _check_vae, "ctgan": _check_table_task, "tvae": _check_table_task, "molgan": _check_molgan, "superres": _check_pairs,
                "inpaint": _check_pairs}
 
 

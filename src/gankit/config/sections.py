@@ -17,7 +17,7 @@ from ..fields import extend, option
 class TaskConfig:
     """What kind of model the run trains (gankit list: tasks)."""
 
-    name: str = option("gan", help="the task: gan, ctgan (tables), molgan (molecules), superres, inpaint (photos), or a baseline of another generative family (vae, tvae)")
+    name: str = option("gan", help="the task: gan, ctgan (tables), molgan (molecules), superres, inpaint (photos), pix2pix, cyclegan, stargan (translation), or a baseline of another generative family (vae, tvae)")
 
 
 @dataclass
@@ -59,6 +59,15 @@ class DataConfig:
     mask: str = option("center", help="photos, mask: the holes: center (Pathak et al. 2016), blocks (random rectangles) or free-form "
                                       "(DeepFill v2 strokes)", choices=("center", "blocks", "free-form"))
     test_path: str | None = option(None, help="photos: a folder of test photos (e.g. Set5); without it every 10th file of data.path is held out")
+    layout: str = option("auto", help="translation: the folder layout of data.path: unaligned (CycleGAN trainA/ trainB/ testA/ testB/), "
+                                      "aligned (pix2pix A|B side by side in train/ test/), parallel (A/train, B/train matched by name), "
+                                      "domains (StarGAN train/<domain>/), celeba (list_attr_celeba.txt + images/); auto: guessed",
+                         choices=("auto", "unaligned", "aligned", "parallel", "domains", "celeba"))
+    direction: str = option("AtoB", help="translation, paired: which side is the input (AtoB, or BtoA as pix2pix's --direction)",
+                            choices=("AtoB", "BtoA"))
+    attrs: list[str] = option(help="translation, celeba: the attributes to translate (StarGAN: Black_Hair,Blond_Hair,Brown_Hair,Male,Young)",
+                              factory=list)
+    flip: bool = option(False, help="translation: mirror training images left-right at random (the papers' augmentation)")
     cond_frequency: str = option("log", help="table: CTGAN's training-by-sampling draws categories by log frequency (log) or as often as "
                                              "they occur (empirical)", choices=("log", "empirical"))
 
@@ -238,6 +247,49 @@ class InpaintConfig:
 
 
 @dataclass
+class TranslationTrainConfig(TrainConfig):
+    """The translation tasks' schedule: Adam (β 0.5, 0.999) at 2·10⁻⁴ (pix2pix, CycleGAN; StarGAN 10⁻⁴), linear decay to 0
+    over the second half (CycleGAN: 100 + 100 epochs). The papers train on single images; offline presets use batches."""
+
+    batch_size: int = option(16, help="images per update (pix2pix, CycleGAN: 1; StarGAN: 16)", low=1, high=65536)
+    n_critic: int = option(1, help="D updates per G update (StarGAN: 5)", low=1, high=100)
+    lr_g: float = option(2e-4, help="G learning rate (pix2pix, CycleGAN 2e-4; StarGAN 1e-4)", low=0.0, high=10.0)
+    lr_d: float = option(2e-4, help="D learning rate (pix2pix, CycleGAN 2e-4; StarGAN 1e-4)", low=0.0, high=10.0)
+    lr_decay: str = option("linear", help="learning-rate schedule: none, or linear decay to 0 from lr_decay_start·steps to the end",
+                           choices=("none", "linear"))
+
+
+@dataclass
+class Pix2PixConfig:
+    """pix2pix's objective (Isola et al. 2017): w_adv · cGAN + λ_L1 · L1."""
+
+    l1: float = option(100.0, help="λ_L1: weight of the L1 distance to the target (the paper: 100; 0: the cGAN-alone ablation)", low=0.0)
+    adv: float = option(1.0, help="weight of the adversarial term (0: the L1-alone ablation, no D)", low=0.0)
+    conditional: bool = option(True, help="D judges (input, image) pairs (cGAN); false: the image alone (the paper's unconditional GAN)")
+    loss: str = option("vanilla", help="adversarial loss: vanilla (the paper) or lsgan", choices=("vanilla", "lsgan"))
+
+
+@dataclass
+class CycleGANConfig:
+    """CycleGAN's objective (Zhu et al. 2017): w_adv · LSGAN + λ · cycle + λ·λ_id · identity."""
+
+    cycle: float = option(10.0, help="λ: weight of the cycle-consistency L1 (the paper: 10; 0 with identity 0: the GAN-alone ablation)", low=0.0)
+    identity: float = option(0.5, help="λ_id: identity-loss weight as a fraction of λ (the reference code: 0.5; 0: off)", low=0.0)
+    adv: float = option(1.0, help="weight of the adversarial terms (0: the cycle-alone ablation, no D)", low=0.0)
+    loss: str = option("lsgan", help="adversarial loss: lsgan (the paper) or vanilla", choices=("vanilla", "lsgan"))
+    pool: int = option(50, help="size of each D's history of generated images (the paper: 50; 0: no history)", low=0, high=100000)
+
+
+@dataclass
+class StarGANConfig:
+    """StarGAN's objective (Choi et al. 2018): WGAN-GP + λ_cls · domain classification + λ_rec · reconstruction."""
+
+    cls: float = option(1.0, help="λ_cls: weight of the domain-classification terms (the paper: 1)", low=0.0)
+    rec: float = option(10.0, help="λ_rec: weight of the reconstruction L1 (the paper: 10)", low=0.0)
+    gp: float = option(10.0, help="λ_gp: weight of the gradient penalty (the paper: 10)", low=0.0)
+
+
+@dataclass
 class EvalConfig:
     """Evaluation during training (metric names from `gankit list`)."""
 
@@ -355,11 +407,18 @@ TASKS: dict[str, TaskSchema] = {
                            "super-resolution: SRResNet, SRGAN (Ledig et al. 2017), ESRGAN (Wang et al. 2018)"),
     "inpaint": TaskSchema({"train": PairTrainConfig, "inpaint": InpaintConfig}, "context-encoder",
                           "inpainting: context encoder with a PatchGAN (Pathak et al. 2016)"),
+    "pix2pix": TaskSchema({"train": TranslationTrainConfig, "pix2pix": Pix2PixConfig}, "unet",
+                          "paired translation: U-Net G, conditional PatchGAN D (Isola et al. 2017)"),
+    "cyclegan": TaskSchema({"train": TranslationTrainConfig, "cyclegan": CycleGANConfig}, "cyclegan",
+                           "unpaired translation: two ResNet Gs, two PatchGANs, cycle consistency (Zhu et al. 2017)"),
+    "stargan": TaskSchema({"train": TranslationTrainConfig, "stargan": StarGANConfig}, "stargan",
+                          "multi-domain translation: one conditional G, D with a domain head, WGAN-GP (Choi et al. 2018)"),
 }
 
 #: the sections every task has besides ``train`` (whose schema is the task's: GANTrainConfig, VAETrainConfig)
 COMMON_SECTIONS: dict[str, type] = {"data": DataConfig, "eval": EvalConfig, "health": HealthConfig}
 
 __all__ = ["TaskConfig", "DataConfig", "TrainConfig", "GANTrainConfig", "VAETrainConfig", "CTGANTrainConfig", "TVAETrainConfig",
-           "CTGANConfig", "TVAEConfig", "MolGANTrainConfig", "MolGANConfig", "PairTrainConfig", "SRConfig", "InpaintConfig", "EvalConfig", "HealthConfig", "LossConfig", "AugmentConfig", "RegBase",
+           "CTGANConfig", "TVAEConfig", "MolGANTrainConfig", "MolGANConfig", "PairTrainConfig", "SRConfig", "InpaintConfig",
+           "TranslationTrainConfig", "Pix2PixConfig", "CycleGANConfig", "StarGANConfig", "EvalConfig", "HealthConfig", "LossConfig", "AugmentConfig", "RegBase",
            "TrickBase", "VAEConfig", "TaskSchema", "TASKS", "COMMON_SECTIONS", "term_section"]

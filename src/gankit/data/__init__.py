@@ -21,6 +21,7 @@ from ..types import schema as schema_named
 from . import toy
 from .images import ImageData
 from .molecules import MolData, load_molecules
+from .domains import OFFLINE, DomainData, from_layout, offline
 from .photos import PhotoData, load_photos
 from .tables.data import TableData, load_table
 
@@ -46,6 +47,8 @@ class DataInfo:
             (:meth:`gankit.data.molecules.MolData.graph_info`); None for other data.
         pairs: restoration pairs: the degradation (degrade, scale, kernel, blur, noise, mask), the input's shape and
             the photos (:meth:`gankit.data.photos.PhotoData.pair_info`); None for other data.
+        domains: translation data: kind (paired, unpaired, domains), domain names, channels, attributes, c_dim,
+            content classes (:meth:`gankit.data.domains.DomainData.domain_info`); None for other data.
     """
 
     schema: str
@@ -59,6 +62,7 @@ class DataInfo:
     table: dict[str, Any] | None = None
     graph: dict[str, Any] | None = None
     pairs: dict[str, Any] | None = None
+    domains: dict[str, Any] | None = None
 
     @property
     def extractor_name(self) -> str:
@@ -92,6 +96,8 @@ def info_of(data: Any, name: str) -> DataInfo:
         return DataInfo("graph", data.shape, name=name, graph=data.graph_info())
     if isinstance(data, PhotoData):
         return DataInfo("pairs", data.shape, name=name, pairs=data.pair_info())
+    if isinstance(data, DomainData):
+        return DataInfo("domains", data.shape, name=name, domains=data.domain_info())
     return DataInfo("image", tuple(data.shape), data.num_classes, tuple(data.class_names), name=name, extractor=extractor)
 
 
@@ -220,4 +226,46 @@ _photos.labelled = False  # type: ignore[attr-defined]
 DATASETS.register("photos", _photos, help="restoration pairs cut from photos: scikit-image's and scikit-learn's sample photos "
                                           "(8 train, 2 test), or data.path=FOLDER; degraded by data.degrade (bicubic / mask)")
 
-__all__ = ["DATASETS", "DataInfo", "ImageData", "MolData", "PhotoData", "TableData", "build_dataset", "info_of", "toy"]
+def _check_domains_common(cfg: Any) -> None:
+    if cfg.classes:
+        raise ConfigError("data.classes: translation data has domains, not classes; leave it empty")
+
+
+def _offline_domains(name: str) -> Callable[..., Any]:
+    def build(cfg: Any, split: str) -> DomainData:
+        data = offline(name, split, cfg.resolution, cfg.channels)
+        return DomainData(data.kind, data.a, data.b, data.label_a, data.label_b, data.attrs, data.attributes, data.names,
+                          data.source, cfg.flip, data.classes) if cfg.flip else data
+
+    build.check_config = _check_domains_common  # type: ignore[attr-defined]
+    build.schema = "domains"  # type: ignore[attr-defined]
+    build.labelled = False  # type: ignore[attr-defined]
+    return build
+
+
+DATASETS.register("edges2digits", _offline_domains("edges2digits"),
+                  help="translation, paired: Canny edges -> the bundled digits (pix2pix's edges -> photo, offline)")
+DATASETS.register("digits2color", _offline_domains("digits2color"),
+                  help="translation, unpaired: plain digits <-> colour digits on photo textures (CycleGAN, offline)")
+DATASETS.register("digits-attrs", _offline_domains("digits-attrs"),
+                  help="translation, multi-domain: digits with colour x stroke thickness x background attributes (StarGAN, offline)")
+
+
+def _translation(cfg: Any, split: str) -> DomainData:
+    return from_layout(cfg, split)
+
+
+def _check_translation(cfg: Any) -> None:
+    _check_domains_common(cfg)
+    if not cfg.path:
+        raise ConfigError("data.path: translation data needs a folder (trainA/ trainB/ testA/ testB/, an aligned train/ test/, "
+                          "A/ and B/, train/<domain>/, or CelebA's list_attr_celeba.txt with images/)")
+
+
+_translation.check_config = _check_translation  # type: ignore[attr-defined]
+_translation.schema = "domains"  # type: ignore[attr-defined]
+_translation.labelled = False  # type: ignore[attr-defined]
+DATASETS.register("translation", _translation, help="translation folders: data.path in the CycleGAN, pix2pix (aligned or parallel), "
+                                                    "StarGAN folder-per-domain or CelebA layout (data.layout)")
+
+__all__ = ["DATASETS", "DataInfo", "DomainData", "ImageData", "MolData", "PhotoData", "TableData", "build_dataset", "info_of", "toy"]

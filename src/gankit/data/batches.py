@@ -18,6 +18,7 @@ import torch
 from ..types import Batch
 from .images import ImageData, to_float
 from .molecules import MolBatches, MolData
+from .domains import DomainBatches, DomainData
 from .photos import PairBatches, PhotoData
 from .tables.data import TableBatches, TableData
 from .toy import ToyMixture
@@ -177,4 +178,6 @@ def make_batches(data: Any, batch_size: int, device: torch.device, seed: int, sh
         return MolBatches(data, batch_size, device, seed, shard)
     if isinstance(data, PhotoData):
         return PairBatches(data, batch_size, device, seed, shard)
+    if isinstance(data, DomainData):
+        return DomainBatches(data, batch_size, device, seed, shard)
     return StreamBatches(data, batch_size, device, seed, shard)

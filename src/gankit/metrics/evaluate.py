@@ -176,11 +176,12 @@ METRICS.register("ppl", Metric(_ppl, {"ppl": False, "ppl_std": False}, ("generat
 METRICS.register("classes", Metric(_classes, {"class_kl": False, "classes": True}, ("probs",)), help="labelled images: classes found and KL to the data's class histogram")
 METRICS.register("memorization", Metric(_memorization, {"mem_ratio": True, "copy_fraction": False}, ("heldout",)), help="nearest-training-neighbour distances vs held-out reals")
 
-from . import molecule_scores, pair_scores, table_scores  # noqa: E402 - the table, molecule and restoration metrics register here
+from . import molecule_scores, pair_scores, table_scores, translation  # noqa: E402 - the table, molecule, restoration and translation metrics register here
 
 table_scores.register(METRICS, Metric)
 molecule_scores.register(METRICS, Metric)
 pair_scores.register(METRICS, Metric)
+translation.register(METRICS, Metric)
 
 # --------------------------------------------------------------------------- reference features (cached)
 
@@ -297,6 +298,12 @@ def check_metrics(names: list[str], info: Any, extractor: Extractor | None = Non
         m = METRICS.get(name, "--metrics")
         if "points" in m.needs and (info.schema != "points" or not info.centers):
             raise ConfigError(f"--metrics: {name} needs points from a mixture with known modes; {info.name!r} is {info.schema} data")
+        if info.schema == "domains" or "domains" in m.needs:  # translated images: their own score only
+            if info.schema != "domains":
+                raise ConfigError(f"--metrics: {name} scores translation runs (pix2pix, cyclegan, stargan); {info.name!r} is {info.schema} data")
+            if name != "translation":
+                raise ConfigError(f"--metrics: {name} does not apply to translation runs; use translation")
+            continue
         if info.schema == "pairs" or "pairs" in m.needs:  # restored photos: their own scores and the feature-based ones
             if info.schema != "pairs":
                 raise ConfigError(f"--metrics: {name} scores restored photos (superres, inpaint runs); {info.name!r} is {info.schema} data")
@@ -331,6 +338,8 @@ def evaluate_samples(fake_samples: torch.Tensor, info: Any, data_cfg: Any, metri
     check_metrics(metrics, info)
     if info.schema == "graph":
         return molecule_scores.evaluate_graphs(fake_samples, info, data_cfg, metrics, METRICS, seed=seed, reference_split=reference_split)
+    if info.schema == "domains":
+        return translation.evaluate_domains(fake_samples, info, data_cfg, metrics, seed=seed)
     if info.schema == "pairs":
         return pair_scores.evaluate_pairs(fake_samples, info, data_cfg, metrics, METRICS, Inputs, extractor=extractor, seed=seed)
     if info.schema == "table":

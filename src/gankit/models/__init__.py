@@ -17,7 +17,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ..registry import Registry
-from . import dcgan, inpaint, mlp, molgan, progan, resnet, stylegan, superres, tables, vae
+from . import dcgan, inpaint, mlp, molgan, progan, resnet, stylegan, superres, tables, translation, vae
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,21 @@ MODELS.register("rrdb", Family("superres", {"G": superres.RRDBNet, "D": superres
 MODELS.register("context-encoder", Family("inpaint", {"G": inpaint.ContextEncoder, "D": inpaint.PatchDiscriminator},
                                           inpaint.ContextEncoderOptions, inpaint.options, inpaint.check_config, inpaint.__name__),
                 help="context encoder G (Pathak et al. 2016) with a channel-wise FC bottleneck; PatchGAN D (Isola et al. 2017)")
+
+MODELS.register("unet", Family("pix2pix", {"G": translation.UNetGenerator, "D": translation.PatchDiscriminator}, translation.UNetOptions,
+                               translation.unet_options, translation.check_config, translation.__name__),
+                help="pix2pix (Isola et al. 2017): U-Net G with skips and dropout, conditional 70×70-style PatchGAN D")
+MODELS.register("cyclegan", Family("cyclegan", {"G_AB": translation.ResnetGenerator, "G_BA": translation.ResnetGenerator,
+                                                "D_A": translation.PatchDiscriminator, "D_B": translation.PatchDiscriminator,
+                                                "pool_A": translation.ImagePool, "pool_B": translation.ImagePool,
+                                                "G_pair": translation.CycleGANPair},
+                                   translation.CycleGANOptions, translation.cyclegan_options, translation.check_config, translation.__name__,
+                                   sampler="G_AB"),
+                help="CycleGAN (Zhu et al. 2017): two ResNet Gs (6/9 blocks), two instance-norm PatchGANs, 50-image pools")
+MODELS.register("stargan", Family("stargan", {"G": translation.StarGANGenerator, "D": translation.StarGANDiscriminator,
+                                              "G_pair": translation.StarGANPair},
+                                  translation.StarGANOptions, translation.stargan_options, translation.check_config, translation.__name__),
+                help="StarGAN (Choi et al. 2018): G conditioned on a domain vector, D with real/fake and domain heads")
 
 
 def families_of(task: str) -> list[str]:

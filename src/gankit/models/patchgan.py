@@ -5,7 +5,10 @@ Layers (k = 4, LeakyReLU 0.2): C64 (stride 2, no norm), then ``layers − 1`` mo
 (capped at 8× ``channels``), one stride-1 conv, and a stride-1 conv to one channel: an N×1×h×w map of logits, one per
 patch. Its receptive field is :func:`receptive_field`: 16, 34, 70, 142, 286 pixels for 1–5 layers; the paper's
 "70×70 PatchGAN" is ``layers=3`` at 256². :func:`layers_for` picks the depth whose field is closest to the same
-fraction (70/256) of a smaller image. Norm: ``batch`` (pix2pix), ``instance`` (CycleGAN) or ``none``.
+fraction (70/256) of a smaller image. Norm: ``batch`` (pix2pix), ``instance`` (CycleGAN; affine=False) or ``none``.
+The intermediate convs carry biases unless the norm is ``batch`` (as the reference: instance norm has no affine
+shift, so the convs keep theirs): 2,764,737 parameters at ``layers=3`` with instance norm and 3 input channels
+(CycleGAN's D), 2,768,705 with batch norm and 6 (pix2pix's conditional D).
 """
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ class PatchDiscriminator(nn.Module):
         for i in range(1, layers + 1):
             c_out = channels * min(2 ** i, 8)
             stride = 2 if i < layers else 1
-            seq += [nn.Conv2d(c, c_out, 4, stride, 1, bias=norm == "none"), make_norm(c_out), nn.LeakyReLU(0.2)]
+            seq += [nn.Conv2d(c, c_out, 4, stride, 1, bias=norm != "batch"), make_norm(c_out), nn.LeakyReLU(0.2)]
             c = c_out
         seq += [nn.Conv2d(c, 1, 4, 1, 1)]
         self.net = nn.Sequential(*seq)

@@ -9,6 +9,9 @@ tvae      TVAE on tables: encoder and decoder on the same encoded rows
 molgan    MolGAN on molecular graphs: G of bond and atom types against a relational-GCN critic, plus a reward network
 superres  super-resolution: SRResNet on a pixel loss, SRGAN / ESRGAN with a perceptual loss and a VGG-style D
 inpaint   inpainting: a context encoder against a PatchGAN, the known pixels copied back
+pix2pix   paired translation: a U-Net G against a conditional PatchGAN, plus L1
+cyclegan  unpaired translation: two generators, two PatchGANs, cycle consistency and an image history
+stargan   multi-domain translation: one G conditioned on a domain vector, D with a domain head, WGAN-GP
 ========  ==================================================================================================
 
 ``gankit list`` shows the registry; ``task.name`` in the config selects one (default ``gan``).
@@ -30,6 +33,7 @@ from .molgan import MolGANPipeline, MolGANTask  # noqa: E402
 from .pairs import PairPipeline  # noqa: E402
 from .superres import SuperResolutionPipeline, SuperResolutionTask  # noqa: E402
 from .inpaint import InpaintPipeline, InpaintTask  # noqa: E402
+from .translation import CycleGANPipeline, CycleGANTask, Pix2PixPipeline, Pix2PixTask, StarGANPipeline, StarGANTask, TranslationPipeline  # noqa: E402
 
 TASKS.register("gan", GANTask, help="a generator against a discriminator (every GAN recipe)")
 TASKS.register("vae", VAETask, help="variational autoencoder (Kingma & Welling 2014): the ELBO, no discriminator")
@@ -38,6 +42,9 @@ TASKS.register("tvae", TVAETask, help="TVAE (Xu et al. 2019): a VAE on the same 
 TASKS.register("molgan", MolGANTask, help="MolGAN (De Cao & Kipf 2018): molecular graphs, WGAN-GP plus a reward network")
 TASKS.register("superres", SuperResolutionTask, help="super-resolution: SRResNet, SRGAN (Ledig et al. 2017), ESRGAN (Wang et al. 2018)")
 TASKS.register("inpaint", InpaintTask, help="inpainting: context encoder (Pathak et al. 2016) against a PatchGAN")
+TASKS.register("pix2pix", Pix2PixTask, help="paired image-to-image translation (Isola et al. 2017): U-Net G, conditional PatchGAN, L1")
+TASKS.register("cyclegan", CycleGANTask, help="unpaired translation (Zhu et al. 2017): two Gs, two PatchGANs, cycle and identity losses")
+TASKS.register("stargan", StarGANTask, help="multi-domain translation (Choi et al. 2018): one conditional G, D with a domain head, WGAN-GP")
 
 
 def pipeline_for(module, meta: dict) -> Pipeline:  # noqa: ANN001 - an exported network
@@ -53,4 +60,5 @@ def load_pipeline(path, device="cpu") -> Pipeline:  # noqa: ANN001 - str | Path,
 
 __all__ = ["TASKS", "Task", "Phase", "Clock", "Pipeline", "GANTask", "GANPipeline", "VAETask", "VAEPipeline", "CTGANTask", "CTGANPipeline",
            "TVAETask", "TVAEPipeline", "TablePipeline", "MolGANTask", "MolGANPipeline", "PairPipeline", "SuperResolutionTask",
-           "SuperResolutionPipeline", "InpaintTask", "InpaintPipeline", "pipeline_for", "load_pipeline"]
+           "SuperResolutionPipeline", "InpaintTask", "InpaintPipeline", "Pix2PixTask", "Pix2PixPipeline", "CycleGANTask",
+           "CycleGANPipeline", "StarGANTask", "StarGANPipeline", "TranslationPipeline", "pipeline_for", "load_pipeline"]

@@ -114,6 +114,11 @@ class Task:
         """Samples in data space (CPU, float32) of ``latents`` with the averaged network, in chunks."""
         raise NotImplementedError
 
+    def scored(self, latents: tuple, batch: int = 512) -> Any:
+        """What the evaluation scores for ``latents``: the samples themselves unless a task's metric needs more
+        (translation: every direction and the reconstructions, as a dict)."""
+        return self.decode(latents, batch)
+
     def field(self, points: Tensor) -> Tensor | None:
         """A scalar per point of data space for toy pictures (a GAN's D, a VAE's ELBO); None: nothing to draw."""
         return None

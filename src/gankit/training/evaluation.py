@@ -40,7 +40,7 @@ class EvalHook(Hook):
 
     def fire(self, t: "Trainer") -> None:
         ec = t.cfg.eval
-        fake = t.sample(self.latents)
+        fake = t.task.scored(self.latents)
         result = evaluate_samples(fake, t.info, t.cfg.data, self.metrics, extractor=self.extractor(t), n_real=ec.n, seed=ec.seed)
         t.log.write("eval", step=t.step, **result)
         value = result.get(self.best_key)
