@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--mask", required=True, help="an image of the same size, white (>= 128) where pixels are missing")
     ip.add_argument("--out", required=True, help="FILE.png to write")
 
+    tp = sub.add_parser("translate", help="translate image files with a pix2pix, cyclegan or stargan run")
+    tp.add_argument("run", metavar="RUN|GENERATOR_DIR")
+    tp.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of them (resized to the model's resolution)")
+    tp.add_argument("--out", required=True, help="folder to write OUT/<name>.png into")
+    tp.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which way (default AtoB)")
+    tp.add_argument("--to", nargs="+", metavar="ATTR=VALUE", help="stargan: target attributes (the others keep the input's own)")
+
     r = sub.add_parser("report", help="write RUN/report.html (self-contained: curves, samples, animation, ...)")
     r.add_argument("run", metavar="RUN")
     c = sub.add_parser("compare", help="one HTML page comparing runs: curves on the same axes, final samples")
@@ -139,8 +146,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"  open:      {run}/report.html   (samples, curves, evaluations, health; works offline)")
     print(f"  samples:   {run}/samples/   (latest: the highest step)")
     print(f"  metrics:   {run}/metrics.jsonl")
-    print(f"  model:     {run}/generator/  (gankit sample {run} --n 64 --out samples.png)")
+    task = summary.get("task", "gan")
+    print(f"  model:     {run}/generator/  ({USE.get(task, 'gankit sample {run} --n 64 --out samples.png').format(run=run)})")
     return 0
+
+
+#: how a trained model of each task is used, for the hints the CLI prints
+USE = {"superres": "gankit upscale {run} INPUT... --out DIR", "inpaint": "gankit inpaint {run} IMAGE --mask MASK --out FILE.png",
+       "pix2pix": "gankit translate {run} INPUT... --out DIR", "cyclegan": "gankit translate {run} INPUT... --out DIR --direction AtoB|BtoA",
+       "stargan": "gankit translate {run} INPUT... --out DIR --to ATTR=VALUE..."}
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -148,7 +162,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     from . import sampling
     from .errors import ConfigError
-    from .tasks import MolGANPipeline, PairPipeline, TablePipeline
+    from .tasks import MolGANPipeline, PairPipeline, TablePipeline, TranslationPipeline
 
     if not 0.0 <= args.truncation <= 2.0:
         raise ConfigError(f"--truncation: {args.truncation} is outside 0..2; 1 is off, 0.5-0.7 is the usual trade of variety for quality")
@@ -158,9 +172,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.style_mixing and out.suffix != ".png":
         raise ConfigError(f"--out: {out.name}: a style-mixing grid is written as FILE.png")
     G = api.load(args.run)
-    if isinstance(G, PairPipeline):
-        verb = "upscale RUN INPUT... --out DIR" if G.meta.get("task") == "superres" else "inpaint RUN IMAGE --mask MASK --out FILE.png"
-        raise ConfigError(f"sample: a {G.meta.get('task')} model restores images rather than sampling; use gankit {verb}")
+    if isinstance(G, (PairPipeline, TranslationPipeline)):
+        verb = USE[G.meta.get("task", "")].format(run="RUN")
+        raise ConfigError(f"sample: a {G.meta.get('task')} model maps given images rather than sampling; use {verb}")
     if isinstance(G, MolGANPipeline):
         if args.condition or args.label is not None or args.interpolate or args.style_mixing or args.truncation != 1.0:
             raise ConfigError("sample: a molecule model takes --n, --seed and --out only")
@@ -206,6 +220,14 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
     paths = api.upscale(args.run, args.inputs, args.out, alpha=args.alpha, tile=args.tile)
     print(f"wrote {len(paths)} upscaled image(s) to {args.out}")
+    return 0
+
+
+def _cmd_translate(args: argparse.Namespace) -> int:
+    from . import api
+
+    paths = api.translate(args.run, args.inputs, args.out, direction=args.direction, to=args.to)
+    print(f"wrote {len(paths)} translated image(s) to {args.out}")
     return 0
 
 
@@ -389,7 +411,8 @@ def _cmd_difficulty(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"evaluate": _cmd_evaluate, "difficulty": _cmd_difficulty, "train": _cmd_train, "sample": _cmd_sample, "project": _cmd_project, "presets": _cmd_presets, "list": _cmd_list,
-            "report": _cmd_report, "compare": _cmd_compare, "upscale": _cmd_upscale, "inpaint": _cmd_inpaint}
+            "report": _cmd_report, "compare": _cmd_compare, "upscale": _cmd_upscale, "inpaint": _cmd_inpaint,
+            "translate": _cmd_translate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -62,10 +62,17 @@ FAMILY = {
     "context-encoder": {"task": {"name": "inpaint"}, "train": {"batch_size": 4, "steps": 2},
                         "data": {"name": "photos", "channels": 3, "resolution": 16, "degrade": "mask", "mask": "blocks"},
                         "model": {"name": "context-encoder", "channels": 4, "d_channels": 4}},
+    "unet": {"task": {"name": "pix2pix"}, "train": {"batch_size": 4, "steps": 2}, "data": {"name": "edges2digits", "resolution": 16},
+             "model": {"name": "unet", "channels": 4, "d_channels": 4}},
+    "cyclegan": {"task": {"name": "cyclegan"}, "train": {"batch_size": 4, "steps": 2},
+                 "data": {"name": "digits2color", "channels": 3, "resolution": 16}, "cyclegan": {"pool": 2},
+                 "model": {"name": "cyclegan", "channels": 4, "d_channels": 4, "blocks": 1}},
+    "stargan": {"task": {"name": "stargan"}, "train": {"batch_size": 4, "steps": 2, "n_critic": 1},
+                "data": {"name": "digits-attrs", "channels": 3, "resolution": 16}, "model": {"name": "stargan", "channels": 4, "blocks": 1}},
 }
 #: task -> a family of it (its smallest run)
 TASK = {"gan": "mlp", "vae": "vae-mlp", "ctgan": "ctgan", "tvae": "tvae", "molgan": "molgan", "superres": "srresnet",
-        "inpaint": "context-encoder"}
+        "inpaint": "context-encoder", "pix2pix": "unet", "cyclegan": "cyclegan", "stargan": "stargan"}
 #: term -> overrides that switch it on, over a family's smallest config
 TERM = {
     "gp": ("mlp", {"reg": {"gp": 10.0}}), "dragan": ("mlp", {"reg": {"dragan": 10.0}}), "r1": ("mlp", {"reg": {"r1": 1.0, "lazy": 2}}),
@@ -75,7 +82,7 @@ TERM = {
     "unroll": ("mlp", {"trick": {"unroll": 2}}), "topk": ("mlp", {"trick": {"topk": 0.5}}),
 }
 #: dataset -> (overrides, files to make): path datasets read tiny files written here
-PATH_DATASETS = {"mnist", "cifar10", "folder"}
+PATH_DATASETS = {"mnist", "cifar10", "folder", "translation"}
 
 
 def _merge(a: dict, b: dict) -> dict:
@@ -169,6 +176,19 @@ def test_family_builds_shapes_and_gradients_reach_every_parameter(family):
         y = G(batch["input"]) if fam.task == "superres" else G(batch["input"], batch["mask"])
         assert y.shape == batch["x"].shape == (n, *info.shape)
         assert D(y).shape[0] == n
+    elif fam.task in ("pix2pix", "cyclegan", "stargan"):  # translators: image (and domain vector) -> an image of the target domain
+        batch = make_batches(build_dataset(cfg.data), n, CPU, 0).next()
+        nets = task.networks
+        if fam.task == "pix2pix":
+            y = nets["G"](batch["input"])
+            assert y.shape == batch["x"].shape == (n, *info.shape) and nets["D"](torch.cat([batch["input"], y], 1)).shape[0] == n
+        elif fam.task == "cyclegan":
+            assert nets["G_AB"](batch["a"]).shape == batch["b"].shape and nets["G_BA"](batch["b"]).shape == batch["a"].shape
+            assert nets["D_A"](batch["a"]).shape[0] == nets["D_B"](batch["b"]).shape[0] == n
+        else:
+            y = nets["G"](batch["x"], batch["attrs"])
+            src, cls = nets["D"](y)
+            assert y.shape == batch["x"].shape and src.shape[0] == n and cls.shape == batch["attrs"].shape
     else:
         mu, logvar = task.networks["encoder"](torch.zeros(n, *info.shape))
         assert mu.shape == logvar.shape == (n, cfg.model.z_dim)
@@ -209,6 +229,10 @@ def test_family_export_then_load_is_bitwise(family, tmp_path):
     if info.schema == "pairs":  # restored test pairs, the same every call
         out = pipe.eval_outputs(cfg.data, 3, 0)
         assert out.shape == (3, *info.shape) and torch.equal(out, pipe.eval_outputs(cfg.data, 3, 0))
+        return
+    if info.schema == "domains":  # translations of fixed test items, the same every call
+        out, again = pipe.eval_outputs(cfg.data, 3, 0), pipe.eval_outputs(cfg.data, 3, 0)
+        assert out["ab"].shape == (3, *info.shape) and all(torch.equal(out[k], again[k]) for k in out)
         return
     assert pipe(3, seed=1).shape == (3, *info.shape) and torch.equal(pipe(3, seed=1), pipe(3, seed=1))
 
@@ -260,6 +284,9 @@ def test_task_trains_exports_and_samples(task, tmp_path, no_report):
         return
     if t.info.schema == "pairs":
         assert pipe.meta["task"] == task and pipe.eval_outputs(cfg.data, 5, 0).shape == (5, *t.info.shape)
+        return
+    if t.info.schema == "domains":
+        assert pipe.meta["task"] == task and pipe.eval_outputs(cfg.data, 5, 0)["ab"].shape == (5, *t.info.shape)
         return
     shape = (5, len(t.info.table["schema"]["columns"])) if t.info.schema == "table" else (5, *t.info.shape)
     assert pipe.meta["task"] == task and pipe(5).shape == shape
@@ -325,6 +352,12 @@ def _path_dataset(name: str, tmp_path: Path) -> dict:
         return {"name": "cifar10", "path": str(tmp_path / "cifar"), "resolution": 8, "channels": 3}
     from PIL import Image
 
+    if name == "translation":  # the CycleGAN layout
+        for sub in ("trainA", "trainB", "testA", "testB"):
+            (tmp_path / "cg" / sub).mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(np.full((12, 10, 3), 40 * i, np.uint8)).save(tmp_path / "cg" / sub / f"{i}.png")
+        return {"name": "translation", "path": str(tmp_path / "cg"), "resolution": 8, "channels": 3}
     for cls in ("a", "b"):
         (tmp_path / "imgs" / cls).mkdir(parents=True)
         for i in range(3):
@@ -347,6 +380,10 @@ def test_dataset_builds_a_schema_and_batches(name, tmp_path, one_line):
     info = info_of(data, name)
     assert info.schema == builder.schema and info.schema in SCHEMAS
     batch = make_batches(data, 2, CPU, 0).next()
+    if info.schema == "domains":  # translation: the kind decides the keys (input/x, a/b, x/attrs)
+        keys = {"paired": {"input", "x"}, "unpaired": {"a", "b"}, "domains": {"x", "attrs"}}[info.domains["kind"]]
+        assert set(batch.keys()) == keys and all(batch[k].shape[0] == 2 for k in keys)
+        return
     assert batch.x.shape == (2, *info.shape) and batch.x.dtype == torch.float32
     assert ("label" in batch) == bool(info.num_classes)
     if info.schema == "image":
@@ -392,6 +429,25 @@ def test_metric_reports_exactly_its_declared_values(name):
         data_cfg = data_config({"name": "molecules", "split": "all"})
     elif "pairs" in metric.needs:
         data_cfg = data_config({"name": "photos", "channels": 3, "resolution": 16, "degrade": "mask", "mask": "blocks"})
+    elif "domains" in metric.needs:  # each kind of translation data reports its part of the values; together, all of them
+        from gankit.data.domains import eval_items
+
+        reported: set[str] = set()
+        gen = torch.Generator().manual_seed(0)
+        noisy = lambda x: (x + 0.05 * torch.randn(x.shape, generator=gen)).clamp(-1, 1)  # noqa: E731
+        for data_name in ("edges2digits", "digits2color", "digits-attrs"):
+            data_cfg = data_config({"name": data_name, "channels": 3, "resolution": 16})
+            info = info_of(build_dataset(data_cfg), data_name)
+            items = eval_items(build_dataset(data_cfg, "test"), 24, 0)
+            fake = {"ab": noisy(items["b"] if "b" in items else items["a"]), "aba": noisy(items["a"])}
+            if "b" in items and data_name == "digits2color":
+                fake.update(ba=noisy(items["a"]), bab=noisy(items["b"]))
+            result = evaluate_samples(fake, info, data_cfg, [name])
+            scores = {k for k, v in result.items() if isinstance(v, float) and k != "seed"}
+            assert scores <= set(metric.values) and metric.primary in scores and all(math.isfinite(result[k]) for k in scores), data_name
+            reported |= scores
+        assert reported == set(metric.values)
+        return
     else:
         data_cfg = data_config({"name": "ring"} if points else {"name": "digits"})
     data = build_dataset(data_cfg)

@@ -16,11 +16,14 @@ Outputs arrive as a dict of the fixed test items' translations (:func:`gankit.da
 value           meaning
 ==============  ======================================================================================================
 domain_acc      fraction of A → B outputs the domain classifier puts in B (StarGAN: with every target attribute right)
-attr_acc        StarGAN: mean over attributes of the fraction classified as the target value (1 − classification error)
+attr_acc        StarGAN: mean over attributes of the fraction classified as the target value (1 − classification error);
+                ``acc_by_attribute`` gives each attribute's
 content_acc     fraction of A → B outputs whose content (digit) the target domain's content classifier reads as the
                 source image's (where labels exist)
 fid             FID between A → B outputs and real test images of the target domain, on the penultimate features of
-                the target domain's content classifier (or of the domain classifier without labels)
+                the domain classifier and the target domain's content classifier side by side (256-d; the domain
+                classifier's alone without labels), so that both style and content count; StarGAN: against a real
+                test image of each output's target attributes (:func:`matched_reference`)
 l1, psnr, ssim  paired data: against the ground truth (l1 in [-1, 1] units; PSNR / SSIM on the 8-bit images, all
                 channels)
 cycle_l1        CycleGAN: mean |F(G(a)) − a| and |G(F(b)) − b|; StarGAN: |G(G(x, c), c_own) − x| (reconstruction)
@@ -159,20 +162,40 @@ def _run(net: DomainCNN, x: Tensor, batch: int = 512) -> tuple[Tensor, Tensor]:
     return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
 
 
-def _side(out: Tensor, source_labels: Tensor | None, real_target: Tensor, target_is_b: bool, train: DomainData,
+def _features(nets: list[DomainCNN], x: Tensor) -> Tensor:
+    """The penultimate features of several classifiers side by side (N×128k, float64): FID's feature space."""
+    return torch.cat([_run(net, x)[0] for net in nets], 1).double()
+
+
+def _side(out: Tensor, source_labels: Tensor | None, real_target: Tensor, target_is_b: bool,
           nets: dict[str, tuple[DomainCNN, str]], suffix: str) -> dict[str, float]:
     """domain_acc, content_acc and fid of outputs translated into one domain of two-domain data."""
     dom, _ = nets["domain"]
     _, logits = _run(dom, out)
     res = {f"domain_acc{suffix}": float((logits.argmax(1) == int(target_is_b)).float().mean())}
     content = "content_b" if target_is_b else "content_a"
-    feat_net = dom
+    feature_nets = [dom]
     if content in nets:
-        feat_net = nets[content][0]
-        _, c_logits = _run(feat_net, out)
+        feature_nets.append(nets[content][0])
+        _, c_logits = _run(nets[content][0], out)
         res[f"content_acc{suffix}"] = float((c_logits.argmax(1) == source_labels).float().mean())
-    res[f"fid{suffix}"] = fid(_run(feat_net, real_target)[0].double().numpy(), _run(feat_net, out)[0].double().numpy())
+    res[f"fid{suffix}"] = fid(_features(feature_nets, real_target).numpy(), _features(feature_nets, out).numpy())
     return res
+
+
+def matched_reference(test: DomainData, targets: Tensor, seed: int = 0) -> Tensor:
+    """Real test images in the target domains (StarGAN's FID reference): for each target vector a random test image
+    with exactly those attributes (with replacement; a target no test image has is skipped). N'×C×R×R in [-1, 1]."""
+    gen = torch.Generator().manual_seed(30_011 + seed)
+    own = test.attrs
+    picks = []
+    for t in targets:
+        match = torch.nonzero((own == t).all(1)).flatten()
+        if len(match):
+            picks.append(int(match[int(torch.randint(len(match), (1,), generator=gen))]))
+    if len(picks) < 2:
+        raise ConfigError("translation: fewer than 2 test images have the target attributes; the test split is too small for FID")
+    return to_float(test.a[torch.tensor(picks)])
 
 
 def translation_scores(outputs: dict[str, Tensor], train: DomainData, test: DomainData, seed: int = 0) -> dict[str, Any]:
@@ -192,19 +215,20 @@ def translation_scores(outputs: dict[str, Tensor], train: DomainData, test: Doma
         got, want = decode_attrs(logits, train.attributes, logits=True), decode_attrs(items["target"], train.attributes)
         res["domain_acc"] = float((got == want).all(1).float().mean())
         res["attr_acc"] = float((got == want).float().mean())
-        for j, (name, _) in enumerate(train.attributes):
-            res[f"acc_{name}"] = float((got[:, j] == want[:, j]).float().mean())
-        feat_net = nets["content_a"][0] if "content_a" in nets else dom
+        res["acc_by_attribute"] = {name: float((got[:, j] == want[:, j]).float().mean()) for j, (name, _) in enumerate(train.attributes)}
+        feature_nets = [dom]
         if "content_a" in nets:
-            _, c = _run(feat_net, outputs["ab"])
+            feature_nets.append(nets["content_a"][0])
+            _, c = _run(nets["content_a"][0], outputs["ab"])
             res["content_acc"] = float((c.argmax(1) == items["label_a"]).float().mean())
-        res["fid"] = fid(_run(feat_net, items["a"])[0].double().numpy(), _run(feat_net, outputs["ab"])[0].double().numpy())
+        reference = matched_reference(test, items["target"], seed)
+        res["fid"] = fid(_features(feature_nets, reference).numpy(), _features(feature_nets, outputs["ab"]).numpy())
         if "aba" in outputs:
             res["cycle_l1"] = float((outputs["aba"] - items["a"]).abs().mean())
     else:
-        res.update(_side(outputs["ab"], items.get("label_a"), items["b"], True, train, nets, ""))
+        res.update(_side(outputs["ab"], items.get("label_a"), items["b"], True, nets, ""))
         if "ba" in outputs:
-            res.update(_side(outputs["ba"], items.get("label_b"), items["a"], False, train, nets, "_ba"))
+            res.update(_side(outputs["ba"], items.get("label_b"), items["a"], False, nets, "_ba"))
         if train.kind == "paired":
             truth = items["b"]
             res["l1"] = float((outputs["ab"] - truth).abs().mean())
@@ -253,4 +277,4 @@ def evaluate_domains(outputs: Any, info: Any, data_cfg: Any, metrics: list[str],
 
 
 __all__ = ["DomainCNN", "RECIPE", "VALUES", "attribute_loss", "classifier", "evaluate_domains", "identity_outputs", "register",
-           "train_classifier", "translation_scores"]
+           "matched_reference", "train_classifier", "translation_scores"]

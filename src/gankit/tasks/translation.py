@@ -449,7 +449,7 @@ class StarGANPipeline(TranslationPipeline):
         if not isinstance(target, dict) or not target:
             raise ConfigError("--to: give ATTR=VALUE for at least one attribute: " + self.describe())
         names = [n for n, _ in self.attributes]
-        choices = self.own_attributes(images)
+        choices = self.own_attributes(images).clone()
         for key, value in target.items():
             if key not in names:
                 raise ConfigError(f"--to: {key!r} is not an attribute of this model; it has {self.describe()}")

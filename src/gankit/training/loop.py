@@ -189,7 +189,7 @@ class Trainer:
         if self.dist.is_main:
             self.export()
         self.dist.close()
-        summary = {"step": self.step, **self.counters(), "images_seen": self.images_seen, "wall_s": round(self._wall_before, 2),
+        summary = {"step": self.step, "task": self.task.name, **self.counters(), "images_seen": self.images_seen, "wall_s": round(self._wall_before, 2),
                    "run_dir": str(self.run_dir), "rollbacks": self.guard.retries,
                    "health": self.health.summary() if self.health else {}, "early_stopped": self.should_stop,
                    "main_process": self.dist.is_main}
