@@ -366,6 +366,29 @@ def test_translate_verb_and_its_errors(runs, tmp_path, capsys):
     assert not any((tmp_path / f"x{i}").exists() for i in range(1, 6))  # nothing half-written
 
 
+def test_bad_folders_stop_training_with_one_line(tmp_path, capsys):
+    from gankit.cli import main
+
+    rng = np.random.default_rng(3)
+    for side, names in (("A", ["1.png", "2.png", "3.png"]), ("B", ["1.png", "2.png", "4.png"])):
+        for n in names:
+            _write(tmp_path / "par" / side / "train" / n, rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    (tmp_path / "dom" / "train" / "happy").mkdir(parents=True)
+    (tmp_path / "dom" / "train" / "sad").mkdir(parents=True)
+    (tmp_path / "dom" / "test" / "sad").mkdir(parents=True)
+    for d in ("train/happy", "train/sad", "test/sad"):
+        _write(tmp_path / "dom" / d / "0.png", rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    capsys.readouterr()
+    base = ["train.steps=1", "train.progress=false", "data.resolution=16", "data.channels=3"]
+    assert main(["train", "--preset", "pix2pix", "--out", str(tmp_path / "r1"), "data.name=translation",
+                 f"data.path={tmp_path / 'par'}", "data.layout=parallel", *base]) == 2
+    assert main(["train", "--preset", "stargan", "--out", str(tmp_path / "r2"), "data.name=translation",
+                 f"data.path={tmp_path / 'dom'}", *base]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "no match" in err[0] and "3.png" in err[0] and "happy" in err[1]
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+
+
 def test_pipelines_from_python_and_evaluate(runs):
     from gankit import api
     from gankit.evaluation import evaluate_run
@@ -401,14 +424,15 @@ def test_cyclegan_resume_is_bitwise(tmp_path, no_report):
         assert all(torch.equal(wa[k], wb[k]) for k in wa), name
 
 
-@pytest.mark.parametrize("preset,steps,overrides", [
-    ("pix2pix", 150, ["model.channels=16", "model.d_channels=16"]),
-    ("cyclegan", 60, ["model.channels=8", "model.d_channels=8", "model.blocks=2", "data.resolution=16"]),
-    ("stargan", 60, ["model.channels=8", "model.blocks=2", "data.resolution=16", "train.n_critic=2"]),
+@pytest.mark.parametrize("preset,steps,overrides,margin", [
+    ("pix2pix", 150, ["model.channels=16", "model.d_channels=16"], 0.5),
+    ("cyclegan", 60, ["model.channels=8", "model.d_channels=8", "model.blocks=2", "data.resolution=16"], 0.5),
+    ("stargan", 200, ["model.channels=8", "model.blocks=2", "data.resolution=16", "train.n_critic=2", "train.lr_g=5e-4",
+                      "train.lr_d=5e-4"], 0.1),
 ])
-def test_cpu_sized_presets_beat_the_identity_map(preset, steps, overrides, tmp_path, no_report):
-    """A short run of each offline preset puts more test translations in the target domain than the identity map
-    (which puts none: its domain accuracy is the floor)."""
+def test_cpu_sized_presets_beat_the_identity_map(preset, steps, overrides, margin, tmp_path, no_report):
+    """A short run of each offline preset puts more test translations in the target domain than the identity map,
+    which puts none (StarGAN: 1 in 120 by chance, all five bits right)."""
     from gankit import api
     from gankit.config import load_file
 
@@ -419,4 +443,4 @@ def test_cpu_sized_presets_beat_the_identity_map(preset, steps, overrides, tmp_p
     train, test = build_dataset(cfg.data, "train"), build_dataset(cfg.data, "test")
     got = translation_scores(api.load(run).eval_outputs(cfg.data, 200, 0), train, test)
     floor = translation_scores(identity_outputs(test, 200), train, test)
-    assert got["domain_acc"] > floor["domain_acc"] + 0.2, (got, floor)
+    assert got["domain_acc"] > floor["domain_acc"] + margin, (got, floor)

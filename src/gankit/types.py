@@ -80,7 +80,7 @@ SCHEMAS: dict[str, Schema] = {
     "pairs": Schema("pairs", "an input image and its C×H×W target (a low-resolution or masked patch -> the photo patch)", "pairs",
                     "vgg19-random", ("restoration",), ("pairs",), "[-1, 1], 8-bit steps", quantized=True),
     "domains": Schema("domains", "a C×H×W image in one of two or more domains (paired, unpaired or with attribute vectors)", "pairs",
-                      "identity", ("translation",), ("pairs",), "[-1, 1], 8-bit steps", quantized=True),
+                      "identity", ("translation",), ("translations",), "[-1, 1], 8-bit steps", quantized=True),
 }
 
 #: names earlier exports used for a schema ("kind": "toy" in generator/config.json before the task engine)

@@ -319,6 +319,13 @@ def write_report(run_dir: str | Path) -> Path:
             "super-resolution; the holed patch for inpainting), the model's output, and the original. The same patches "
             "at every step, so the pictures show training progress on data the model never saw; the evaluation "
             "section scores many more of them (gankit evaluate RUN --metrics restoration,hole,fid).")))
+    if "translations" in panels:
+        sections.insert(1, H.section("translations", "how to read the translation samples", H.note(
+            "Each row of a sample picture is one fixed held-out test image and what the model makes of it: pix2pix — "
+            "input, output, the true target; CycleGAN — a, G_AB(a), G_BA(G_AB(a)), then b, G_BA(b), G_AB(G_BA(b)); "
+            "StarGAN — input, the translation to a random other domain, and the way back to its own. The evaluation "
+            "section scores all of them with frozen domain and content classifiers (gankit evaluate RUN --metrics "
+            "translation; docs/translation.md).")))
     if "molecules" in panels:
         from .molecules import molecules_body
 

@@ -90,6 +90,8 @@ class TranslationTask(Task):
     def __init__(self, cfg: Any, info: Any, shard: tuple[int, int] = (0, 1)) -> None:
         super().__init__(cfg, info, shard)
         self.domains = info.domains
+        # the test split now, before the run directory exists: a bad test folder stops the run with nothing written
+        self.test_data = build_dataset(cfg.data, "test")
 
     def param_groups(self) -> dict[str, tuple[list[nn.Parameter], float]]:
         tc = self.cfg.train
@@ -103,7 +105,7 @@ class TranslationTask(Task):
 
     def latents(self, n: int, generator: torch.Generator | None = None) -> tuple:
         """(the first n fixed test items,) — a Batch of a (b, labels, attrs, target); ``generator`` is not used."""
-        return (eval_items(build_dataset(self.cfg.data, "test"), n, self.cfg.eval.seed),)
+        return (eval_items(self.test_data, n, self.cfg.eval.seed),)
 
     def modules(self) -> dict[str, nn.Module]:
         """The averaged networks that translate, by the names the outputs function expects."""
