@@ -297,7 +297,7 @@ def test_user_layouts_through_data_config(tmp_path, one_line):
     with one_line(ConfigError, match="paired data"):
         from gankit import api
 
-        api.train("pix2pix", out=tmp_path / "x", overrides=[f"data.name=translation", f"data.path={tmp_path / 'cg'}", "data.resolution=16",
+        api.train("pix2pix", out=tmp_path / "x", overrides=["data.name=translation", f"data.path={tmp_path / 'cg'}", "data.resolution=16",
                                                             "data.channels=3", "train.steps=1"])
     assert not (tmp_path / "x" / "generator").exists()
     with one_line(ConfigError, match="translates images between domains"):

@@ -20,6 +20,8 @@ attr_acc        StarGAN: mean over attributes of the fraction classified as the 
                 ``acc_by_attribute`` gives each attribute's
 content_acc     fraction of A → B outputs whose content (digit) the target domain's content classifier reads as the
                 source image's (where labels exist)
+success         fraction of outputs that are both in the target domain (all target attributes) and keep their digit:
+                the analogue of pix2pix's FCN-score, which asks for the right class of the right domain
 fid             FID between A → B outputs and real test images of the target domain, on the penultimate features of
                 the domain classifier and the target domain's content classifier side by side (256-d; the domain
                 classifier's alone without labels), so that both style and content count; StarGAN: against a real
@@ -54,8 +56,9 @@ from .restoration import psnr, ssim, to_uint8_range
 
 Tensor = torch.Tensor
 RECIPE = {"arch": "conv32-64-128-fc128", "epochs": 8, "batch": 64, "lr": 1e-3, "shift": 2, "seed": 0, "version": 1}
-VALUES = {"domain_acc": True, "attr_acc": True, "content_acc": True, "fid": False, "l1": False, "psnr": True, "ssim": True,
-          "cycle_l1": False, "domain_acc_ba": True, "content_acc_ba": True, "fid_ba": False}
+VALUES = {"domain_acc": True, "attr_acc": True, "content_acc": True, "success": True, "fid": False, "l1": False, "psnr": True, "ssim": True,
+          "cycle_l1": False, "domain_acc_ba": True, "content_acc_ba": True, "success_ba": True,
+          "fid_ba": False}
 
 
 class DomainCNN(nn.Module):
@@ -172,13 +175,16 @@ def _side(out: Tensor, source_labels: Tensor | None, real_target: Tensor, target
     """domain_acc, content_acc and fid of outputs translated into one domain of two-domain data."""
     dom, _ = nets["domain"]
     _, logits = _run(dom, out)
-    res = {f"domain_acc{suffix}": float((logits.argmax(1) == int(target_is_b)).float().mean())}
+    in_domain = logits.argmax(1) == int(target_is_b)
+    res = {f"domain_acc{suffix}": float(in_domain.float().mean())}
     content = "content_b" if target_is_b else "content_a"
     feature_nets = [dom]
     if content in nets:
         feature_nets.append(nets[content][0])
         _, c_logits = _run(nets[content][0], out)
-        res[f"content_acc{suffix}"] = float((c_logits.argmax(1) == source_labels).float().mean())
+        kept = c_logits.argmax(1) == source_labels
+        res[f"content_acc{suffix}"] = float(kept.float().mean())
+        res[f"success{suffix}"] = float((in_domain & kept).float().mean())
     res[f"fid{suffix}"] = fid(_features(feature_nets, real_target).numpy(), _features(feature_nets, out).numpy())
     return res
 
@@ -220,7 +226,9 @@ def translation_scores(outputs: dict[str, Tensor], train: DomainData, test: Doma
         if "content_a" in nets:
             feature_nets.append(nets["content_a"][0])
             _, c = _run(nets["content_a"][0], outputs["ab"])
-            res["content_acc"] = float((c.argmax(1) == items["label_a"]).float().mean())
+            kept = c.argmax(1) == items["label_a"]
+            res["content_acc"] = float(kept.float().mean())
+            res["success"] = float(((got == want).all(1) & kept).float().mean())
         reference = matched_reference(test, items["target"], seed)
         res["fid"] = fid(_features(feature_nets, reference).numpy(), _features(feature_nets, outputs["ab"]).numpy())
         if "aba" in outputs:

@@ -70,6 +70,14 @@ class Phase:
     active: Callable[[int], bool] | None = None
 
 
+def critic_then_generator(d_loss: Callable[[Any, Clock], tuple[Tensor, Stats]], g_loss: Callable[[Any, Clock], tuple[Tensor, Stats]],
+                          n_critic: int, adversarial: bool = True) -> list[Phase]:
+    """The usual pair of phases: D (``n_critic`` updates, fresh batches) then G on D's last batch; without an adversary,
+    G alone on fresh batches."""
+    phases = [Phase("D", "D", ("D",), d_loss, repeat=n_critic, counter="d_updates", grad_stat="d_grad_norm")] if adversarial else []
+    return [*phases, Phase("G", "G", ("G",), g_loss, data="last" if adversarial else "fresh", grad_stat="g_grad_norm")]
+
+
 class Task:
     """Base of every task (see the module doc)."""
 
@@ -189,4 +197,4 @@ def module_of(model: Any) -> nn.Module:
     return model.module if isinstance(model, Pipeline) else model
 
 
-__all__ = ["Clock", "Phase", "Task", "Pipeline", "module_of"]
+__all__ = ["Clock", "Phase", "Task", "Pipeline", "critic_then_generator", "module_of"]

@@ -23,7 +23,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..models.tiling import tiled_fixed
 from ..types import Batch
-from .base import Clock, Phase
+from .base import Clock, critic_then_generator
 from .pairs import PairPipeline, PairTask, standard_d_loss
 
 Tensor = torch.Tensor
@@ -56,11 +56,7 @@ class InpaintTask(PairTask):
 
     def bind(self, optimizers: dict[str, torch.optim.Optimizer], device: torch.device) -> None:
         self.device = device
-        self.phases = []
-        if self.adversarial:
-            self.phases.append(Phase("D", "D", ("D",), self.d_phase, repeat=self.cfg.train.n_critic, counter="d_updates",
-                                     grad_stat="d_grad_norm"))
-        self.phases.append(Phase("G", "G", ("G",), self.g_phase, data="last" if self.adversarial else "fresh", grad_stat="g_grad_norm"))
+        self.phases = critic_then_generator(self.d_phase, self.g_phase, self.cfg.train.n_critic, self.adversarial)
 
     def _fill(self, batch: Batch) -> Tensor:
         return composite(batch["input"], self.networks["G"](batch["input"], batch["mask"]), batch["mask"])

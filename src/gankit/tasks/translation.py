@@ -49,7 +49,7 @@ from ..errors import ConfigError
 from ..metrics.translation import attribute_loss
 from ..models import MODELS, build_networks
 from ..types import Batch
-from .base import Clock, Phase, Pipeline, Task
+from .base import Clock, Phase, Pipeline, Task, critic_then_generator
 
 Tensor = torch.Tensor
 Stats = dict[str, Tensor]
@@ -157,11 +157,7 @@ class Pix2PixTask(TranslationTask):
 
     def bind(self, optimizers: dict[str, torch.optim.Optimizer], device: torch.device) -> None:
         self.device = device
-        self.phases = []
-        if self.adversarial:
-            self.phases.append(Phase("D", "D", ("D",), self.d_phase, repeat=self.cfg.train.n_critic, counter="d_updates",
-                                     grad_stat="d_grad_norm"))
-        self.phases.append(Phase("G", "G", ("G",), self.g_phase, data="last" if self.adversarial else "fresh", grad_stat="g_grad_norm"))
+        self.phases = critic_then_generator(self.d_phase, self.g_phase, self.cfg.train.n_critic, self.adversarial)
 
     def _d(self, a: Tensor, x: Tensor) -> Tensor:
         return self.networks["D"](torch.cat([a, x], 1) if self.cfg.pix2pix.conditional else x).float()
@@ -295,8 +291,7 @@ class StarGANTask(TranslationTask):
 
     def bind(self, optimizers: dict[str, torch.optim.Optimizer], device: torch.device) -> None:
         self.device = device
-        self.phases = [Phase("D", "D", ("D",), self.d_phase, repeat=self.cfg.train.n_critic, counter="d_updates", grad_stat="d_grad_norm"),
-                       Phase("G", "G", ("G",), self.g_phase, data="last", grad_stat="g_grad_norm")]
+        self.phases = critic_then_generator(self.d_phase, self.g_phase, self.cfg.train.n_critic)
 
     def compile_targets(self) -> list[str]:
         return ["G"]  # D is differentiated twice (the gradient penalty)
