@@ -2,7 +2,7 @@
 scored the same way, written to docs/benchmarks/translation.md.
 
 Rows (each trained with the shipped preset and the variant's overrides; the runs are kept in ``--runs`` and
-``--reuse`` scores them again without training; ``--seeds`` seeds per pix2pix row, one for the others):
+``--reuse`` scores them again without training; ``--seeds`` seeds per row):
 
 * edges2digits (paired): the identity map (the floor), pix2pix with L1 alone (λ_L1 = 100, no D), cGAN alone
   (λ_L1 = 0) and L1 + cGAN (the paper's), as Isola et al. 2017 Table 1;
@@ -89,7 +89,7 @@ def rows(seeds: int, runs: Path, reuse: bool) -> list[dict]:
         print(out[-1], flush=True)
     for task, data, label, overrides, paper in VARIANTS:
         channels = load_preset(task).data.channels
-        for seed in range(seeds if task == "pix2pix" else 1):
+        for seed in range(seeds):
             name = f"{task}-{label.replace(' + ', '+').replace(' ', '-')}-s{seed}"
             wall = _train(task, runs / name, [*QUIET, f"train.seed={seed}", *overrides], reuse)
             pipe = api.load(runs / name)
@@ -144,8 +144,8 @@ def _ordering(rows_: list[dict], data: str, key: str | tuple[str, ...], order: l
 
 def write_page(rows_: list[dict], meta: dict) -> None:
     L = ["# Image-to-image translation: the papers' ablations on the offline tasks", "",
-         f"Written by `benchmarks/translation.py` on {meta['date']} ({meta['machine']}); {meta['seeds']} seed(s) per pix2pix row, "
-         "one per CycleGAN / StarGAN row; every row trained with the shipped preset (`pix2pix`, `cyclegan`, `stargan`: 32×32, "
+         f"Written by `benchmarks/translation.py` on {meta['date']} ({meta['machine']}); {meta['seeds']} seeds per row (mean ± "
+         "standard deviation); every row trained with the shipped preset (`pix2pix`, `cyclegan`, `stargan`: 32×32, "
          "CPU-sized) and the variant's overrides, and scored on all 359 held-out test digits by the `translation` metric "
          "(docs/translation.md): frozen classifiers trained on the train split, outputs rounded to 8 bits first.", "",
          "Columns: **domain** — fraction of outputs the domain classifier puts in the target domain (StarGAN: with all target "
@@ -195,7 +195,7 @@ def write_page(rows_: list[dict], meta: dict) -> None:
           "low because its outputs are real digits (of the wrong attributes: its attribute accuracy is the floor).", ""]
     L += ["## Published anchors (for context; other data, other classifiers)", "", "| paper | task | numbers |", "|---|---|---|"]
     L += [f"| {a} | {b} | {c} |" for a, b, c in ANCHORS]
-    L += ["", "Rerun: `python benchmarks/translation.py` (about 40 minutes on 2 cores); `--reuse` rescores the kept runs, "
+    L += ["", "Rerun: `python benchmarks/translation.py` (about 80 minutes on 2 cores); `--reuse` rescores the kept runs, "
           "`--from-rows` rewrites this page from benchmarks/rows/translation.jsonl.", ""]
     PAGE.parent.mkdir(parents=True, exist_ok=True)
     PAGE.write_text("\n".join(L))
@@ -203,7 +203,7 @@ def write_page(rows_: list[dict], meta: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=2, help="seeds per pix2pix row (CycleGAN and StarGAN rows: one)")
+    ap.add_argument("--seeds", type=int, default=2, help="seeds per row")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", default=str(ROOT / "runs" / "bench-translation"), help="where the trained runs are kept")
     ap.add_argument("--reuse", action="store_true", help="score finished runs found in --runs instead of training them again")
