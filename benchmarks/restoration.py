@@ -32,6 +32,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import load_rows, save_rows, train_kept as _train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ROOT / "benchmarks" / "rows" / "restoration.jsonl"
@@ -54,24 +57,6 @@ def sharpness(x, crop: int = 0) -> float:  # noqa: ANN001 - N×C×H×W in [-1, 1
         y = y[..., crop:-crop, crop:-crop]
     gx, gy = y[..., :, 1:] - y[..., :, :-1], y[..., 1:, :] - y[..., :-1, :]
     return float((gx[..., :-1, :].pow(2) + gy[..., :, :-1].pow(2)).sqrt().mean())
-
-
-def _train(preset: str, out: Path, overrides: list[str], reuse: bool) -> float:
-    """Train ``preset`` into ``out`` (or, with ``reuse``, keep a finished run there); the wall seconds of its training."""
-    import json as _json
-    import shutil
-
-    from gankit import api
-
-    end = out / "metrics.jsonl"
-    if reuse and end.is_file() and (out / "generator").is_dir():
-        ends = [e for e in map(_json.loads, end.read_text().splitlines()) if e["event"] == "end"]
-        if ends:
-            return float(ends[-1]["wall_s"])
-    shutil.rmtree(out, ignore_errors=True)
-    t0 = time.perf_counter()
-    api.train(preset, out=out, overrides=overrides)
-    return time.perf_counter() - t0
 
 
 def _patches(x, size: int = 64, stride: int = 32):  # noqa: ANN001, ANN202 - N×C×H×W -> M×C×size×size
@@ -288,15 +273,13 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     if args.from_rows:
-        doc = [json.loads(line) for line in ROWS.read_text().splitlines() if line.strip()]
-        meta, rows = doc[0], doc[1:]
+        meta, rows = load_rows(ROWS)
     else:
         meta = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}",
                 "steps": args.steps, "inpaint_steps": args.inpaint_steps}
         runs = Path(args.runs)
         rows = sr_rows(args.steps, args.lpips, runs, args.reuse) + inpaint_rows(args.inpaint_steps, runs, args.reuse)
-        ROWS.parent.mkdir(parents=True, exist_ok=True)
-        ROWS.write_text("\n".join(json.dumps(r) for r in [meta, *rows]) + "\n")
+        save_rows(ROWS, meta, rows)
     write_page(rows, meta)
     print(f"wrote {PAGE}")
 

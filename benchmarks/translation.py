@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import statistics
 import sys
@@ -59,7 +58,8 @@ ANCHORS = [
 ]
 
 
-from restoration import _train, sharpness  # noqa: E402 - the same runs-kept training and the same sharpness measure
+from common import load_rows, save_rows, train_kept as _train  # noqa: E402
+from restoration import sharpness  # noqa: E402 - the same sharpness measure as the restoration page
 
 
 def score(outputs: dict, data: str, channels: int) -> dict:
@@ -215,14 +215,12 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     if args.from_rows:
-        doc = [json.loads(line) for line in ROWS.read_text().splitlines() if line.strip()]
-        meta, rows_ = doc[0], doc[1:]
+        meta, rows_ = load_rows(ROWS)
     else:
         meta = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {args.threads} threads, torch {torch.__version__}",
                 "seeds": args.seeds}
         rows_ = rows(args.seeds, Path(args.runs), args.reuse)
-        ROWS.parent.mkdir(parents=True, exist_ok=True)
-        ROWS.write_text("\n".join(json.dumps(r) for r in [meta, *rows_]) + "\n")
+        save_rows(ROWS, meta, rows_)
     write_page(rows_, meta)
     print(f"wrote {PAGE}")
 

@@ -1,0 +1,34 @@
+"""What several benchmark scripts share: training a preset into a kept run directory, and the rows file behind a page
+(line 1 the run's metadata, then one JSON row per measurement) that ``--from-rows`` rewrites the page from."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+
+def train_kept(preset: str, out: Path, overrides: list[str], reuse: bool) -> float:
+    """Train ``preset`` into ``out`` (or, with ``reuse``, keep a finished run there); the wall seconds of its training."""
+    from gankit import api
+
+    log = out / "metrics.jsonl"
+    if reuse and log.is_file() and (out / "generator").is_dir():
+        ends = [e for e in map(json.loads, log.read_text().splitlines()) if e["event"] == "end"]
+        if ends:
+            return float(ends[-1]["wall_s"])
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    api.train(preset, out=out, overrides=overrides)
+    return time.perf_counter() - t0
+
+
+def load_rows(path: Path) -> tuple[dict, list[dict]]:
+    """(metadata, rows) of a rows file."""
+    doc = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return doc[0], doc[1:]
+
+
+def save_rows(path: Path, meta: dict, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps(r) for r in [meta, *rows]) + "\n")
