@@ -292,7 +292,7 @@ def test_stargan_generator_shapes_and_conditioning():
     assert G.net[0].in_channels == 3 + 4
     assert all(m.bias is None for m in G.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
     norms = [m for m in G.modules() if isinstance(m, nn.InstanceNorm2d)]
-    assert norms and all(m.affine and m.track_running_stats for m in norms)
+    assert norms and all(m.affine and not m.track_running_stats for m in norms)  # each image's own statistics, in eval mode too
 
 
 @pytest.mark.parametrize("res,layers,h", [(32, 4, 2), (32, None, 2), (64, 3, 8)])

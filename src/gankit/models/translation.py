@@ -18,9 +18,9 @@
   Generative Adversarial Networks for Multi-Domain Image-to-Image Translation", appendix Tables 4 and 5). G takes the
   image with the target domain label tiled over it (N×(C+c_dim)×R×R): 7×7 conv, IN, ReLU; ``downsamplings`` × (4×4
   stride-2 conv doubling, IN, ReLU); ``blocks`` residual blocks (3×3 conv, IN, ReLU, 3×3 conv, IN); ``downsamplings``
-  × (4×4 stride-2 transposed conv halving, IN, ReLU); 7×7 conv, tanh. No conv biases; IN is affine with running
-  statistics. D: ``layers`` 4×4 stride-2 convs (bias, LeakyReLU 0.01, doubling up to ``max_width``), then two heads
-  on the h×h map: ``src`` (3×3 conv to 1 channel: N×1×h×h real/fake logits) and ``cls`` (an h×h conv to c_dim:
+  × (4×4 stride-2 transposed conv halving, IN, ReLU); 7×7 conv, tanh. No conv biases; IN is affine and uses each
+  image's own statistics (in inference too, as the reference's test does). D: ``layers`` 4×4 stride-2 convs (bias,
+  LeakyReLU 0.01, doubling up to ``max_width``), then two heads on the h×h map: ``src`` (3×3 conv to 1 channel: N×1×h×h real/fake logits) and ``cls`` (an h×h conv to c_dim:
   N×c_dim domain logits). D has no normalization (it is trained with WGAN-GP).
 
 Norm names: ``batch`` (BatchNorm2d), ``instance`` (InstanceNorm2d, affine=False, as the pix2pix/CycleGAN reference)
@@ -166,8 +166,11 @@ class ResnetGenerator(nn.Module):
 
 
 def _star_norm(ch: int) -> nn.Module:
-    """StarGAN's norm: InstanceNorm2d with affine weights and running statistics."""
-    return nn.InstanceNorm2d(ch, affine=True, track_running_stats=True)
+    """StarGAN's norm: InstanceNorm2d with affine weights, normalizing by each image's own statistics in training and
+    inference alike. The reference builds it with ``track_running_stats=True`` but never switches G to eval mode, so its
+    test images are normalized by their own statistics too; running statistics in eval mode are measured much worse
+    here (docs/translation.md), so none are kept."""
+    return nn.InstanceNorm2d(ch, affine=True, track_running_stats=False)
 
 
 class StarResidualBlock(nn.Module):
