@@ -300,11 +300,8 @@ def translate(pipe: Pipeline | str | Path, inputs: Sequence[str | Path], out: st
     ``direction`` (CycleGAN): AtoB (default) or BtoA. ``to`` (StarGAN): {attribute: value} or ["ATTR=VALUE", ...];
     attributes left out keep the input's own, as the model's D reads them. Every input is read before anything is
     written."""
-    import numpy as np
-    from PIL import Image
-
     from .data.images import to_float
-    from .data.photos import read_photo
+    from .data.layouts import read_images
     from .tasks import StarGANPipeline, TranslationPipeline
 
     pipe = load(pipe) if not isinstance(pipe, Pipeline) else pipe
@@ -315,16 +312,9 @@ def translate(pipe: Pipeline | str | Path, inputs: Sequence[str | Path], out: st
     if isinstance(pipe, StarGANPipeline) and not to:
         raise ConfigError(f"translate: a stargan model needs target attributes: --to ATTR=VALUE ... ({pipe.describe()})")
     files = _image_files(inputs)
-    r = pipe.meta["data"]["shape"][-1]
     channels = pipe.meta["domains"]["channels_a" if direction != "BtoA" else "channels_b"]
-    images = []
-    for f in files:
-        x = read_photo(str(f), channels)
-        if tuple(x.shape[1:]) != (r, r):  # as the layouts read training images
-            planes = [np.asarray(Image.fromarray(p.numpy()).resize((r, r), Image.Resampling.BICUBIC)) for p in x]
-            x = torch.from_numpy(np.stack(planes))
-        images.append(to_float(x))
-    batch = torch.stack(images)
+    (images,) = read_images([str(f) for f in files], channels, pipe.meta["data"]["shape"][-1])  # as training images were read
+    batch = to_float(images)
     if isinstance(pipe, StarGANPipeline):
         target = parse_targets(to) if not isinstance(to, dict) else to
         outs = pipe(batch, target=target)

@@ -9,6 +9,7 @@ with exported models.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
@@ -21,7 +22,7 @@ from ..types import schema as schema_named
 from . import toy
 from .images import ImageData
 from .molecules import MolData, load_molecules
-from .domains import OFFLINE, DomainData, from_layout, offline
+from .domains import DomainData, from_layout, offline
 from .photos import PhotoData, load_photos
 from .tables.data import TableData, load_table
 
@@ -234,8 +235,7 @@ def _check_domains_common(cfg: Any) -> None:
 def _offline_domains(name: str) -> Callable[..., Any]:
     def build(cfg: Any, split: str) -> DomainData:
         data = offline(name, split, cfg.resolution, cfg.channels)
-        return DomainData(data.kind, data.a, data.b, data.label_a, data.label_b, data.attrs, data.attributes, data.names,
-                          data.source, cfg.flip, data.classes) if cfg.flip else data
+        return dataclasses.replace(data, flip=True) if cfg.flip else data  # the cached set itself stays unflipped
 
     build.check_config = _check_domains_common  # type: ignore[attr-defined]
     build.schema = "domains"  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import colorsys
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -117,6 +117,14 @@ class DomainData:
     def __len__(self) -> int:
         return len(self.a)
 
+    def joined(self, other: "DomainData") -> "DomainData":
+        """This split followed by ``other`` (the ``all`` split): every tensor concatenated, the rest from this one."""
+        def cat(u: Tensor | None, v: Tensor | None) -> Tensor | None:
+            return None if u is None or v is None else torch.cat([u, v])
+
+        return replace(self, a=cat(self.a, other.a), b=cat(self.b, other.b), label_a=cat(self.label_a, other.label_a),
+                       label_b=cat(self.label_b, other.label_b), attrs=cat(self.attrs, other.attrs))
+
     def domain_info(self) -> dict[str, Any]:
         """What DataInfo.domains records."""
         return {"kind": self.kind, "names": list(self.names), "channels_a": int(self.a.shape[1]),
@@ -181,10 +189,7 @@ def offline(name: str, split: str, resolution: int, channels: int) -> DomainData
     from .images import load_digits
 
     if split == "all":
-        tr, te = offline(name, "train", resolution, channels), offline(name, "test", resolution, channels)
-        cat = lambda u, v: None if u is None else torch.cat([u, v])  # noqa: E731
-        return DomainData(tr.kind, cat(tr.a, te.a), cat(tr.b, te.b), cat(tr.label_a, te.label_a), cat(tr.label_b, te.label_b),
-                          cat(tr.attrs, te.attrs), tr.attributes, tr.names, tr.source, classes=tr.classes)
+        return offline(name, "train", resolution, channels).joined(offline(name, "test", resolution, channels))
     digits = load_digits(resolution=resolution, channels=1, split=split)
     grey, labels = digits.images, digits.labels
     seed = {"train": 1, "test": 2}[split]
@@ -220,10 +225,7 @@ def from_layout(cfg: Any, split: str) -> DomainData:
     from . import layouts
 
     if split == "all":
-        tr, te = from_layout(cfg, "train"), from_layout(cfg, "test")
-        cat = lambda u, v: None if u is None else torch.cat([u, v])  # noqa: E731
-        return DomainData(tr.kind, cat(tr.a, te.a), cat(tr.b, te.b), None, None, cat(tr.attrs, te.attrs), tr.attributes, tr.names,
-                          tr.source, cfg.flip)
+        return from_layout(cfg, "train").joined(from_layout(cfg, "test"))
     layout = cfg.layout if cfg.layout != "auto" else layouts.detect_layout(cfg.path)
     r, c = cfg.resolution, cfg.channels
     src = f"{cfg.path} ({layout})"

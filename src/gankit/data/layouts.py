@@ -113,7 +113,7 @@ def _fit(image: torch.Tensor, resolution: int, box: Box) -> np.ndarray:
     return out[None] if out.ndim == 2 else out.transpose(2, 0, 1)
 
 
-def _read(files: Sequence[str], channels: int, resolution: int, parts: int = 1,
+def read_images(files: Sequence[str], channels: int, resolution: int, parts: int = 1,
           boxes: Optional[Callable[[str, torch.Tensor], list[Box]]] = None) -> list[torch.Tensor]:
     """Read ``files`` into ``parts`` uint8 tensors N×C×R×R: ``boxes(path, image)`` gives each file's ``parts`` crop
     boxes (default: the whole image once). Decoding runs on threads; the error of the first bad file (in order) is raised."""
@@ -151,7 +151,7 @@ def read_unaligned(root: str, split: str, channels: int, resolution: int
             raise ConfigError(f"data.path: {root} has no {split}{side}/ folder; {_UNALIGNED}")
         folders.append(folder)
     files_a, files_b = _files(folders[0]), _files(folders[1])
-    (a,), (b,) = _read(files_a, channels, resolution), _read(files_b, channels, resolution)
+    (a,), (b,) = read_images(files_a, channels, resolution), read_images(files_b, channels, resolution)
     return a, b, [os.path.basename(f) for f in files_a], [os.path.basename(f) for f in files_b]
 
 
@@ -186,7 +186,7 @@ def read_aligned(root: str, split: str, channels: int, resolution: int, directio
         left, right = (0, 0, w, h), (w, 0, width, h)
         return [left, right] if direction == "AtoB" else [right, left]
 
-    a, b = _read(files, channels, resolution, parts=2, boxes=halves)
+    a, b = read_images(files, channels, resolution, parts=2, boxes=halves)
     return a, b, [os.path.basename(f) for f in files]
 
 
@@ -221,8 +221,8 @@ def read_parallel(root: str, split: str, channels: int, resolution: int
                             f"{'has' if len(alone) == 1 else 'have'} no match in {folders[other]} (first: {alone[0]}); "
                             "pairs are matched by file name")
     common = names["A"]
-    (a,) = _read([os.path.join(folders["A"], n) for n in common], channels, resolution)
-    (b,) = _read([os.path.join(folders["B"], n) for n in common], channels, resolution)
+    (a,) = read_images([os.path.join(folders["A"], n) for n in common], channels, resolution)
+    (b,) = read_images([os.path.join(folders["B"], n) for n in common], channels, resolution)
     return a, b, common
 
 
@@ -265,7 +265,7 @@ def read_domains(root: str, split: str, channels: int, resolution: int
         found = _files(os.path.join(root, sub, d))
         files += found
         labels += [index] * len(found)
-    (x,) = _read(files, channels, resolution)
+    (x,) = read_images(files, channels, resolution)
     return x, torch.tensor(labels, dtype=torch.int64), domains
 
 
@@ -363,7 +363,7 @@ def read_celeba(root: str, split: str, channels: int, resolution: int, attrs: li
         top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
         return [(left, top, left + crop, top + crop)]
 
-    (x,) = _read([os.path.join(images, n) for n in names], channels, resolution, boxes=centre)
+    (x,) = read_images([os.path.join(images, n) for n in names], channels, resolution, boxes=centre)
     return x, torch.tensor([v for _, v in chosen], dtype=torch.float32).reshape(len(chosen), len(attrs)), names
 
 
@@ -397,5 +397,5 @@ def detect_layout(root: str) -> str:
                       "arrange it as one of them")
 
 
-__all__ = ["LAYOUTS", "ATTR_FILE", "detect_layout", "read_aligned", "read_celeba", "read_domains", "read_parallel",
+__all__ = ["read_images", "LAYOUTS", "ATTR_FILE", "detect_layout", "read_aligned", "read_celeba", "read_domains", "read_parallel",
            "read_unaligned"]
