@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
-from conftest import torchrun
+from conftest import torchrun_train
 import torch
 from safetensors.torch import load_file
 
@@ -29,11 +26,7 @@ def test_shard_slices_a_global_batch():
 def test_two_process_gloo_run_matches_one_process(tmp_path, no_report):
     single, multi = tmp_path / "single", tmp_path / "ddp"
     gankit.train("ring", out=single, overrides=OVERRIDES)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    cmd = torchrun(2, "train", "--preset", "ring", "--out", str(multi), *OVERRIDES)
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    torchrun_train(2, "ring", multi, OVERRIDES)
     for net in ("G", "D", "G_ema"):
         a = load_file(str(single / "checkpoints" / "12" / f"{net}.safetensors"))
         b = load_file(str(multi / "checkpoints" / "12" / f"{net}.safetensors"))
@@ -63,11 +56,7 @@ def test_two_process_ada_matches_one_process(tmp_path, no_report):
     single, multi = tmp_path / "single", tmp_path / "ddp"
     overrides = [o for o in OVERRIDES if not o.startswith("model.")] + ADA
     gankit.train("ring", out=single, overrides=overrides)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    proc = subprocess.run(torchrun(2, "train", "--preset", "ring", "--out", str(multi), *overrides), env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    torchrun_train(2, "ring", multi, overrides)
     logs = {name: [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"log"' in line]
             for name, run in (("single", single), ("multi", multi))}
     p_single = [e["ada_p"] for e in logs["single"]]

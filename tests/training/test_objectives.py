@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import torchrun
+from conftest import torchrun_train
 import torch
 from torch import nn
 
@@ -336,9 +336,6 @@ def test_rollback_strengthens_the_penalty(tmp_path, no_report, loss, extra, chan
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not built in")
 def test_lazy_r1_in_two_processes_matches_one_process(tmp_path, no_report):
     """R1 draws no randomness, so 2 gloo ranks (each its shard's mean, gradients all-reduced) equal 1 process."""
-    import os
-    import subprocess
-
     from safetensors.torch import load_file
 
     import gankit
@@ -347,11 +344,7 @@ def test_lazy_r1_in_two_processes_matches_one_process(tmp_path, no_report):
           "model.d_width=16", "train.checkpoint_every=6", "train.sample_every=1000", "train.log_every=3",
           "reg.r1=1.0", "reg.lazy=2", "health.monitor=false"]
     gankit.train("ring", out=tmp_path / "one", overrides=ov)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    cmd = torchrun(2, "train", "--preset", "ring", "--out", str(tmp_path / "two"), *ov)
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    torchrun_train(2, "ring", tmp_path / "two", ov)
     for net in ("G", "D"):
         a = load_file(str(tmp_path / "one" / "checkpoints" / "6" / f"{net}.safetensors"))
         b = load_file(str(tmp_path / "two" / "checkpoints" / "6" / f"{net}.safetensors"))
