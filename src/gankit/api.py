@@ -327,4 +327,36 @@ def translate(pipe: Pipeline | str | Path, inputs: Sequence[str | Path], out: st
     return paths
 
 
-__all__ = ["train", "load", "generate", "save_samples", "sample_table", "sample_molecules", "upscale", "inpaint", "translate", "parse_targets", "resolve_config", "DataError"]
+def augment(pipe: Pipeline | str | Path, out: str | Path, per_class: int, *, seed: int = 0, truncation: float = 0.0,
+            filter: bool = False) -> tuple[Path, list[int]]:
+    """Write a labelled synthetic set from a class-conditional run (task acgan, or gan with model.conditional=true):
+    ``per_class`` images of every class to ``out`` (a .npz with x uint8 N×C×H×W, y, class_names; or a folder with a
+    subfolder of PNG files per class). ``truncation``: τ of the truncated-normal z (0: off). ``filter``: keep only the
+    samples that a classifier trained on the run's own labelled training images (gankit.downstream's fixed classifier)
+    assigns to their class. Returns (the path, how many images of each class were written)."""
+    from . import downstream
+    from .config import from_dict
+    from .data import build_dataset
+    from .data.images import FewLabelData, to_float
+
+    if truncation < 0:
+        raise ConfigError(f"--truncation: {truncation} must be ≥ 0 (0: off; BigGAN used 0.5-2)")
+    run = pipe if not isinstance(pipe, Pipeline) else None
+    pipe = load(pipe) if not isinstance(pipe, Pipeline) else pipe
+    names = list(pipe.meta.get("data", {}).get("class_names", [])) or list(pipe.meta.get("class_names", []))
+    keep = None
+    if filter:
+        run_cfg = pipe.meta.get("run_config")
+        if run_cfg is None:
+            raise ConfigError(f"--filter: {run} has no run config to read its labelled images from; give the run directory")
+        data = build_dataset(from_dict(run_cfg).data, "train")
+        x, y = to_float(data.images), data.labels
+        if isinstance(data, FewLabelData):
+            x, y = x[data.known], y[data.known]
+        keep = downstream.train_classifier(x, y, len(names), augment=True, seed=seed)
+    x, y = downstream.synthesize(pipe, per_class, seed=seed, truncation=truncation, keep=keep)
+    counts = torch.bincount(y, minlength=len(names)).tolist()
+    return downstream.write_synthetic(x, y, out, names or [str(k) for k in range(len(counts))]), counts
+
+
+__all__ = ["train", "load", "generate", "save_samples", "sample_table", "sample_molecules", "upscale", "inpaint", "translate", "augment", "parse_targets", "resolve_config", "DataError"]

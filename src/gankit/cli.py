@@ -77,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--direction", choices=("AtoB", "BtoA"), help="cyclegan: which way (default AtoB)")
     tp.add_argument("--to", nargs="+", metavar="ATTR=VALUE", help="stargan: target attributes (the others keep the input's own)")
 
+    au = sub.add_parser("augment", help="write a labelled synthetic set from a class-conditional run (acgan, or gan with "
+                                        "model.conditional=true)")
+    au.add_argument("run", metavar="RUN|GENERATOR_DIR")
+    au.add_argument("--n-per-class", type=int, required=True, metavar="N", help="images of each class")
+    au.add_argument("--out", required=True, help="FILE.npz (x uint8 N×C×H×W, y, class_names) or a new FOLDER (a subfolder of PNGs per class)")
+    au.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    au.add_argument("--truncation", type=float, default=0.0, metavar="TAU",
+                    help="draw z from a normal truncated at ±TAU (BigGAN's trick: fewer, more typical samples); 0: off")
+    au.add_argument("--filter", action="store_true",
+                    help="keep only samples a classifier trained on the run's labelled images assigns to their class")
+
     r = sub.add_parser("report", help="write RUN/report.html (self-contained: curves, samples, animation, ...)")
     r.add_argument("run", metavar="RUN")
     c = sub.add_parser("compare", help="one HTML page comparing runs: curves on the same axes, final samples")
@@ -154,7 +165,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 #: how a trained model of each task is used, for the hints the CLI prints
 USE = {"superres": "gankit upscale {run} INPUT... --out DIR", "inpaint": "gankit inpaint {run} IMAGE --mask MASK --out FILE.png",
        "pix2pix": "gankit translate {run} INPUT... --out DIR", "cyclegan": "gankit translate {run} INPUT... --out DIR --direction AtoB|BtoA",
-       "stargan": "gankit translate {run} INPUT... --out DIR --to ATTR=VALUE..."}
+       "stargan": "gankit translate {run} INPUT... --out DIR --to ATTR=VALUE...",
+       "acgan": "gankit augment {run} --n-per-class 100 --out synthetic.npz"}
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -228,6 +240,15 @@ def _cmd_translate(args: argparse.Namespace) -> int:
 
     paths = api.translate(args.run, args.inputs, args.out, direction=args.direction, to=args.to)
     print(f"wrote {len(paths)} translated image(s) to {args.out}")
+    return 0
+
+
+def _cmd_augment(args: argparse.Namespace) -> int:
+    from . import api
+
+    path, counts = api.augment(args.run, args.out, args.n_per_class, seed=args.seed, truncation=args.truncation, filter=args.filter)
+    short = [f"{k}:{c}" for k, c in enumerate(counts) if c < args.n_per_class]
+    print(f"wrote {sum(counts)} labelled image(s) to {path}" + (f" (classes short after filtering: {', '.join(short)})" if short else ""))
     return 0
 
 
@@ -412,7 +433,7 @@ def _cmd_difficulty(args: argparse.Namespace) -> int:
 
 COMMANDS = {"evaluate": _cmd_evaluate, "difficulty": _cmd_difficulty, "train": _cmd_train, "sample": _cmd_sample, "project": _cmd_project, "presets": _cmd_presets, "list": _cmd_list,
             "report": _cmd_report, "compare": _cmd_compare, "upscale": _cmd_upscale, "inpaint": _cmd_inpaint,
-            "translate": _cmd_translate}
+            "translate": _cmd_translate, "augment": _cmd_augment}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,8 @@ class Batch(dict):
     training-by-sampling draw: ``cond`` (N×C conditional vectors), ``cond_column`` (N int64) and ``x_cond`` (N×D rows
     having the asked categories); for molecular graphs ``nodes`` (N×M×T one-hot atom types, also ``x``) and ``edges``
     (N×M×M×B one-hot bond types); for restoration pairs ``input`` (the degraded image: N×C×h×w low-resolution, or
-    the masked image) and, for inpainting, ``mask`` (N×1×H×W, 1 in the hole), with ``x`` the target.
+    the masked image) and, for inpainting, ``mask`` (N×1×H×W, 1 in the hole), with ``x`` the target; for the few-label
+    protocol with unlabelled images ``x`` (every image, labels hidden) and ``xl`` / ``yl`` (labelled images, labels).
     """
 
     def __getattr__(self, name: str) -> Any:

@@ -293,6 +293,13 @@ def validate(cfg: Config) -> None:
         dataset.check_config(cfg.data)
     if getattr(cfg.model, "conditional", False) and not getattr(dataset, "labelled", True):
         raise ConfigError(f"model.conditional: {cfg.data.name!r} has no labels; set model.conditional=false or use labelled data")
+    if (cfg.data.labels_per_class or cfg.data.unlabelled) and (dataset.schema != "image" or not getattr(dataset, "labelled", True)):
+        raise ConfigError(f"data.labels_per_class: {cfg.data.name!r} is not labelled image data; the few-label protocol takes "
+                          "digits, mnist, cifar10 or a folder with class subfolders")
+    if cfg.data.labels_per_class and cfg.data.split != "train":
+        raise ConfigError(f"data.split: the few-label protocol (data.labels_per_class) trains on the train split; got {cfg.data.split}")
+    if cfg.data.unlabelled and not cfg.data.labels_per_class:
+        raise ConfigError("data.unlabelled: only with data.labels_per_class (every image is labelled otherwise); set both")
     if cfg.train.device not in ("auto", "cpu") and not cfg.train.device.startswith(("cuda", "mps")):
         raise ConfigError(f"train.device: {cfg.train.device!r} is not a device; use auto, cpu, cuda or cuda:N")
     TASK_CHECKS[cfg.task.name](cfg, traits_of(cfg))  # the task first: it names the task a dataset needs
@@ -393,8 +400,25 @@ def _check_translation(cfg: Config, traits: frozenset[str]) -> None:
                           f"(use data.name={example}, or data.name=translation data.path=FOLDER)")
 
 
+def _check_labelled(cfg: Config, traits: frozenset[str]) -> None:
+    """acgan and ssgan learn classes: labelled images (ssgan also uses the unlabelled ones)."""
+    if "image" not in traits or not getattr(dataset_of(cfg.data.name), "labelled", True):
+        raise ConfigError(f"task.name: {cfg.task.name} learns classes from labelled images; {cfg.data.name!r} is not labelled image "
+                          "data (use data.name=digits, mnist, cifar10, or a folder with class subfolders)")
+    if cfg.task.name == "ssgan" and cfg.data.labels_per_class and not cfg.data.unlabelled:
+        raise ConfigError("data.unlabelled: ssgan learns from the unlabelled images too; set data.unlabelled=true "
+                          "(or data.labels_per_class=0 to label every image)")
+
+
+def _check_adaptation(cfg: Config, traits: frozenset[str]) -> None:
+    """pixelda adapts labelled source images to an unlabelled target domain."""
+    if "domains" not in traits:
+        raise ConfigError(f"task.name: pixelda adapts a labelled source domain to a target domain; {cfg.data.name!r} is not "
+                          "domain data (use data.name=digits-m)")
+
+
 TASK_CHECKS = {"pix2pix": _check_translation, "cyclegan": _check_translation, "stargan": _check_translation, "gan": _check_gan, "vae": _check_vae, "ctgan": _check_table_task, "tvae": _check_table_task, "molgan": _check_molgan, "superres": _check_pairs,
-               "inpaint": _check_pairs}
+               "inpaint": _check_pairs, "acgan": _check_labelled, "ssgan": _check_labelled, "pixelda": _check_adaptation}
 
 
 def data_config(values: dict[str, Any], overrides: list[str] = ()) -> DataConfig:

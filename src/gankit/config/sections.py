@@ -17,7 +17,7 @@ from ..fields import extend, option
 class TaskConfig:
     """What kind of model the run trains (gankit list: tasks)."""
 
-    name: str = option("gan", help="the task: gan, ctgan (tables), molgan (molecules), superres, inpaint (photos), pix2pix, cyclegan, stargan (translation), or a baseline of another generative family (vae, tvae)")
+    name: str = option("gan", help="the task: gan, ctgan (tables), molgan (molecules), superres, inpaint (photos), pix2pix, cyclegan, stargan (translation), acgan, ssgan, pixelda (data for other models), or a baseline of another generative family (vae, tvae)")
 
 
 @dataclass
@@ -38,6 +38,11 @@ class DataConfig:
                                         "coordinates, the noise is isotropic in all dim, so the intrinsic dimension is dim", low=1, high=4096)
     classes: list[int] = option(help="labelled images: keep only these classes (e.g. 0,1,2), relabelled 0..k-1 in this order",
                                 factory=list)
+    labels_per_class: int = option(0, help="labelled images: keep the labels of only this many training images per class, chosen by "
+                                           "data.label_seed (the few-label protocol); 0: every label", low=0)
+    label_seed: int = option(0, help="seed of the choice of labelled training images (data.labels_per_class)", low=0)
+    unlabelled: bool = option(False, help="with data.labels_per_class: also keep the other training images, without labels (the "
+                                          "semi-supervised tasks acgan and ssgan use them); false: the labelled images only")
     skip_bad_files: bool = option(False, help="folder: skip unreadable images and report them instead of stopping")
     max_memory_mb: float = option(2048.0, help="folder: above this decoded size the images stream from disk", low=1.0)
     table: str = option("breast-cancer", help="table: a bundled (iris, wine, breast-cancer, diabetes) or simulated (grid, gridr, ring, "
@@ -290,6 +295,55 @@ class StarGANConfig:
 
 
 @dataclass
+class ACGANConfig:
+    """AC-GAN's objective (Odena et al. 2017): D maximizes L_S + λ_cls·L_C, G maximizes λ_cls·L_C − L_S, with L_S the
+    real/fake log-likelihood and L_C the log-likelihood of the right class on real and generated images."""
+
+    cls: float = option(1.0, help="λ_cls: weight of the class log-likelihood L_C in D's and G's losses (the paper: 1)", low=0.0)
+    fake_cls: bool = option(True, help="D also learns the classes of generated images (the paper); false: real images only "
+                                       "(the variant that keeps D's classifier from learning G's mistakes)")
+
+
+@dataclass
+class SSGANConfig:
+    """The semi-supervised GAN (Salimans et al. 2016, §5): D is a K-class classifier whose "fake" class has the implicit
+    logit 0; G trains on feature matching."""
+
+    unsup: float = option(1.0, help="weight of the unsupervised real/fake term in D's loss (the paper: 1)", low=0.0)
+    fm: float = option(1.0, help="G: weight of feature matching on D's penultimate features (the paper's G loss)", low=0.0)
+    adv: float = option(0.0, help="G: weight of the non-saturating adversarial loss −log D(G(z)) added to feature matching", low=0.0)
+
+
+@dataclass
+class PixelDATrainConfig(TrainConfig):
+    """PixelDA's optimization (Bousmalis et al. 2017, with the authors' released code for MNIST → MNIST-M): Adam
+    (β1 0.5, β2 0.999) at 10⁻³ for every network, batches of 32 source and 32 target images, one D update per update of
+    G and T (the released code also decays the rate by 0.95 every 20,000 steps, a schedule gankit does not have)."""
+
+    batch_size: int = option(32, help="source and target images per update (PixelDA: 32 of each)", low=1, high=65536)
+    lr_g: float = option(1e-3, help="learning rate of G and the task classifier T, one Adam for both (PixelDA: 1e-3)", low=0.0, high=10.0)
+    lr_d: float = option(1e-3, help="D learning rate (PixelDA: 1e-3)", low=0.0, high=10.0)
+    n_critic: int = option(1, help="D updates per update of G and T (PixelDA: 1)", low=1, high=100)
+
+
+@dataclass
+class PixelDAConfig:
+    """PixelDA's objective (Bousmalis et al. 2017, eq. 1 and 5): G and T minimize α·L_d + β·L_t + γ·L_c (adversarial,
+    task and masked content-similarity losses), D maximizes L_d. The MNIST → MNIST-M weights are those the authors'
+    released code gives for the paper's run (style_transfer_loss_weight 0.0113, task_loss_in_g_weight 0.0101, no
+    similarity loss); with Adam only their ratio matters, and D's own loss is unweighted."""
+
+    alpha: float = option(0.011, help="α: weight of the adversarial loss L_d in the objective of G (the paper's MNIST-M run: 0.0113)",
+                          low=0.0)
+    beta: float = option(0.01, help="β: weight of the task loss L_t, T's cross-entropy on source and adapted images with the source "
+                                    "labels (the paper's MNIST-M run: 0.0101)", low=0.0)
+    gamma: float = option(0.0, help="γ: weight of the masked pairwise mean squared error L_c between source and adapted images "
+                                    "(eq. 4; the paper uses it for LineMod; 0 for MNIST-M, whose objective, eq. 1, has none)", low=0.0)
+    mask_threshold: float = option(0.0, help="L_c's foreground mask: source pixels (mean over channels, in [-1, 1]) above this value "
+                                             "(digits: the strokes)", low=-1.0, high=1.0)
+
+
+@dataclass
 class EvalConfig:
     """Evaluation during training (metric names from `gankit list`)."""
 
@@ -413,6 +467,13 @@ TASKS: dict[str, TaskSchema] = {
                            "unpaired translation: two ResNet Gs, two PatchGANs, cycle consistency (Zhu et al. 2017)"),
     "stargan": TaskSchema({"train": TranslationTrainConfig, "stargan": StarGANConfig}, "stargan",
                           "multi-domain translation: one conditional G, D with a domain head, WGAN-GP (Choi et al. 2018)"),
+    "acgan": TaskSchema({"train": GANTrainConfig, "acgan": ACGANConfig}, "acgan",
+                        "auxiliary-classifier GAN: D predicts the class beside real/fake (Odena et al. 2017)"),
+    "ssgan": TaskSchema({"train": GANTrainConfig, "ssgan": SSGANConfig}, "ssgan",
+                        "semi-supervised GAN: a K+1-class D on labelled, unlabelled and generated images (Salimans et al. 2016)"),
+    "pixelda": TaskSchema({"train": PixelDATrainConfig, "pixelda": PixelDAConfig}, "pixelda",
+                          "pixel-level domain adaptation: G maps source images to the target style, T learns the task on them "
+                          "(Bousmalis et al. 2017)"),
 }
 
 #: the sections every task has besides ``train`` (whose schema is the task's: GANTrainConfig, VAETrainConfig)

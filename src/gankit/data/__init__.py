@@ -160,7 +160,10 @@ def _image_builder(loader_name: str, help_text: str, path_example: str | None, e
                                     skip_bad_files=cfg.skip_bad_files, max_memory_mb=cfg.max_memory_mb)
         else:
             data = loader(cfg.path, resolution=cfg.resolution, channels=cfg.channels, split=split)
-        return images.select_classes(data, cfg.classes) if cfg.classes else data
+        data = images.select_classes(data, cfg.classes) if cfg.classes else data
+        if cfg.labels_per_class and split == "train":  # the few-label protocol hides training labels only
+            data = images.few_labels(data, cfg.labels_per_class, cfg.label_seed, cfg.unlabelled)
+        return data
 
     if path_example:
         build.check_config = _needs_path(loader_name.replace("load_", ""), path_example)  # type: ignore[attr-defined]
@@ -249,6 +252,8 @@ DATASETS.register("digits2color", _offline_domains("digits2color"),
                   help="translation, unpaired: plain digits <-> colour digits on photo textures (CycleGAN, offline)")
 DATASETS.register("digits-attrs", _offline_domains("digits-attrs"),
                   help="translation, multi-domain: digits with colour x stroke thickness x background attributes (StarGAN, offline)")
+DATASETS.register("digits-m", _offline_domains("digits-m"),
+                  help="domain adaptation, unpaired, labelled: digits -> digits blended over photo patches as MNIST-M (PixelDA, offline)")
 
 
 def _translation(cfg: Any, split: str) -> DomainData:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..types import Batch
-from .images import ImageData, to_float
+from .images import FewLabelData, ImageData, to_float
 from .molecules import MolBatches, MolData
 from .domains import DomainBatches, DomainData
 from .photos import PairBatches, PhotoData
@@ -115,6 +115,30 @@ class TensorBatches:
         self.epoch, self.pos = state["epoch"], state["pos"]
 
 
+class FewLabelBatches(TensorBatches):
+    """The semi-supervised stream over a :class:`~gankit.data.images.FewLabelData`: ``x`` the next batch of every image
+    (labels hidden), ``xl`` / ``yl`` a batch of the labelled ones of the same size, drawn with replacement (there may
+    be fewer labelled images than a batch) by a seeded generator whose state is part of :meth:`state_dict`."""
+
+    def __init__(self, data: FewLabelData, batch_size: int, device: torch.device, seed: int, shard: Shard = (0, 1)) -> None:
+        super().__init__(data, batch_size, device, seed, shard)
+        self.labelled = torch.nonzero(data.known).flatten()
+        self.lgen = torch.Generator().manual_seed(seed + 1)
+
+    def next(self) -> Batch:
+        out = super().next()
+        pick = self.labelled[torch.randint(len(self.labelled), (self.batch_size,), generator=self.lgen)]
+        idx = _local(pick, self.shard).to(self.device)
+        return Batch(x=out["x"], xl=to_float(self.images[idx]), yl=self.labels[idx])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "lgen": _gen_state(self.lgen)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        _set_gen_state(self.lgen, state["lgen"])
+
+
 class StreamBatches:
     """Batches decoded from disk by DataLoader workers (large folders). Order is seeded per epoch."""
 
@@ -170,6 +194,8 @@ def make_batches(data: Any, batch_size: int, device: torch.device, seed: int, sh
     """
     if isinstance(data, ToyMixture):
         return ToyBatches(data, batch_size, device, seed, shard)
+    if isinstance(data, FewLabelData):
+        return FewLabelBatches(data, batch_size, device, seed, shard)
     if isinstance(data, ImageData):
         return TensorBatches(data, batch_size, device, seed, shard)
     if isinstance(data, TableData):

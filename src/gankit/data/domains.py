@@ -1,4 +1,4 @@
-"""Images in two or more domains, for image-to-image translation (pix2pix, CycleGAN, StarGAN).
+"""Images in two or more domains, for image-to-image translation (pix2pix, CycleGAN, StarGAN) and domain adaptation (PixelDA).
 
 A :class:`DomainData` is one of three kinds:
 
@@ -23,6 +23,11 @@ digits2color      unpaired   A: plain white-on-black digits; B: digits in a rand
                              B → A truth is known)
 digits-attrs      domains    each digit with random attributes: color (white, red, green), thick (strokes dilated
                              by a 3×3 maximum) and texture (a photo background instead of black): c_dim = 5
+digits-m          unpaired   MNIST-M's construction (Ganin & Lempitsky 2015) for domain adaptation (PixelDA): A: the
+                             digits, grey in 3 channels; B: each digit blended over a random photo patch by the
+                             absolute difference |patch − digit| per channel. Train: A from the even-numbered train
+                             images, B from the odd ones (no target image is the adapted version of a source image);
+                             test: every test digit both ways, B over the held-out photos
 ================  =========  ======================================================================================
 
 Every offline image keeps its digit as ``label_a`` / ``label_b``: the content the translation must preserve, scored
@@ -46,7 +51,7 @@ from .images.core import to_float
 
 Tensor = torch.Tensor
 KINDS = ("paired", "unpaired", "domains")
-OFFLINE = {"edges2digits": "paired", "digits2color": "unpaired", "digits-attrs": "domains"}
+OFFLINE = {"edges2digits": "paired", "digits2color": "unpaired", "digits-attrs": "domains", "digits-m": "unpaired"}
 #: digits-attrs' attributes and the stroke colour of each colour value (RGB in [0, 1])
 DIGIT_ATTRIBUTES = (("color", ("white", "red", "green")), ("thick", ("0", "1")), ("texture", ("0", "1")))
 _COLORS = {"white": (1.0, 1.0, 1.0), "red": (1.0, 0.15, 0.15), "green": (0.15, 1.0, 0.15)}
@@ -164,6 +169,12 @@ def render(strokes: Tensor, color: Tensor, thick: Tensor, background: Tensor | N
     return (out * 255).round().clamp(0, 255).to(torch.uint8)
 
 
+def mnist_m_blend(strokes: Tensor, patches: Tensor) -> Tensor:
+    """MNIST-M's blend (Ganin & Lempitsky 2015): digits strokes N×1×R×R in [0, 1] over photo patches N×3×R×R in [0, 1]
+    by the absolute difference per channel, |patch − digit|. Returns uint8 N×3×R×R."""
+    return ((patches - strokes).abs() * 255).round().clamp(0, 255).to(torch.uint8)
+
+
 def _edges(digits: Tensor) -> Tensor:
     """Canny edges (σ = 1 px) of grey digits uint8 N×1×R×R -> uint8 N×1×R×R, 255 on an edge."""
     from skimage.feature import canny
@@ -184,8 +195,8 @@ def _channels(x: Tensor, channels: int) -> Tensor:
 
 @functools.lru_cache(maxsize=8)
 def offline(name: str, split: str, resolution: int, channels: int) -> DomainData:
-    """An offline set (see the module doc) for ``split`` (train, test or all) at R×R, C = ``channels`` (digits2color
-    and digits-attrs are colour sets: 3 channels whatever is asked). Cached; do not modify the tensors."""
+    """An offline set (see the module doc) for ``split`` (train, test or all) at R×R, C = ``channels`` (digits2color,
+    digits-attrs and digits-m are colour sets: 3 channels whatever is asked). Cached; do not modify the tensors."""
     from .images import load_digits
 
     if split == "all":
@@ -209,6 +220,13 @@ def offline(name: str, split: str, resolution: int, channels: int) -> DomainData
             return DomainData("unpaired", plain[0::2], colored[1::2], labels[0::2], labels[1::2], names=("plain", "color"),
                               source=source, classes=10)
         return DomainData("unpaired", plain, colored, labels, labels.clone(), names=("plain", "color"), source=source, classes=10)
+    if name == "digits-m":  # MNIST-M: |patch − digit| per channel, the digit's grey in every channel
+        blended = mnist_m_blend(strokes, _textures(n, resolution, split, seed))
+        plain = grey.expand(-1, 3, -1, -1).contiguous()
+        if split == "train":  # disjoint halves: no target image is the adapted version of a source image
+            return DomainData("unpaired", plain[0::2], blended[1::2], labels[0::2], labels[1::2], names=("digits", "digits-m"),
+                              source=source, classes=10)
+        return DomainData("unpaired", plain, blended, labels, labels.clone(), names=("digits", "digits-m"), source=source, classes=10)
     if name == "digits-attrs":
         choices = torch.stack([torch.randint(len(v), (n,), generator=gen) for _, v in DIGIT_ATTRIBUTES], 1)
         color = torch.tensor([_COLORS[DIGIT_ATTRIBUTES[0][1][i]] for i in choices[:, 0].tolist()])
@@ -342,4 +360,4 @@ class DomainBatches:
 
 
 __all__ = ["DIGIT_ATTRIBUTES", "KINDS", "OFFLINE", "DomainBatches", "DomainData", "attr_width", "c_dim_of", "decode_attrs",
-           "encode_attrs", "eval_items", "from_layout", "offline", "random_targets", "render"]
+           "encode_attrs", "eval_items", "from_layout", "mnist_m_blend", "offline", "random_targets", "render"]

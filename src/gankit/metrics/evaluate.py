@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..data import build_dataset
-from ..data.images import ImageData, quantize, to_float
+from ..data.images import FewLabelData, ImageData, quantize, to_float
 from ..data.molecules import MolData, to_codes
 from ..data.tables.data import TableData
 from ..data.toy import ToyMixture
@@ -191,7 +191,7 @@ def _data_key(data_cfg: Any, split: str) -> dict[str, Any]:
     key = {f: getattr(data_cfg, f) for f in fields}
     if key["path"]:
         key["path"] = str(Path(key["path"]).resolve())
-    for f in ("dim", "classes"):  # named only when set, so that older keys stay valid
+    for f in ("dim", "classes", "labels_per_class", "label_seed", "unlabelled"):  # named only when set: older keys stay valid
         if getattr(data_cfg, f, None):
             key[f] = getattr(data_cfg, f)
     key["split"] = split
@@ -234,7 +234,8 @@ def real_samples(data_cfg: Any, split: str, n: int, seed: int) -> tuple[torch.Te
         labels = data.labels[idx].numpy() if data.labels is not None else None
         return to_float(x), labels
     idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n] if len(data) > n else torch.arange(len(data))
-    labels = data.labels[idx].numpy() if data.labels is not None else None
+    hidden = isinstance(data, FewLabelData)  # the few-label protocol: most labels hidden, none read
+    labels = data.labels[idx].numpy() if data.labels is not None and not hidden else None
     return to_float(data.images[idx]), labels
 
 

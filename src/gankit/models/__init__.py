@@ -17,7 +17,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ..registry import Registry
-from . import dcgan, inpaint, mlp, molgan, progan, resnet, stylegan, superres, tables, translation, vae
+from . import dcgan, inpaint, semi, mlp, molgan, pixelda, progan, resnet, stylegan, superres, tables, translation, vae
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,17 @@ MODELS.register("stargan", Family("stargan", {"G": translation.StarGANGenerator,
                                               "G_pair": translation.StarGANPair},
                                   translation.StarGANOptions, translation.stargan_options, translation.check_config, translation.__name__),
                 help="StarGAN (Choi et al. 2018): G conditioned on a domain vector, D with real/fake and domain heads")
+MODELS.register("pixelda", Family("pixelda", {"G": pixelda.PixelDAGenerator, "D": pixelda.PixelDADiscriminator, "T": pixelda.TaskClassifier,
+                                              "G_pair": pixelda.PixelDAPair},
+                                  pixelda.PixelDAOptions, pixelda.options, pixelda.check_config, pixelda.__name__),
+                help="PixelDA (Bousmalis et al. 2017): residual G(x, z) at full resolution, noisy strided D, small CNN task classifier T")
+
+MODELS.register("acgan", Family("acgan", {"G": dcgan.Generator, "D": semi.ClassifierDiscriminator, "G_pair": semi.GANClassifierPair},
+                                semi.SemiOptions, semi.acgan_options, semi.check_config, semi.__name__, frozenset({"d_embed"})),
+                help="AC-GAN (Odena et al. 2017): class-conditional DCGAN G, D with real/fake and class outputs")
+MODELS.register("ssgan", Family("ssgan", {"G": dcgan.Generator, "D": semi.ClassifierDiscriminator, "G_pair": semi.GANClassifierPair},
+                                semi.SemiOptions, semi.ssgan_options, semi.check_config, semi.__name__, frozenset({"d_embed"})),
+                help="semi-supervised GAN (Salimans et al. 2016): DCGAN G, K-class D with an implicit fake class, weight norm")
 
 
 def families_of(task: str) -> list[str]:

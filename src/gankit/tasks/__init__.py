@@ -12,6 +12,9 @@ inpaint   inpainting: a context encoder against a PatchGAN, the known pixels cop
 pix2pix   paired translation: a U-Net G against a conditional PatchGAN, plus L1
 cyclegan  unpaired translation: two generators, two PatchGANs, cycle consistency and an image history
 stargan   multi-domain translation: one G conditioned on a domain vector, D with a domain head, WGAN-GP
+pixelda   pixel-level domain adaptation: G adapts source images to the target, T learns the task on both
+acgan     AC-GAN: a class-conditional G, D with real/fake and class outputs (few labels: + unlabelled images)
+ssgan     semi-supervised GAN: D a K-class classifier with an implicit fake class, G on feature matching
 ========  ==================================================================================================
 
 ``gankit list`` shows the registry; ``task.name`` in the config selects one (default ``gan``).
@@ -34,6 +37,7 @@ from .pairs import PairPipeline  # noqa: E402
 from .superres import SuperResolutionPipeline, SuperResolutionTask  # noqa: E402
 from .inpaint import InpaintPipeline, InpaintTask  # noqa: E402
 from .translation import CycleGANPipeline, CycleGANTask, Pix2PixPipeline, Pix2PixTask, StarGANPipeline, StarGANTask, TranslationPipeline  # noqa: E402
+from .pixelda import PixelDAPipeline, PixelDATask  # noqa: E402
 
 TASKS.register("gan", GANTask, help="a generator against a discriminator (every GAN recipe)")
 TASKS.register("vae", VAETask, help="variational autoencoder (Kingma & Welling 2014): the ELBO, no discriminator")
@@ -45,6 +49,13 @@ TASKS.register("inpaint", InpaintTask, help="inpainting: context encoder (Pathak
 TASKS.register("pix2pix", Pix2PixTask, help="paired image-to-image translation (Isola et al. 2017): U-Net G, conditional PatchGAN, L1")
 TASKS.register("cyclegan", CycleGANTask, help="unpaired translation (Zhu et al. 2017): two Gs, two PatchGANs, cycle and identity losses")
 TASKS.register("stargan", StarGANTask, help="multi-domain translation (Choi et al. 2018): one conditional G, D with a domain head, WGAN-GP")
+TASKS.register("pixelda", PixelDATask, help="pixel-level domain adaptation (Bousmalis et al. 2017): G adapts source images to the target, "
+                                            "a task classifier T learns on source and adapted images")
+
+from .semi import ACGANTask, ClassifyingGANPipeline, SSGANTask  # noqa: E402
+
+TASKS.register("acgan", ACGANTask, help="AC-GAN (Odena et al. 2017): D predicts the class beside real/fake; G is class-conditional")
+TASKS.register("ssgan", SSGANTask, help="semi-supervised GAN (Salimans et al. 2016): a K+1-class D, feature matching for G")
 
 
 def pipeline_for(module, meta: dict) -> Pipeline:  # noqa: ANN001 - an exported network
@@ -61,4 +72,5 @@ def load_pipeline(path, device="cpu") -> Pipeline:  # noqa: ANN001 - str | Path,
 __all__ = ["TASKS", "Task", "Phase", "Clock", "Pipeline", "GANTask", "GANPipeline", "VAETask", "VAEPipeline", "CTGANTask", "CTGANPipeline",
            "TVAETask", "TVAEPipeline", "TablePipeline", "MolGANTask", "MolGANPipeline", "PairPipeline", "SuperResolutionTask",
            "SuperResolutionPipeline", "InpaintTask", "InpaintPipeline", "Pix2PixTask", "Pix2PixPipeline", "CycleGANTask",
-           "CycleGANPipeline", "StarGANTask", "StarGANPipeline", "TranslationPipeline", "pipeline_for", "load_pipeline"]
+           "CycleGANPipeline", "StarGANTask", "StarGANPipeline", "TranslationPipeline", "PixelDATask", "PixelDAPipeline", "ACGANTask", "SSGANTask",
+           "ClassifyingGANPipeline", "pipeline_for", "load_pipeline"]

@@ -165,6 +165,39 @@ class Task:
         return {}
 
 
+class AccuracyHook:
+    """A task's classifier scored while it trains: every ``every`` steps and at the end, a ``classify`` event with
+    ``task.accuracy()`` (a flat dict, e.g. ``{"test_acc": 0.93, "n": 359}``: accuracy on held-out labelled data).
+
+    For tasks whose product is a classifier (the semi-supervised GAN's D, PixelDA's task network T); the loop runs it
+    like any hook (``hook(trainer, final)``), on rank 0 only.
+    """
+
+    def __init__(self, every: int, task: "Task") -> None:
+        self.every, self.task = every, task
+        self.last = -1  # the step last scored: the end of a run that stops on a multiple of every is scored once
+
+    def due(self, t: Any) -> bool:
+        return self.every > 0 and t.step % self.every == 0
+
+    def __call__(self, t: Any, final: bool = False) -> None:
+        if (final or self.due(t)) and t.step != self.last:
+            self.last = t.step
+            t.log.write("classify", step=t.step, **self.task.accuracy())
+
+
+@torch.no_grad()
+def classify_in_eval_mode(net: nn.Module, x: Tensor, device: torch.device, batch: int = 512) -> Tensor:
+    """``net(x)`` in eval mode (dropout off, batch-norm statistics frozen) in chunks, then ``net``'s mode restored:
+    N×... -> N×K logits (CPU, float32)."""
+    was = net.training
+    net.eval()
+    try:
+        return torch.cat([net(x[i:i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)])
+    finally:
+        net.train(was)
+
+
 class Pipeline:
     """An exported network with its task's way of sampling: ``pipe(n)``, ``pipe(n, labels)``.
 
@@ -197,4 +230,4 @@ def module_of(model: Any) -> nn.Module:
     return model.module if isinstance(model, Pipeline) else model
 
 
-__all__ = ["Clock", "Phase", "Task", "Pipeline", "critic_then_generator", "module_of"]
+__all__ = ["AccuracyHook", "Clock", "Phase", "Task", "Pipeline", "classify_in_eval_mode", "critic_then_generator", "module_of"]

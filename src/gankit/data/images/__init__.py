@@ -11,10 +11,10 @@ One module per format: :mod:`.digits`, :mod:`.mnist`, :mod:`.cifar`, :mod:`.fold
 from __future__ import annotations
 
 from .cifar import load_cifar
-from .core import ImageData, quantize, select_classes, to_float, to_uint8
+from .core import FewLabelData, ImageData, few_labels, quantize, select_classes, to_float, to_uint8
 from .digits import load_digits
 from .folder import FolderStream, load_folder, load_image
 from .mnist import load_mnist
 
-__all__ = ["FolderStream", "ImageData", "load_cifar", "load_digits", "load_folder", "load_image", "load_mnist", "select_classes",
+__all__ = ["FewLabelData", "FolderStream", "ImageData", "few_labels", "load_cifar", "load_digits", "load_folder", "load_image", "load_mnist", "select_classes",
            "quantize", "to_float", "to_uint8"]

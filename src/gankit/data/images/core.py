@@ -66,6 +66,51 @@ def select_classes(data: ImageData, classes: list[int]) -> ImageData:
                      f"{data.source}, classes {','.join(map(str, classes))}")
 
 
+@dataclass
+class FewLabelData(ImageData):
+    """Every training image, with the label of only a few per class (the semi-supervised setting).
+
+    ``labels`` holds -1 where the label is hidden, so nothing downstream can read it; ``known`` is ``labels >= 0``.
+    """
+
+    @property
+    def known(self) -> torch.Tensor:
+        return self.labels >= 0
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def few_labels(data: ImageData, per_class: int, seed: int = 0, keep_unlabelled: bool = False) -> ImageData:
+    """The few-label protocol: ``per_class`` labelled images of each class, chosen by ``seed`` (a seeded permutation of
+    each class's images, the first ``per_class`` kept).
+
+    Returns the labelled images alone (an :class:`ImageData` of classes × per_class images, in class order) or, with
+    ``keep_unlabelled``, every image with the other labels hidden (a :class:`FewLabelData`). Raises ConfigError (one
+    line) for unlabelled or streamed data and for a class with fewer images than asked.
+    """
+    where = "data.labels_per_class"
+    if not isinstance(data, ImageData) or data.labels is None:
+        raise ConfigError(f"{where}: {getattr(data, 'source', '') or 'this dataset'} has no labels in memory; the few-label protocol "
+                          "needs labelled images (digits, mnist, cifar10, a folder with class subfolders)")
+    gen = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in range(data.num_classes):
+        idx = torch.nonzero(data.labels == c).flatten()
+        if len(idx) < per_class:
+            raise ConfigError(f"{where}: class {data.class_names[c]!r} has {len(idx)} images, fewer than {per_class}; "
+                              f"use at most {len(idx)}")
+        chosen.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
+    keep = torch.cat(chosen)
+    source = f"{data.source}, {per_class} labelled per class (seed {seed})"
+    if not keep_unlabelled:
+        return ImageData(data.images[keep], data.labels[keep], list(data.class_names), source)
+    labels = torch.full_like(data.labels, -1)
+    labels[keep] = data.labels[keep]
+    return FewLabelData(data.images, labels, list(data.class_names), source + " + the rest unlabelled")
+
+
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 0..255 -> float32 in [-1, 1] (the data space of every image model)."""
     return images.to(torch.float32).div_(127.5).sub_(1.0)
