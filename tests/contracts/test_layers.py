@@ -18,7 +18,7 @@ LAYERS = [
     ["likelihoods", "losses", "regularizers", "augment", "visual", "data", "models", "terms", "metrics"],
     ["io", "config"],
     ["tasks"],
-    ["training", "evaluation", "sampling", "difficulty"],
+    ["training", "evaluation", "sampling", "difficulty", "downstream"],
     ["api", "report", "tables", "molecules"],
     ["cli", "__main__"],
 ]

@@ -69,10 +69,18 @@ FAMILY = {
                  "model": {"name": "cyclegan", "channels": 4, "d_channels": 4, "blocks": 1}},
     "stargan": {"task": {"name": "stargan"}, "train": {"batch_size": 4, "steps": 2, "n_critic": 1},
                 "data": {"name": "digits-attrs", "channels": 3, "resolution": 16}, "model": {"name": "stargan", "channels": 4, "blocks": 1}},
+    "acgan": {"task": {"name": "acgan"}, "train": {"batch_size": 8, "steps": 2}, "data": {"name": "digits", "resolution": 8},
+              "model": {"name": "acgan", "z_dim": 8, "g_width": 4, "d_width": 4}},
+    "pixelda": {"task": {"name": "pixelda"}, "train": {"batch_size": 4, "steps": 2}, "data": {"name": "digits-m", "channels": 3, "resolution": 16},
+                "model": {"name": "pixelda", "z_dim": 2, "channels": 4, "blocks": 1, "d_channels": 4, "t_width": 4}},
+    "ssgan": {"task": {"name": "ssgan"}, "train": {"batch_size": 8, "steps": 2},
+              "data": {"name": "digits", "resolution": 8, "labels_per_class": 2, "unlabelled": True},
+              "model": {"name": "ssgan", "z_dim": 8, "g_width": 4, "d_width": 4}},
 }
 #: task -> a family of it (its smallest run)
 TASK = {"gan": "mlp", "vae": "vae-mlp", "ctgan": "ctgan", "tvae": "tvae", "molgan": "molgan", "superres": "srresnet",
-        "inpaint": "context-encoder", "pix2pix": "unet", "cyclegan": "cyclegan", "stargan": "stargan"}
+        "inpaint": "context-encoder", "pix2pix": "unet", "cyclegan": "cyclegan", "stargan": "stargan",
+        "acgan": "acgan", "ssgan": "ssgan", "pixelda": "pixelda"}
 #: term -> overrides that switch it on, over a family's smallest config
 TERM = {
     "gp": ("mlp", {"reg": {"gp": 10.0}}), "dragan": ("mlp", {"reg": {"dragan": 10.0}}), "r1": ("mlp", {"reg": {"r1": 1.0, "lazy": 2}}),
@@ -189,6 +197,17 @@ def test_family_builds_shapes_and_gradients_reach_every_parameter(family):
             y = nets["G"](batch["x"], batch["attrs"])
             src, cls = nets["D"](y)
             assert y.shape == batch["x"].shape and src.shape[0] == n and cls.shape == batch["attrs"].shape
+    elif fam.task == "pixelda":  # G(source, z) -> a target-styled image; D judges it; T classifies it
+        b = make_batches(build_dataset(cfg.data), n, CPU, 0).next()
+        nets = task.networks
+        y = nets["G"](b["a"], torch.rand(n, nets["G"].z_dim) * 2 - 1)
+        assert y.shape == b["b"].shape and nets["D"](y).shape == (n,) and nets["T"](y).shape == (n, info.domains["classes"])
+    elif fam.task in ("acgan", "ssgan"):  # G(z, c) -> images; D -> class logits (AC-GAN: 1 + K, real/fake first)
+        G, D = task.networks["G"], task.networks["D"]
+        c = torch.arange(n) % info.num_classes if G.c_dim else None
+        x = G(torch.randn(n, G.z_dim), c)
+        assert x.shape == (n, *info.shape)
+        assert D(x).shape == (n, info.num_classes + (fam.task == "acgan")) and D.embed(x).shape == (n, D.feature_dim)
     else:
         mu, logvar = task.networks["encoder"](torch.zeros(n, *info.shape))
         assert mu.shape == logvar.shape == (n, cfg.model.z_dim)

@@ -1,7 +1,7 @@
 """PixelDA (Bousmalis et al. 2017): the masked pairwise MSE against a hand computation and its invariance to a shift of
 the foreground, the digits-m set (MNIST-M's |patch − digit| blend, labels, disjoint train halves), the G-phase loss as
-α·L_d + β·L_t + γ·L_c recomputed from the networks, the target labels' absence from training, and a tiny run whose
-accuracy events and exported pipeline round-trip."""
+α·L_d + β·L_t + γ·L_c recomputed from the networks, the target labels' absence from training, a tiny run whose
+accuracy events and exported pipeline round-trip, and bitwise resume."""
 from __future__ import annotations
 
 import copy
@@ -209,3 +209,15 @@ def test_tiny_run_logs_target_accuracy_and_its_export_round_trips(tmp_path, no_r
     assert acc == pytest.approx(classify[-1]["target_acc"])
     with pytest.raises(ConfigError):
         pipe(x, direction="BtoA")
+
+
+def test_resume_is_bitwise(tmp_path, no_report):
+    """The task's own labelled source stream is checkpointed: 2 + 2 resumed steps export what 4 steps do."""
+    from safetensors.torch import load_file
+
+    base = [*TINY, "train.progress=false", "health.monitor=false", "train.checkpoint_every=2", "eval.every=2"]
+    gankit.train("pixelda", out=tmp_path / "a", overrides=[*base, "train.steps=4"])
+    gankit.train("pixelda", out=tmp_path / "b", overrides=[*base, "train.steps=2"])
+    gankit.train(resume=tmp_path / "b", overrides=["train.steps=4"])
+    a, b = (load_file(str(tmp_path / r / "generator" / "model.safetensors")) for r in ("a", "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

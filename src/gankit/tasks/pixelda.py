@@ -19,17 +19,17 @@ Per step, two phases:
     L_t = CE(T(x_s), y_s) + CE(T(G(x_s, z)), y_s)
     L_c = PMSE(x_s, G(x_s, z); m)   (eq. 4, :func:`pmse`), m: source pixels above ``pixelda.mask_threshold``
 
-z ~ U(−1, 1)^z_dim. The paper alternates (θ_D, θ_T) then θ_G; here T steps with G on the same objective, whose
-minimization over θ_G and θ_T is the paper's (eq. 1): T's update sees G's current output instead of the previous
-one. D's loss is left unweighted: with Adam the weight α would not change D's update. α, β, γ default to the
-released MNIST → MNIST-M run's (0.011, 0.01, 0): L_c is for renders with a known object mask (LineMod).
+z ~ U(−1, 1)^z_dim. The paper alternates a step of (θ_D, θ_T) with one of θ_G; here D steps alone and T together
+with G (one joint gradient step on the objective both minimize, eq. 1). D's loss is left unweighted: with Adam the
+weight α would not change D's update. α, β, γ default to the released MNIST → MNIST-M run's (0.011, 0.01, 0): L_c
+is for renders with a known object mask (LineMod).
 
 The loop's data stream (:class:`~gankit.data.domains.DomainBatches`) carries no labels for unpaired data, so the
 labelled source batches of the G phase come from the task's own seeded stream (a
 :class:`~gankit.data.batches.TensorBatches` over A and its labels, sharded like the loop's, its position
 checkpointed in :meth:`state_dict`).
 
-While training, an ``classify`` event every ``eval.every`` (else ``train.sample_every``) steps and at the end gives
+While training, a ``classify`` event every ``eval.every`` (else ``train.sample_every``) steps and at the end gives
 T's accuracy on the target test split (``target_acc``, B's labels) and on the source test split (``source_acc``).
 Sample grids show fixed test source images and their adaptations; the export holds G (its averaged copy G_ema) and T:
 ``gankit.load(run)`` gives a :class:`PixelDAPipeline`, ``pipe(x)`` adapts, ``pipe.classify(x)`` gives T's class
@@ -74,13 +74,6 @@ def pmse(x: Tensor, y: Tensor, mask: Tensor) -> Tensor:
 def fixed_noise(n: int, z_dim: int, seed: int = 0) -> Tensor:
     """n noise vectors U(−1, 1)^z_dim (CPU) of a seed: the same z for the same images every call."""
     return torch.rand(n, z_dim, generator=torch.Generator().manual_seed(seed)) * 2 - 1
-
-
-class _AccuracyHook(AccuracyHook):
-    """AccuracyHook with ``due``, which the loop asks every hook before the final calls."""
-
-    def due(self, t: Any) -> bool:
-        return self.every > 0 and t.step % self.every == 0
 
 
 class PixelDATask(TranslationTask):
@@ -164,7 +157,7 @@ class PixelDATask(TranslationTask):
         return out
 
     def hooks(self, trainer: Any) -> list:
-        return [_AccuracyHook(self.cfg.eval.every or self.cfg.train.sample_every, self)]
+        return [AccuracyHook(self.cfg.eval.every or self.cfg.train.sample_every, self)]
 
     def state_dict(self) -> dict[str, Any]:
         return {"source_batches": self._source_batches.state_dict()} if self._source_batches is not None else {}
