@@ -47,8 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ROOT / "benchmarks" / "rows" / "downstream.jsonl"
 PAGE = ROOT / "docs" / "benchmarks" / "downstream.md"
-QUIET = ["train.progress=false", "eval.metrics=[]", "train.sample_every=100000000", "train.checkpoint_every=100000000",
-         "health.monitor=false"]
+from common import QUIET  # noqa: E402
 KS = [1, 5, 10, 0]  # 0: every label
 PER_CLASS = 200  # generated images per class
 ARMS = ["real", "real + classical", "real + cGAN", "real + AC-GAN", "real + AC-GAN, filtered", "real + classical + AC-GAN", "SSGAN D"]
@@ -104,26 +103,35 @@ def few_cell(k: int, seed: int, runs: Path) -> list[dict]:
         with torch.no_grad():
             return float((cnn(prepare(xs))[1].argmax(1) == ys).float().mean())
 
+    def spread(xs: torch.Tensor, ys: torch.Tensor) -> float:
+        """Mean pairwise distance between digits-cnn features of images of the same class, averaged over classes."""
+        with torch.no_grad():
+            f = cnn(prepare(xs))[0]
+        return statistics.mean(float(torch.cdist(f[ys == c], f[ys == c]).mean()) for c in range(10) if (ys == c).sum() > 1)
+
+    real_spread = spread(to_float(train.images), train.labels)
+
     tag = f"k{k_label(k)}-s{seed}"
     cgan_s = train_kept("digits-cond", runs / f"cgan-{tag}", [*common, "data.resolution=16", "model.g_width=32", "model.d_width=32",
                                                                "train.steps=1500", f"train.batch_size={min(64, 10 * k) if k else 64}"],
                         reuse=True)
     xs, ys = ds.synthesize(api.load(runs / f"cgan-{tag}"), PER_CLASS, seed=seed)
     row("real + cGAN", ds.accuracy(ds.train_classifier(x, y, 10, extra=(xs, ys), seed=seed), xt, yt), gan_s=cgan_s,
-        agree=agreement(xs, ys))
+        agree=agreement(xs, ys), spread=spread(xs, ys) / real_spread)
 
     ac_run = runs / f"acgan-{tag}"
     ac_s = train_kept("acgan-digits", ac_run, [*common, *(["data.unlabelled=false"] if not k else [])], reuse=True)
     pipe = api.load(ac_run)
     xs, ys = ds.synthesize(pipe, PER_CLASS, seed=seed)
-    agree = agreement(xs, ys)
-    row("real + AC-GAN", ds.accuracy(ds.train_classifier(x, y, 10, extra=(xs, ys), seed=seed), xt, yt), gan_s=ac_s, agree=agree)
+    agree, spr = agreement(xs, ys), spread(xs, ys) / real_spread
+    row("real + AC-GAN", ds.accuracy(ds.train_classifier(x, y, 10, extra=(xs, ys), seed=seed), xt, yt), gan_s=ac_s, agree=agree,
+        spread=spr)
     row("real + classical + AC-GAN", ds.accuracy(ds.train_classifier(x, y, 10, extra=(xs, ys), augment=True, seed=seed), xt, yt),
         gan_s=ac_s, agree=agree)
     keep = ds.train_classifier(x, y, 10, augment=True, seed=seed)
     xf, yf = ds.synthesize(pipe, PER_CLASS, seed=seed, keep=keep)
     row("real + AC-GAN, filtered", ds.accuracy(ds.train_classifier(x, y, 10, extra=(xf, yf), seed=seed), xt, yt), gan_s=ac_s,
-        agree=agreement(xf, yf), filled=len(yf) / (10 * PER_CLASS))
+        agree=agreement(xf, yf), spread=spread(xf, yf) / real_spread, filled=len(yf) / (10 * PER_CLASS))
 
     ss_run = runs / f"ssgan-{tag}"
     ss_s = train_kept("ssgan-digits", ss_run, [*common, *(["data.unlabelled=false"] if not k else [])], reuse=True)
@@ -239,11 +247,18 @@ def write_page(meta: dict, rows: list[dict]) -> None:
     lines += ["", "Label agreement of the generated sets (%: digits-cnn, trained on every training label, assigns the class they "
               "were drawn for) and GAN training time (s, one thread):", "",
               "| generator | " + " | ".join(f"k = {k_label(k)}" for k in KS) + " | train s |", "|---|" + "---:|" * (len(KS) + 1)]
-    for arm, label in (("real + cGAN", "conditional DCGAN (labelled only)"), ("real + AC-GAN", "AC-GAN (+ unlabelled)"),
-                       ("real + AC-GAN, filtered", "AC-GAN, filtered")):
+    gens = (("real + cGAN", "conditional DCGAN (labelled only)"), ("real + AC-GAN", "AC-GAN (+ unlabelled)"),
+            ("real + AC-GAN, filtered", "AC-GAN, filtered"))
+    for arm, label in gens:
         cells = [_fmt([r["agree"] for r in few if r["arm"] == arm and r["k"] == k]) for k in KS]
         secs = [r["gan_s"] for r in few if r["arm"] == arm]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {statistics.mean(secs):.0f} |" if secs else f"| {label} | — |")
+    lines += ["", "Within-class diversity of the generated sets: the mean pairwise distance between digits-cnn features of images "
+              "of the same class, as a percentage of the same for the 1,438 real training digits (100 %: as varied as the data):", "",
+              "| generator | " + " | ".join(f"k = {k_label(k)}" for k in KS) + " |", "|---|" + "---:|" * len(KS)]
+    for arm, label in gens:
+        lines.append(f"| {label} | " + " | ".join(_fmt([r["spread"] for r in few if r["arm"] == arm and r["k"] == k and "spread" in r])
+                                                    for k in KS) + " |")
     filled = [r["filled"] for r in few if r["arm"] == "real + AC-GAN, filtered"]
     if filled:
         lines += ["", f"The filtered sets hold {statistics.mean(filled) * 100:.0f} % of the {PER_CLASS} samples per class asked for "

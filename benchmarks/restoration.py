@@ -34,13 +34,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import load_rows, save_rows, train_kept as _train  # noqa: E402
+from common import QUIET, load_rows, save_rows, train_kept as _train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ROOT / "benchmarks" / "rows" / "restoration.jsonl"
 PAGE = ROOT / "docs" / "benchmarks" / "restoration.md"
-QUIET = ["train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.sample_every=100000000",
-         "train.checkpoint_every=100000000"]
 ANCHORS = [  # ×4, Y channel, PSNR / SSIM (Ledig et al. 2017 Table 2; Wang et al. 2018 Table 1 for RRDB)
     ("Set5", "bicubic", "28.42 / 0.810"), ("Set5", "SRResNet", "32.05 / 0.902"), ("Set5", "SRGAN", "29.40 / 0.847"),
     ("Set5", "RRDB (ESRGAN's PSNR model)", "32.73 / 0.901"), ("Set14", "SRResNet", "28.49 / —"), ("Set14", "SRGAN", "26.02 / —"),

@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ROOT / "benchmarks" / "rows" / "translation.jsonl"
 PAGE = ROOT / "docs" / "benchmarks" / "translation.md"
-QUIET = ["train.progress=false", "eval.metrics=[]", "train.sample_every=100000000", "train.checkpoint_every=100000000"]
 N_TEST = 359
 
 #: (task preset, data set, row label, overrides, the paper's row it reproduces)
@@ -58,7 +57,7 @@ ANCHORS = [
 ]
 
 
-from common import load_rows, save_rows, train_kept as _train  # noqa: E402
+from common import QUIET, load_rows, save_rows, train_kept as _train  # noqa: E402
 from restoration import sharpness  # noqa: E402 - the same sharpness measure as the restoration page
 
 

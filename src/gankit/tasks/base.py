@@ -26,6 +26,8 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
+from ..models import MODELS
+
 Tensor = torch.Tensor
 Stats = dict[str, Tensor]
 
@@ -198,6 +200,17 @@ def classify_in_eval_mode(net: nn.Module, x: Tensor, device: torch.device, batch
         net.train(was)
 
 
+def export_with(task: Task, other: str) -> tuple[str, nn.Module, dict]:
+    """The export of a task whose pipeline needs a second network beside G_ema (StarGAN's D, the classifying GANs' D,
+    PixelDA's T): the family's ``G_pair``, built from G's kwargs plus ``other``'s under its lower-case name, holding
+    G_ema's and ``other``'s weights. Returns :meth:`Task.export_spec`'s triple."""
+    kw = {**task.kwargs["G"], other.lower(): task.kwargs[other]}
+    pair = MODELS.get(task.cfg.model.name).networks["G_pair"](**kw)
+    pair.G.load_state_dict(task.networks["G_ema"].state_dict())
+    getattr(pair, other).load_state_dict(task.networks[other].state_dict())
+    return "G_pair", pair, kw
+
+
 class Pipeline:
     """An exported network with its task's way of sampling: ``pipe(n)``, ``pipe(n, labels)``.
 
@@ -230,4 +243,5 @@ def module_of(model: Any) -> nn.Module:
     return model.module if isinstance(model, Pipeline) else model
 
 
-__all__ = ["AccuracyHook", "Clock", "Phase", "Task", "Pipeline", "classify_in_eval_mode", "critic_then_generator", "module_of"]
+__all__ = ["AccuracyHook", "Clock", "Phase", "Task", "Pipeline", "classify_in_eval_mode", "critic_then_generator", "export_with",
+           "module_of"]

@@ -119,7 +119,30 @@ def run_generator(G: nn.Module, z: Tensor, c: Tensor | None, device: torch.devic
     return torch.cat(out)
 
 
-class GANTask(Task):
+class GeneratorSampling:
+    """Latents and samples of a task whose sampler is G(z, c): ``z_dim``, ``classes`` (0: unconditional), the shard
+    (``rank``, ``world``), ``device``, ``networks`` and ``sampler`` come from the task (GANTask, AC-GAN, the SSGAN)."""
+
+    def train_latents(self, n: int, device: torch.device) -> tuple[Tensor, Tensor | None]:
+        """z: n×z_dim standard normal; c: n labels or None, from torch's global RNG (seeded, resumable).
+
+        In a job of ``world`` processes every rank draws the global n·world batch and keeps its own n rows,
+        so the job computes exactly what one process does with the global batch.
+        """
+        total = n * self.world
+        z = torch.randn(total, self.z_dim, device=device)[self.rank * n:(self.rank + 1) * n]
+        c = torch.randint(self.classes, (total,), device=device)[self.rank * n:(self.rank + 1) * n] if self.classes else None
+        return z, c
+
+    def latents(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | None]:
+        return draw_latents(n, self.z_dim, self.classes, generator)
+
+    def decode(self, latents: tuple, batch: int = 512) -> Tensor:
+        z, c = latents
+        return run_generator(self.networks[self.sampler], z, c, self.device, batch)
+
+
+class GANTask(GeneratorSampling, Task):
     """The adversarial game with composed terms (see the module doc)."""
 
     name = "gan"
@@ -161,26 +184,6 @@ class GANTask(Task):
                   after=self.after_d_step),
             Phase("G", "G", ("G",), self.g_phase, data="last", grad_stat="g_grad_norm"),
         ]
-
-    # ------------------------------------------------------------------ latents
-
-    def train_latents(self, n: int, device: torch.device) -> tuple[Tensor, Tensor | None]:
-        """z: n×z_dim standard normal; c: n labels or None, from torch's global RNG (seeded, resumable).
-
-        In a job of ``world`` processes every rank draws the global n·world batch and keeps its own n rows,
-        so the job computes exactly what one process does with the global batch.
-        """
-        total = n * self.world
-        z = torch.randn(total, self.z_dim, device=device)[self.rank * n:(self.rank + 1) * n]
-        c = torch.randint(self.classes, (total,), device=device)[self.rank * n:(self.rank + 1) * n] if self.classes else None
-        return z, c
-
-    def latents(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | None]:
-        return draw_latents(n, self.z_dim, self.classes, generator)
-
-    def decode(self, latents: tuple, batch: int = 512) -> Tensor:
-        z, c = latents
-        return run_generator(self.networks[self.sampler], z, c, self.device, batch)
 
     # ------------------------------------------------------------------ D
 
@@ -403,4 +406,4 @@ class GANPipeline(Pipeline):
 
 GANTask.pipeline = GANPipeline
 
-__all__ = ["GANTask", "GANPipeline", "DView", "pack", "frozen", "draw_latents", "run_generator", "STRENGTHEN_GP"]
+__all__ = ["GANTask", "GANPipeline", "GeneratorSampling", "DView", "pack", "frozen", "draw_latents", "run_generator", "STRENGTHEN_GP"]

@@ -47,9 +47,9 @@ from ..data import build_dataset
 from ..data.batches import make_batches
 from ..data.images import ImageData, to_float
 from ..errors import ConfigError
-from ..models import MODELS, build_networks
+from ..models import build_networks
 from ..types import Batch
-from .base import AccuracyHook, Clock, Phase, classify_in_eval_mode
+from .base import AccuracyHook, Clock, Phase, classify_in_eval_mode, export_with
 from .translation import TranslationPipeline, TranslationTask, chunked, grey_to
 
 Tensor = torch.Tensor
@@ -173,11 +173,7 @@ class PixelDATask(TranslationTask):
 
     def export_spec(self) -> tuple[str, nn.Module, dict]:
         """G_ema and T (the classifier the accuracy events scored) as one ``G_pair``."""
-        kw = {**self.kwargs["G"], "t": self.kwargs["T"]}
-        pair = MODELS.get(self.cfg.model.name).networks["G_pair"](**kw)
-        pair.G.load_state_dict(self.networks["G_ema"].state_dict())
-        pair.T.load_state_dict(self.networks["T"].state_dict())
-        return "G_pair", pair, kw
+        return export_with(self, "T")
 
     def export_meta(self) -> dict[str, Any]:
         return {"domains": self.domains, "classes": self.n_classes}

@@ -34,10 +34,10 @@ from torch import nn
 from ..data import build_dataset
 from ..data.images import to_float
 from ..errors import ConfigError
-from ..models import MODELS, build_networks
+from ..models import build_networks
 from ..types import Batch
-from .base import AccuracyHook, Clock, Pipeline, Task, classify_in_eval_mode, critic_then_generator
-from .gan import draw_latents, frozen, run_generator
+from .base import AccuracyHook, Clock, Pipeline, Task, classify_in_eval_mode, critic_then_generator, export_with
+from .gan import GeneratorSampling, draw_latents, frozen, run_generator
 
 Tensor = torch.Tensor
 Stats = dict[str, Tensor]
@@ -58,7 +58,7 @@ def real_probability(logits: Tensor) -> Tensor:
     return torch.sigmoid(torch.logsumexp(logits, 1))
 
 
-class ClassifyingGANTask(Task):
+class ClassifyingGANTask(GeneratorSampling, Task):
     """What AC-GAN and the SSGAN share: G and D from the family, G_ema, the labelled / unlabelled batches, D's accuracy
     on the test split, the export of G_ema with D."""
 
@@ -92,20 +92,6 @@ class ClassifyingGANTask(Task):
         """(labelled images, labels) of a batch: ``xl`` / ``yl`` under the few-label protocol, else ``x`` / ``label``."""
         return (batch["xl"], batch["yl"]) if "xl" in batch else (batch["x"], batch["label"])
 
-    def train_latents(self, n: int, device: torch.device) -> tuple[Tensor, Tensor | None]:
-        """z and (AC-GAN) uniformly drawn classes from the global RNG; every rank draws the global batch, keeps its rows."""
-        total, lo = n * self.world, n * self.rank
-        z = torch.randn(total, self.z_dim, device=device)[lo:lo + n]
-        c = torch.randint(self.num_classes, (total,), device=device)[lo:lo + n] if self.conditional else None
-        return z, c
-
-    def latents(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor | None]:
-        return draw_latents(n, self.z_dim, self.classes, generator)
-
-    def decode(self, latents: tuple, batch: int = 512) -> Tensor:
-        z, c = latents
-        return run_generator(self.networks[self.sampler], z, c, self.device, batch)
-
     def class_logits(self, out: Tensor) -> Tensor:
         """D's class logits N×K from its outputs."""
         return out
@@ -122,11 +108,7 @@ class ClassifyingGANTask(Task):
 
     def export_spec(self) -> tuple[str, nn.Module, dict]:
         """G_ema with D beside it (the classifier), as ``G_pair``."""
-        kw = {**self.kwargs["G"], "d": self.kwargs["D"]}
-        pair = MODELS.get(self.cfg.model.name).networks["G_pair"](**kw)
-        pair.G.load_state_dict(self.networks["G_ema"].state_dict())
-        pair.D.load_state_dict(self.networks["D"].state_dict())
-        return "G_pair", pair, kw
+        return export_with(self, "D")
 
     def export_meta(self) -> dict[str, Any]:
         return {"classifier": self.name, "class_names": list(self.info.class_names)}

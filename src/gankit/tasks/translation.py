@@ -49,7 +49,7 @@ from ..errors import ConfigError
 from ..metrics.translation import attribute_loss
 from ..models import MODELS, build_networks
 from ..types import Batch
-from .base import Clock, Phase, Pipeline, Task, critic_then_generator
+from .base import Clock, Phase, Pipeline, Task, critic_then_generator, export_with
 
 Tensor = torch.Tensor
 Stats = dict[str, Tensor]
@@ -327,11 +327,7 @@ class StarGANTask(TranslationTask):
 
     def export_spec(self) -> tuple[str, nn.Module, dict]:
         """G_ema with D beside it (its domain head estimates an input's own attributes for ``--to``), as ``G_pair``."""
-        kw = {**self.kwargs["G"], "d": self.kwargs["D"]}
-        pair = MODELS.get(self.cfg.model.name).networks["G_pair"](**kw)
-        pair.G.load_state_dict(self.networks["G_ema"].state_dict())
-        pair.D.load_state_dict(self.networks["D"].state_dict())
-        return "G_pair", pair, kw
+        return export_with(self, "D")
 
 
 # --------------------------------------------------------------------------- pipelines
