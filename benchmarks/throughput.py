@@ -17,6 +17,7 @@ extraction); and data-parallel training with 2 gloo processes against 1 process 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime as dt
 import json
@@ -48,9 +49,9 @@ COMMON = ["train.progress=false", "eval.metrics=[]", "health.monitor=false", "tr
           "train.sample_every=1000000", "train.checkpoint_every=1000000", "train.ema_kimg=0", "train.steps=1000000"]
 
 
-def gemm_peak_gflops(n: int = 4096, reps: int = 5) -> float:
-    """fp32 matrix-multiply peak of this machine (GFLOP/s), best of a few timed runs."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def gemm_peak_gflops(n: int = 4096, reps: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Matrix-multiply peak of this machine in ``dtype`` (GFLOP/s), best of a few timed runs."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     for _ in range(3):
         a @ b
     best = float("inf")
@@ -62,23 +63,38 @@ def gemm_peak_gflops(n: int = 4096, reps: int = 5) -> float:
 
 
 class PlainLoop:
-    """What a user would write by hand: same G and D objects' copies, BCE non-saturating / hinge, Adam."""
+    """What a user would write by hand: same G and D objects' copies, BCE non-saturating / hinge, Adam.
 
-    def __init__(self, trainer: Trainer) -> None:
+    ``tuned``: the same loop written after PyTorch's performance guide, with gankit's defaults for this model: the
+    trainer's precision (bf16 autocast around the forward passes, backward outside), its memory format
+    (channels_last for image models) and fused Adam — like with like for the ratio (issue 24)."""
+
+    def __init__(self, trainer: Trainer, tuned: bool = False) -> None:
         tc = trainer.cfg.train
         self.G, self.D = copy.deepcopy(trainer.nets["G"]), copy.deepcopy(trainer.nets["D"])
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2))
+        self.fmt = trainer.memory_format if tuned else torch.contiguous_format
+        self.bf16 = tuned and trainer.precision == "bf16"
+        if self.fmt == torch.channels_last:
+            self.G, self.D = self.G.to(memory_format=self.fmt), self.D.to(memory_format=self.fmt)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2), fused=tuned)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2), fused=tuned)
         self.batch, self.z_dim = tc.batch_size, trainer.cfg.model.z_dim
         self.hinge = trainer.cfg.loss.name == "hinge"
         self.n_critic = tc.n_critic
         self.batches = trainer.batches
+        self.precision = "bf16" if self.bf16 else "fp32"
+
+    def autocast(self):  # noqa: ANN201 - a context manager
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
     def step(self) -> None:
         for _ in range(self.n_critic):
             real = self.batches.next().x
-            fake = self.G(torch.randn(self.batch, self.z_dim)).detach()
-            r, f = self.D(real), self.D(fake)
+            if self.fmt == torch.channels_last:
+                real = real.contiguous(memory_format=self.fmt)
+            with self.autocast():
+                fake = self.G(torch.randn(self.batch, self.z_dim)).detach()
+                r, f = self.D(real).float(), self.D(fake).float()
             if self.hinge:
                 d_loss = F.relu(1 - r).mean() + F.relu(1 + f).mean()
             else:
@@ -87,7 +103,8 @@ class PlainLoop:
             self.opt_d.zero_grad()
             d_loss.backward()
             self.opt_d.step()
-        f = self.D(self.G(torch.randn(self.batch, self.z_dim)))
+        with self.autocast():
+            f = self.D(self.G(torch.randn(self.batch, self.z_dim))).float()
         g_loss = -f.mean() if self.hinge else F.binary_cross_entropy_with_logits(f, torch.ones_like(f))
         self.opt_g.zero_grad()
         g_loss.backward()
@@ -105,7 +122,7 @@ def bench_model(name: str, rounds: int, steps: int, warmup: int, tmp: Path) -> d
     preset, overrides = MODELS[name]
     cfg = load_preset(preset, overrides + COMMON)
     trainer = Trainer(cfg, tmp / name)
-    plain = PlainLoop(trainer)
+    plain, tuned = PlainLoop(trainer), PlainLoop(trainer, tuned=True)
     from torch.utils.flop_counter import FlopCounterMode
 
     def count(fn) -> int:  # noqa: ANN001
@@ -116,16 +133,18 @@ def bench_model(name: str, rounds: int, steps: int, warmup: int, tmp: Path) -> d
     flops_plain, flops = count(plain.step), count(trainer.train_step)  # each loop's own work
     for _ in range(warmup):
         plain.step()
+        tuned.step()
         trainer.train_step()
-    t_plain, t_gankit = [], []
-    for _ in range(rounds):
+    t_plain, t_tuned, t_gankit = [], [], []
+    for _ in range(rounds):  # the three loops alternate in every round
         t_plain.append(time_steps(plain.step, steps))
+        t_tuned.append(time_steps(tuned.step, steps))
         t_gankit.append(time_steps(trainer.train_step, steps))
     images = cfg.train.batch_size * cfg.train.n_critic  # real images shown per step
-    mp, mg = statistics.median(t_plain), statistics.median(t_gankit)
+    mp, mt, mg = statistics.median(t_plain), statistics.median(t_tuned), statistics.median(t_gankit)
     return {"plain_img_s": images / mp, "gankit_img_s": images / mg, "ratio": mp / mg, "flops_per_step": flops,
-            "plain_flops_per_step": flops_plain,
-            "plain_s_per_step": mp, "gankit_s_per_step": mg, "batch": cfg.train.batch_size}
+            "plain_flops_per_step": flops_plain, "tuned_img_s": images / mt, "tuned_ratio": mt / mg, "precision": trainer.precision,
+            "plain_s_per_step": mp, "tuned_s_per_step": mt, "gankit_s_per_step": mg, "batch": cfg.train.batch_size}
 
 
 OPTIONS = {  # dcgan32 with one training option changed; each against the same plain loop
@@ -263,25 +282,32 @@ def write_markdown(out: Path, result: dict) -> None:
         "# Training throughput", "",
         f"Written by `benchmarks/throughput.py{' --quick' if result['quick'] else ''}` on {result['date']}.", "",
         f"Machine: {result['machine']}. torch {torch.__version__}, {result['threads']} threads. "
-        f"Measured fp32 matmul peak: **{result['gemm_peak_gflops']:.1f} GFLOP/s** (4096² sgemm, best of 5).", "",
-        "Both loops train the same networks with the same loss, optimizer and batch, alternating in "
-        f"{result['rounds']} rounds of {result['steps']} steps after warm-up; times are medians over rounds. "
-        "`ratio` = gankit images/s ÷ plain images/s (> 1: gankit is faster). FLOPs per step are counted by "
-        "torch.utils.flop_counter on each loop's own step (gankit's G update computes no weight gradients for D and "
-        "reuses the D update's fake batch; the plain loop does neither). Utilization = FLOPs per step ÷ step time ÷ the "
-        "measured fp32 matmul peak; gankit's image models run in bf16 by default here (`train.precision=auto`), so their "
-        "utilization is measured against the fp32 peak and can exceed 100 %. The options table below has the fp32 figures.", "",
-        "| model | batch | plain img/s | gankit img/s | ratio | GFLOP/step plain / gankit | gankit GFLOP/s | utilization plain / gankit |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"Measured matmul peak (4096², best of 5): fp32 **{result['gemm_peak_gflops']:.1f} GFLOP/s**"
+        + (f", bf16 **{result['gemm_peak_bf16_gflops']:.1f} GFLOP/s**." if result.get("gemm_peak_bf16_gflops") else "."), "",
+        "Three loops train the same networks with the same loss, optimizer and batch, alternating in "
+        f"{result['rounds']} rounds of {result['steps']} steps after warm-up; times are medians over rounds. The plain loop "
+        "is written by hand twice: in fp32 with PyTorch's defaults, and *like for like* — gankit's precision for the model "
+        "(bf16 autocast for image models here), its memory format (channels_last) and fused Adam, as PyTorch's performance "
+        "guide advises (issue 24). `ratio` = gankit images/s ÷ the plain loop's (> 1: gankit is faster); the same-precision "
+        "ratio is the fair one. FLOPs per step are counted by torch.utils.flop_counter on each loop's own step (gankit's G "
+        "update computes no weight gradients for D and reuses the D update's fake batch; the plain loops do neither). "
+        "Utilization = FLOPs per step ÷ step time ÷ the measured matmul peak of the precision that ran.", "",
+        "| model | batch | precision | plain fp32 img/s | plain same-precision img/s | gankit img/s | ratio to fp32 plain | "
+        "ratio to same-precision plain | GFLOP/step plain / gankit | utilization same-precision plain / gankit |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in result["models"].items():
         if "skipped" in m:
-            lines.append(f"| {name} | | | | | | | skipped: {m['skipped']} |")
+            lines.append(f"| {name} | | | | | | | | | skipped: {m['skipped']} |")
             continue
-        lines.append(f"| {name} | {m['batch']} | {m['plain_img_s']:.0f} | {m['gankit_img_s']:.0f} | {m['ratio']:.2f} | "
+        if "tuned_img_s" not in m:  # a table kept from a run before the like-for-like loop
+            lines.append(f"| {name} | {m['batch']} | | {m['plain_img_s']:.0f} | — | {m['gankit_img_s']:.0f} | {m['ratio']:.2f} | — | "
+                         f"{m['plain_flops_per_step'] / 1e9:.2f} / {m['flops_per_step'] / 1e9:.2f} | — |")
+            continue
+        lines.append(f"| {name} | {m['batch']} | {m['precision']} | {m['plain_img_s']:.0f} | {m['tuned_img_s']:.0f} | "
+                     f"{m['gankit_img_s']:.0f} | {m['ratio']:.2f} | {m['tuned_ratio']:.2f} | "
                      f"{m['plain_flops_per_step'] / 1e9:.2f} / {m['flops_per_step'] / 1e9:.2f} | "
-                     f"{m['flops_per_step'] / m['gankit_s_per_step'] / 1e9:.1f} | "
-                     f"{m['plain_utilization']:.0%} / {m['utilization']:.0%} |")
+                     f"{m['tuned_utilization']:.0%} / {m['utilization']:.0%} |")
     if "options" in result:
         o = result["options"]
         lines += ["", "## Training options on dcgan32", "",
@@ -338,6 +364,7 @@ def main() -> None:
 
     load0 = os.getloadavg()[0]
     peak = gemm_peak_gflops()
+    peak_bf16 = gemm_peak_gflops(dtype=torch.bfloat16)  # where the CPU multiplies bf16 natively (AMX, AVX-512 BF16)
     models = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in (args.models.split(",") if "train" in sections else []):
@@ -346,11 +373,14 @@ def main() -> None:
             except gankit.errors.ConfigError as e:  # e.g. a model family this version does not have
                 models[name] = {"skipped": str(e)}
                 continue
-            m["utilization"] = m["flops_per_step"] / m["gankit_s_per_step"] / (peak * 1e9)
+            ran = peak_bf16 if m["precision"] == "bf16" else peak  # utilization against the peak of the precision that ran
+            m["utilization"] = m["flops_per_step"] / m["gankit_s_per_step"] / (ran * 1e9)
+            m["tuned_utilization"] = m["plain_flops_per_step"] / m["tuned_s_per_step"] / (ran * 1e9)
             m["plain_utilization"] = m["plain_flops_per_step"] / m["plain_s_per_step"] / (peak * 1e9)
             models[name] = m
-            print(f"{name}: plain {m['plain_img_s']:.0f} img/s, gankit {m['gankit_img_s']:.0f} img/s, "
-                  f"ratio {m['ratio']:.2f}, utilization {m['utilization']:.0%}", file=sys.stderr)
+            print(f"{name}: plain fp32 {m['plain_img_s']:.0f} img/s, plain {m['precision']} {m['tuned_img_s']:.0f} img/s, gankit "
+                  f"{m['gankit_img_s']:.0f} img/s, ratio to the same precision {m['tuned_ratio']:.2f}, utilization {m['utilization']:.0%}",
+                  file=sys.stderr)
         extra = {}
         if "options" in sections:
             extra["options"] = bench_options(rounds, steps, warmup, Path(tmp), args.quick)
@@ -366,13 +396,14 @@ def main() -> None:
         print(f"ddp: {json.dumps(extra['ddp'])}", file=sys.stderr)
     result = {"date": dt.datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "rounds": rounds, "steps": steps, **extra,
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", "threads": torch.get_num_threads(),
-              "gemm_peak_gflops": peak, "models": models, "load": (load0, os.getloadavg()[0])}
+              "gemm_peak_gflops": peak, "gemm_peak_bf16_gflops": peak_bf16, "models": models, "load": (load0, os.getloadavg()[0])}
     if args.merge:
         earlier = json.loads(Path(args.merge).read_text())
         kept = [k for k in ("options", "families", "eval", "ddp") if k in earlier and k not in result]
         if not result["models"] and earlier.get("models"):  # the main table, with the peak its utilization used
             kept.insert(0, "models")
             result["gemm_peak_gflops"] = earlier["gemm_peak_gflops"]
+            result["gemm_peak_bf16_gflops"] = earlier.get("gemm_peak_bf16_gflops")
         for k in kept:
             result[k] = earlier[k]
         if kept:
