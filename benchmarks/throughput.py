@@ -11,7 +11,7 @@ channels_last, bf16 autocast, torch.compile) against the same plain loop; second
 style-based and progressive presets; evaluation throughput (sampling G_ema, digits-cnn and Inception-v3 feature
 extraction); and data-parallel training with 2 gloo processes against 1 process (torchrun).
 
-    python benchmarks/throughput.py [--quick] [--json] [--models dcgan32,mlp-toy] [--sections train,options,families,eval,ddp]
+    python benchmarks/throughput.py [--quick] [--json] [--models dcgan32,mlp-toy] [--sections train,options,profile,families,eval,ddp]
                                     [--out docs/benchmarks/throughput.md]
 """
 from __future__ import annotations
@@ -193,6 +193,27 @@ FAMILIES = {  # preset -> overrides: seconds per thousand images at the preset's
 }
 
 
+def bench_profile(steps: int, warmup: int, tmp: Path, top: int = 12) -> dict:
+    """Where dcgan32's step spends its time: torch.profiler (CPU) over ``steps`` steps of gankit's loop and of the
+    like-for-like plain loop; the ops with the most self time in either, in ms per step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    preset, overrides = MODELS["dcgan32"]
+    trainer = Trainer(load_preset(preset, overrides + COMMON), tmp / "profile")
+    tuned = PlainLoop(trainer, tuned=True)
+    out = {}
+    for name, fn in (("gankit", trainer.train_step), ("plain", tuned.step)):
+        for _ in range(warmup):
+            fn()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(steps):
+                fn()
+        out[name] = {e.key: e.self_cpu_time_total / 1e3 / steps for e in prof.key_averages()}
+    total = {k: sum(v.values()) for k, v in out.items()}
+    keys = sorted(set(out["gankit"]) | set(out["plain"]), key=lambda k: -max(out["gankit"].get(k, 0), out["plain"].get(k, 0)))[:top]
+    return {"total_ms": total, "ops": [[k, out["gankit"].get(k, 0.0), out["plain"].get(k, 0.0)] for k in keys], "steps": steps}
+
+
 def bench_families(steps: int, warmup: int, tmp: Path) -> dict:
     out = {}
     for label, extra in FAMILIES.items():
@@ -319,6 +340,15 @@ def write_markdown(out: Path, result: dict) -> None:
                   "opt-in (it costs the warm-up above and needs a C++ compiler).", "",
                   "| option | img/s | ratio to plain |", "|---|---:|---:|"]
         lines += [f"| {k} | {v['img_s']:.0f} | {v['ratio']:.2f} |" for k, v in o["options"].items()]
+    if "profile" in result:
+        pr = result["profile"]
+        lines += _section("Where the time goes: dcgan32 under torch.profiler",
+                          f"Self CPU time per step (ms) of the ops that take the most in either loop, over {pr['steps']} steps after "
+                          "warm-up: gankit's step against the like-for-like plain loop's (bf16, channels_last, fused Adam). The profiler "
+                          "adds its own overhead to every op, so totals exceed the timed steps above; the split between ops is what "
+                          f"to read. Totals: gankit {pr['total_ms']['gankit']:.1f} ms, plain {pr['total_ms']['plain']:.1f} ms.",
+                          ["op", "gankit ms/step", "plain ms/step"],
+                          [[f"`{k}`", f"{g:.2f}", f"{pl:.2f}"] for k, g, pl in pr["ops"]])
     if "families" in result:
         lines += _section("Style-based and progressive presets (CPU)",
                           "Seconds per thousand real images shown to D at each preset's own batch and regularization schedule "
@@ -348,7 +378,7 @@ def main() -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--sections", default="train,options,families,eval,ddp", help="which tables to measure")
+    p.add_argument("--sections", default="train,options,profile,families,eval,ddp", help="which tables to measure")
     p.add_argument("--merge", help="a --json output of an earlier run: its tables for the sections not measured now are kept "
                    "(the page says which run each comes from)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "throughput.md"))
@@ -385,6 +415,8 @@ def main() -> None:
         if "options" in sections:
             extra["options"] = bench_options(rounds, steps, warmup, Path(tmp), args.quick)
             print(f"options: {json.dumps(extra['options'])}", file=sys.stderr)
+        if "profile" in sections:
+            extra["profile"] = bench_profile(steps, warmup, Path(tmp))
         if "families" in sections:
             extra["families"] = bench_families(3 * steps, 4, Path(tmp))
             print(f"families: {json.dumps(extra['families'])}", file=sys.stderr)
@@ -399,7 +431,7 @@ def main() -> None:
               "gemm_peak_gflops": peak, "gemm_peak_bf16_gflops": peak_bf16, "models": models, "load": (load0, os.getloadavg()[0])}
     if args.merge:
         earlier = json.loads(Path(args.merge).read_text())
-        kept = [k for k in ("options", "families", "eval", "ddp") if k in earlier and k not in result]
+        kept = [k for k in ("options", "profile", "families", "eval", "ddp") if k in earlier and k not in result]
         if not result["models"] and earlier.get("models"):  # the main table, with the peak its utilization used
             kept.insert(0, "models")
             result["gemm_peak_gflops"] = earlier["gemm_peak_gflops"]
