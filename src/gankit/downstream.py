@@ -33,6 +33,7 @@ from torch import nn
 from .data.images import to_float, to_uint8
 from .errors import ConfigError, DataError
 from .models.semi import SmallCNN
+from .tasks.base import classify_in_eval_mode
 
 Tensor = torch.Tensor
 
@@ -111,12 +112,9 @@ def train_classifier(x: Tensor, y: Tensor, classes: int, *, extra: tuple[Tensor,
     return net.eval().requires_grad_(False)
 
 
-@torch.no_grad()
 def accuracy(net: nn.Module, x: Tensor, y: Tensor, batch: int = 512) -> float:
     """Fraction of images ``x`` (N×C×R×R) whose argmax class under ``net`` equals ``y``."""
-    net.eval()
-    pred = torch.cat([net(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])
-    return float((pred == y).float().mean())
+    return float(accuracy_mask(net, x, y, batch).float().mean())
 
 
 def truncated_normal(n: int, dim: int, threshold: float, gen: torch.Generator) -> Tensor:
@@ -168,11 +166,9 @@ def synthesize(pipe: Any, per_class: int, *, seed: int = 0, truncation: float = 
     return xs, ys
 
 
-@torch.no_grad()
 def accuracy_mask(net: nn.Module, x: Tensor, y: Tensor, batch: int = 512) -> Tensor:
-    """N bool: where ``net``'s argmax class of ``x`` equals ``y``."""
-    net.eval()
-    return torch.cat([net(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)]) == y
+    """N bool: where ``net``'s argmax class of ``x`` (in eval mode, on its own device) equals ``y``."""
+    return classify_in_eval_mode(net, x, next(net.parameters()).device, batch).argmax(1) == y.cpu()
 
 
 def write_synthetic(x: Tensor, y: Tensor, out: str | Path, class_names: list[str]) -> Path:

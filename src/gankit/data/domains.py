@@ -193,6 +193,15 @@ def _channels(x: Tensor, channels: int) -> Tensor:
     return g.round().clamp(0, 255).to(torch.uint8)[:, None]
 
 
+def _unpaired_digits(a: Tensor, b: Tensor, labels: Tensor, split: str, names: tuple[str, str], source: str) -> DomainData:
+    """Two renderings of the same digits as unpaired domains: on the train split A from the even-numbered images and B
+    from the odd ones (disjoint halves: no B image is the translation of an A image, nothing to pair); on the test split
+    every digit both ways, so that the truth of a translation is known."""
+    if split == "train":
+        return DomainData("unpaired", a[0::2], b[1::2], labels[0::2], labels[1::2], names=names, source=source, classes=10)
+    return DomainData("unpaired", a, b, labels, labels.clone(), names=names, source=source, classes=10)
+
+
 @functools.lru_cache(maxsize=8)
 def offline(name: str, split: str, resolution: int, channels: int) -> DomainData:
     """An offline set (see the module doc) for ``split`` (train, test or all) at R×R, C = ``channels`` (digits2color,
@@ -216,17 +225,11 @@ def offline(name: str, split: str, resolution: int, channels: int) -> DomainData
         color = torch.tensor([colorsys.hsv_to_rgb(float(h), 0.9, 1.0) for h in hue])
         colored = render(strokes, color, torch.zeros(n, dtype=torch.bool), _textures(n, resolution, split, seed))
         plain = grey.expand(-1, 3, -1, -1).contiguous()
-        if split == "train":  # disjoint halves: nothing to pair
-            return DomainData("unpaired", plain[0::2], colored[1::2], labels[0::2], labels[1::2], names=("plain", "color"),
-                              source=source, classes=10)
-        return DomainData("unpaired", plain, colored, labels, labels.clone(), names=("plain", "color"), source=source, classes=10)
+        return _unpaired_digits(plain, colored, labels, split, ("plain", "color"), source)
     if name == "digits-m":  # MNIST-M: |patch − digit| per channel, the digit's grey in every channel
         blended = mnist_m_blend(strokes, _textures(n, resolution, split, seed))
         plain = grey.expand(-1, 3, -1, -1).contiguous()
-        if split == "train":  # disjoint halves: no target image is the adapted version of a source image
-            return DomainData("unpaired", plain[0::2], blended[1::2], labels[0::2], labels[1::2], names=("digits", "digits-m"),
-                              source=source, classes=10)
-        return DomainData("unpaired", plain, blended, labels, labels.clone(), names=("digits", "digits-m"), source=source, classes=10)
+        return _unpaired_digits(plain, blended, labels, split, ("digits", "digits-m"), source)
     if name == "digits-attrs":
         choices = torch.stack([torch.randint(len(v), (n,), generator=gen) for _, v in DIGIT_ATTRIBUTES], 1)
         color = torch.tensor([_COLORS[DIGIT_ATTRIBUTES[0][1][i]] for i in choices[:, 0].tolist()])
