@@ -92,7 +92,7 @@ def test_every_preset_loads_with_its_values(name):
                     assert isinstance(got, float)
     # toys train an MLP (the task's), images a conv net
     if cfg.data.name in ("ring", "grid", "mog1d"):
-        assert cfg.model.name == {"gan": "mlp", "vae": "vae-mlp"}[cfg.task.name]
+        assert cfg.model.name == {"gan": "mlp", "vae": "vae-mlp", "flow": "realnvp", "autoregressive": "made", "diffusion": "ddpm"}[cfg.task.name]
 
 
 def test_unknown_preset_lists_the_presets():

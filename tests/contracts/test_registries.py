@@ -76,11 +76,16 @@ FAMILY = {
     "ssgan": {"task": {"name": "ssgan"}, "train": {"batch_size": 8, "steps": 2},
               "data": {"name": "digits", "resolution": 8, "labels_per_class": 2, "unlabelled": True},
               "model": {"name": "ssgan", "z_dim": 8, "g_width": 4, "d_width": 4}},
+    "realnvp": {**SMALL_POINTS, "task": {"name": "flow"}, "model": {"name": "realnvp", "n_couplings": 2, "width": 8, "depth": 1}},
+    "glow": {**SMALL_IMAGES, "task": {"name": "flow"}, "model": {"name": "glow", "n_levels": 1, "depth": 1, "hidden": 4}},
+    "made": {**SMALL_POINTS, "task": {"name": "autoregressive"}, "model": {"name": "made", "width": 8, "depth": 1, "components": 2}},
+    "pixelcnn": {**SMALL_IMAGES, "task": {"name": "autoregressive"}, "model": {"name": "pixelcnn", "layers": 1, "channels": 4}},
+    "ddpm": {**SMALL_POINTS, "task": {"name": "diffusion"}, "model": {"name": "ddpm", "timesteps": 10, "width": 8, "depth": 1}},
 }
 #: task -> a family of it (its smallest run)
 TASK = {"gan": "mlp", "vae": "vae-mlp", "ctgan": "ctgan", "tvae": "tvae", "molgan": "molgan", "superres": "srresnet",
         "inpaint": "context-encoder", "pix2pix": "unet", "cyclegan": "cyclegan", "stargan": "stargan",
-        "acgan": "acgan", "ssgan": "ssgan", "pixelda": "pixelda"}
+        "acgan": "acgan", "ssgan": "ssgan", "pixelda": "pixelda", "flow": "realnvp", "autoregressive": "made", "diffusion": "ddpm"}
 #: term -> overrides that switch it on, over a family's smallest config
 TERM = {
     "gp": ("mlp", {"reg": {"gp": 10.0}}), "dragan": ("mlp", {"reg": {"dragan": 10.0}}), "r1": ("mlp", {"reg": {"r1": 1.0, "lazy": 2}}),
@@ -208,6 +213,13 @@ def test_family_builds_shapes_and_gradients_reach_every_parameter(family):
         x = G(torch.randn(n, G.z_dim), c)
         assert x.shape == (n, *info.shape)
         assert D(x).shape == (n, info.num_classes + (fam.task == "acgan")) and D.embed(x).shape == (n, D.feature_dim)
+    elif fam.task in ("flow", "autoregressive", "diffusion"):  # one density model: per-sample loss and log p, samples in data space
+        net = task.networks["net"]
+        x = make_batches(build_dataset(cfg.data), n, CPU, 0).next()["x"]
+        assert net.loss(x).shape == net.log_prob(x).shape == (n,) and net.sample(n).shape == (n, *info.shape)
+        with torch.no_grad():  # zero-initialized output layers (Glow's couplings, DDPM's ε head) pass no gradient upstream at init
+            for p in net.parameters():
+                p.add_(0.05 * torch.randn_like(p))
     else:
         mu, logvar = task.networks["encoder"](torch.zeros(n, *info.shape))
         assert mu.shape == logvar.shape == (n, cfg.model.z_dim)

@@ -363,6 +363,18 @@ def _check_vae(cfg: Config, traits: frozenset[str]) -> None:
         raise ConfigError("vae.likelihood: gaussian on [-1, 1] pixels is not a likelihood of images here; use bernoulli or logistic (or auto)")
 
 
+def _check_density(cfg: Config, traits: frozenset[str]) -> None:
+    """flow, autoregressive and diffusion model points and images (their families say which of the two)."""
+    if "points" not in traits and "image" not in traits:
+        raise ConfigError(f"task.name: {cfg.task.name} models points and images; {cfg.data.name!r} is neither (use data.name=ring, grid "
+                          "or digits)")
+    if "image" in traits and cfg.task.name in ("flow", "autoregressive") and cfg.data.labels_per_class:
+        raise ConfigError(f"data.labels_per_class: {cfg.task.name} models are unconditional; set data.labels_per_class=0")
+    if cfg.task.name == "diffusion" and cfg.diffusion.sampler == "ddim" and cfg.diffusion.steps > cfg.model.timesteps:
+        raise ConfigError(f"diffusion.steps: DDIM samples on a subsequence of the {cfg.model.timesteps} training steps; {cfg.diffusion.steps} is "
+                          f"more: use at most {cfg.model.timesteps}")
+
+
 def _check_table_task(cfg: Config, traits: frozenset[str]) -> None:
     """ctgan / tvae: table data (the model family checks it too)."""
     if "table" not in traits:
@@ -418,7 +430,8 @@ def _check_adaptation(cfg: Config, traits: frozenset[str]) -> None:
 
 
 TASK_CHECKS = {"pix2pix": _check_translation, "cyclegan": _check_translation, "stargan": _check_translation, "gan": _check_gan, "vae": _check_vae, "ctgan": _check_table_task, "tvae": _check_table_task, "molgan": _check_molgan, "superres": _check_pairs,
-               "inpaint": _check_pairs, "acgan": _check_labelled, "ssgan": _check_labelled, "pixelda": _check_adaptation}
+               "inpaint": _check_pairs, "acgan": _check_labelled, "ssgan": _check_labelled, "pixelda": _check_adaptation,
+               "flow": _check_density, "autoregressive": _check_density, "diffusion": _check_density}
 
 
 def data_config(values: dict[str, Any], overrides: list[str] = ()) -> DataConfig:

@@ -17,7 +17,7 @@ from ..fields import extend, option
 class TaskConfig:
     """What kind of model the run trains (gankit list: tasks)."""
 
-    name: str = option("gan", help="the task: gan, ctgan (tables), molgan (molecules), superres, inpaint (photos), pix2pix, cyclegan, stargan (translation), acgan, ssgan, pixelda (data for other models), or a baseline of another generative family (vae, tvae)")
+    name: str = option("gan", help="the task: gan, ctgan (tables), molgan (molecules), superres, inpaint (photos), pix2pix, cyclegan, stargan (translation), acgan, ssgan, pixelda (data for other models), or another generative family (vae, tvae, flow, autoregressive, diffusion)")
 
 
 @dataclass
@@ -102,6 +102,8 @@ class TrainConfig:
     ema_kimg: float = option(0.0, help="half-life of the averaged sampling network (G_ema, decoder_ema) in thousands of images shown; "
                                        "0 keeps it equal to the trained one", low=0.0)
     ema_rampup: float | None = option(0.05, help="EMA half-life at most this fraction of images shown so far (StyleGAN2); null: off", low=0.0)
+    budget_s: float = option(0.0, help="stop once training has run this many wall-clock seconds (a time budget, e.g. for comparing "
+                                       "models on equal compute; train.steps still caps it); 0: off", low=0.0)
     log_every: int = option(50, help="steps between log lines in metrics.jsonl", low=1)
     sample_every: int = option(500, help="steps between sample grids / scatter plots", low=1)
     checkpoint_every: int = option(1000, help="steps between checkpoints", low=1)
@@ -437,6 +439,37 @@ class VAEConfig:
                          choices=("auto", "draw", "mean"))
 
 
+@dataclass
+class DensityTrainConfig(TrainConfig):
+    """The likelihood-based families' schedule (flows, autoregressive models, diffusion): one network, one update per step,
+    in float32 (log-determinants and bin probabilities lose too much in bf16)."""
+
+    lr: float = option(1e-3, help="learning rate", low=0.0, high=10.0)
+    beta1: float = option(0.9, help="Adam beta1 (sgd: momentum)", low=0.0, high=1.0)
+    precision: str = option("fp32", help="autocast precision of the forward passes: fp32 (the default here: likelihoods need it), auto, bf16, "
+                                         "or fp16 (GPU)", choices=("auto", "fp32", "bf16", "fp16"))
+    grad_clip: float = option(0.0, help="clip the gradient's global norm to this before each update (Glow and DDPM train with 1-ish "
+                                        "clips); 0: off", low=0.0)
+
+
+@dataclass
+class FlowConfig:
+    """Sampling of a normalizing flow: z ~ N(0, T²I) pushed through the inverse (Kingma & Dhariwal 2018, §5.2)."""
+
+    temperature: float = option(1.0, help="temperature T of the samples evaluations and pictures use (1: the model's own distribution; "
+                                          "Glow shows T = 0.7)", low=0.0, high=10.0)
+
+
+@dataclass
+class DiffusionConfig:
+    """Sampling of a diffusion model (evaluations and pictures): DDPM's ancestral sampler over every step (Ho et al. 2020) or
+    DDIM on a subsequence of the steps (Song et al. 2021)."""
+
+    sampler: str = option("ddpm", help="ddpm (ancestral, all T steps) or ddim (model.timesteps / steps times faster)", choices=("ddpm", "ddim"))
+    steps: int = option(50, help="ddim: sampling steps (a uniform subsequence of the T training steps)", low=1, high=100000)
+    eta: float = option(0.0, help="ddim: η (0: deterministic; 1: DDPM-like noise on the subsequence)", low=0.0, high=1.0)
+
+
 @dataclass(frozen=True)
 class TaskSchema:
     """A task's own config sections (name -> schema class, or a function returning it) and its default model family."""
@@ -453,6 +486,13 @@ TASKS: dict[str, TaskSchema] = {
     "gan": TaskSchema({"train": GANTrainConfig, "loss": LossConfig, "reg": lambda: term_section("reg"), "augment": AugmentConfig,
                        "trick": lambda: term_section("trick")}, "dcgan", "a generator against a discriminator"),
     "vae": TaskSchema({"train": VAETrainConfig, "vae": VAEConfig}, "vae-conv", "variational autoencoder: encoder q(z|x), decoder p(x|z), the ELBO"),
+    "flow": TaskSchema({"train": DensityTrainConfig, "flow": FlowConfig}, "glow",
+                       "normalizing flow: exact likelihood, exact inverse (RealNVP, Dinh et al. 2017; Glow, Kingma & Dhariwal 2018)"),
+    "autoregressive": TaskSchema({"train": DensityTrainConfig}, "pixelcnn",
+                                 "autoregressive model: exact likelihood, sequential sampling (MADE, Germain et al. 2015; gated "
+                                 "PixelCNN, van den Oord et al. 2016)"),
+    "diffusion": TaskSchema({"train": DensityTrainConfig, "diffusion": DiffusionConfig}, "ddpm",
+                            "diffusion model: DDPM (Ho et al. 2020), its variational bound, DDIM sampling (Song et al. 2021)"),
     "ctgan": TaskSchema({"train": CTGANTrainConfig, "ctgan": CTGANConfig}, "ctgan", "CTGAN: conditional tabular GAN (Xu et al. 2019)"),
     "tvae": TaskSchema({"train": TVAETrainConfig, "tvae": TVAEConfig}, "tvae", "TVAE: tabular VAE (Xu et al. 2019)"),
     "molgan": TaskSchema({"train": MolGANTrainConfig, "molgan": MolGANConfig}, "molgan",

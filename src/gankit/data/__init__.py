@@ -50,6 +50,8 @@ class DataInfo:
             the photos (:meth:`gankit.data.photos.PhotoData.pair_info`); None for other data.
         domains: translation data: kind (paired, unpaired, domains), domain names, channels, attributes, c_dim,
             content classes (:meth:`gankit.data.domains.DomainData.domain_info`); None for other data.
+        levels: images: how many equally spaced grey levels the pixels take (256 for 8-bit images; 17 for the bundled
+            digits at their own 8×8, whose values are 0..16); what discrete likelihoods model. 0 for other data.
     """
 
     schema: str
@@ -64,6 +66,7 @@ class DataInfo:
     graph: dict[str, Any] | None = None
     pairs: dict[str, Any] | None = None
     domains: dict[str, Any] | None = None
+    levels: int = 0
 
     @property
     def extractor_name(self) -> str:
@@ -99,7 +102,20 @@ def info_of(data: Any, name: str) -> DataInfo:
         return DataInfo("pairs", data.shape, name=name, pairs=data.pair_info())
     if isinstance(data, DomainData):
         return DataInfo("domains", data.shape, name=name, domains=data.domain_info())
-    return DataInfo("image", tuple(data.shape), data.num_classes, tuple(data.class_names), name=name, extractor=extractor)
+    return DataInfo("image", tuple(data.shape), data.num_classes, tuple(data.class_names), name=name, extractor=extractor,
+                    levels=grey_levels(data.images))
+
+
+def grey_levels(images: torch.Tensor) -> int:
+    """K when the uint8 pixels take exactly the K values round(255·k/(K − 1)), k = 0..K−1 (a K-level image, e.g. the
+    digits' 17); 256 otherwise (any 8-bit image)."""
+    values = torch.unique(images)
+    k = len(values)
+    if 1 < k < 256:
+        grid = torch.round(torch.arange(k, dtype=torch.float64) * 255 / (k - 1)).to(values.dtype)
+        if torch.equal(values, grid):
+            return k
+    return 256
 
 
 def build_dataset(cfg: Any, split: str | None = None) -> Any:

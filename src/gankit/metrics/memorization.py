@@ -80,3 +80,33 @@ def memorization(
         "copies": copies,
         "copy_fraction": copies / fake.shape[0],
     }
+
+
+def low_support(train_feats: Any, fake_feats: Any, heldout_feats: Any, *, chunk_size: int | None = None) -> dict[str, float]:
+    """How much of the held-out data the samples leave uncovered: the share of held-out points whose nearest generated
+    sample is farther than their nearest training point (the "low support" claim about GANs; Arora & Zhang 2017 —
+    a model that spreads over the data as the training set does leaves about half the points closer to a training
+    point, since both sets are draws of the same size from the same distribution).
+
+    Pass as many fakes as training points: nearest-neighbour distances shrink as a set grows, so unequal sizes bias
+    the share (toward 0 with more fakes).
+
+    Args:
+        train_feats: (N, D) training points; fake_feats: (N, D) samples; heldout_feats: (M, D) held-out points.
+
+    Returns:
+        {"uncovered": share of held-out points with d(x, fakes) > d(x, train), "fake_nn_median": median d(x, fakes),
+         "train_nn_median": median d(x, train)} (distances in feature units).
+    """
+    train = as_matrix(train_feats, "train_feats", min_rows=1)
+    fake = as_matrix(fake_feats, "fake_feats", min_rows=1)
+    heldout = as_matrix(heldout_feats, "heldout_feats", min_rows=1)
+    check_same_dim(train, fake, "train_feats", "fake_feats")
+    check_same_dim(train, heldout, "train_feats", "heldout_feats")
+    if fake.shape[0] != train.shape[0]:
+        raise ValueError(f"low_support compares nearest-neighbour distances to two sets of the same size; got {fake.shape[0]} fakes and "
+                         f"{train.shape[0]} training points")
+    d_fake = np.sqrt(nearest_sq_dist(heldout, fake, chunk_size)[0])
+    d_train = np.sqrt(nearest_sq_dist(heldout, train, chunk_size)[0])
+    return {"uncovered": float((d_fake > d_train).mean()), "fake_nn_median": float(np.median(d_fake)),
+            "train_nn_median": float(np.median(d_train))}

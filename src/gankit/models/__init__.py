@@ -17,7 +17,7 @@ from typing import Any, Callable
 from torch import nn
 
 from ..registry import Registry
-from . import dcgan, inpaint, semi, mlp, molgan, pixelda, progan, resnet, stylegan, superres, tables, translation, vae
+from . import autoregressive, dcgan, density, diffusion, flows, inpaint, semi, mlp, molgan, pixelda, progan, resnet, stylegan, superres, tables, translation, vae
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,27 @@ MODELS.register("vae-mlp", Family("vae", {"encoder": vae.MLPEncoder, "decoder": 
 MODELS.register("vae-conv", Family("vae", {"encoder": vae.ConvEncoder, "decoder": vae.ConvDecoder}, vae.ConvOptions, vae.conv_options,
                                    vae.check_conv, vae.__name__, sampler="decoder"),
                 help="VAE (Kingma & Welling 2014) with a DCGAN-shaped convolutional encoder and decoder, 8-256 px")
+
+
+def density_family(task: str, cls: type, options_cls: type, keys: tuple[str, ...], check: Callable) -> Family:
+    """A likelihood-based family: one network, ``net``, sized by the data's shape and levels plus ``keys`` of model.*."""
+    return Family(task, {"net": cls}, options_cls, density.sized(keys), check, cls.__module__, sampler="net")
+
+
+MODELS.register("realnvp", density_family("flow", flows.RealNVP, density.RealNVPOptions, ("n_couplings", "width", "depth", "actnorm"),
+                                          density.needs(("points",), "realnvp", "use model.name=glow for images")),
+                help="RealNVP (Dinh et al. 2017): affine couplings with MLPs and ActNorm (points); exact likelihood and inverse")
+MODELS.register("glow", density_family("flow", flows.Glow, density.GlowOptions, ("n_levels", "depth", "hidden"), density.check_glow),
+                help="Glow (Kingma & Dhariwal 2018): ActNorm, invertible 1×1 convolutions, affine couplings, multi-scale (images)")
+MODELS.register("made", density_family("autoregressive", autoregressive.MADE, density.MADEOptions, ("width", "depth", "components"),
+                                       density.needs(("points", "image"), "made", "use data.name=ring, grid or digits")),
+                help="MADE (Germain et al. 2015): a masked MLP, mixtures of Gaussians (points) or grey-level softmaxes (images)")
+MODELS.register("pixelcnn", density_family("autoregressive", autoregressive.PixelCNN, density.PixelCNNOptions, ("layers", "channels", "kernel"),
+                                           density.check_pixelcnn),
+                help="gated PixelCNN (van den Oord et al. 2016): vertical and horizontal stacks, a softmax over grey levels (1-channel images)")
+MODELS.register("ddpm", density_family("diffusion", diffusion.DDPM, density.DDPMOptions,
+                                       ("timesteps", "schedule", "variance", "width", "depth", "channels", "mults", "blocks"), density.check_ddpm),
+                help="DDPM (Ho et al. 2020) with DDIM sampling (Song et al. 2021): ε-MLP (points) or small U-Net (images)")
 
 MODELS.register("ctgan", Family("ctgan", {"G": tables.Generator, "D": tables.Discriminator}, tables.CTGANOptions, tables.ctgan_options,
                                 tables.check_table, tables.__name__),

@@ -1,21 +1,24 @@
 """Tasks: one file per kind of model. A task owns its networks, its phases, the terms of each phase's loss and how
 it samples (the only place latents are drawn); the training loop (gankit.training.loop) runs any task the same way.
 
-========  ==================================================================================================
-gan       a generator G(z, c) against a discriminator D(x, c): phases D (n_critic times) and G (the step)
-vae       a variational autoencoder: encoder q(z|x) and decoder p(x|z) trained together on the ELBO
-ctgan     CTGAN on tables: a conditional G against a packed WGAN-GP critic, training-by-sampling
-tvae      TVAE on tables: encoder and decoder on the same encoded rows
-molgan    MolGAN on molecular graphs: G of bond and atom types against a relational-GCN critic, plus a reward network
-superres  super-resolution: SRResNet on a pixel loss, SRGAN / ESRGAN with a perceptual loss and a VGG-style D
-inpaint   inpainting: a context encoder against a PatchGAN, the known pixels copied back
-pix2pix   paired translation: a U-Net G against a conditional PatchGAN, plus L1
-cyclegan  unpaired translation: two generators, two PatchGANs, cycle consistency and an image history
-stargan   multi-domain translation: one G conditioned on a domain vector, D with a domain head, WGAN-GP
-pixelda   pixel-level domain adaptation: G adapts source images to the target, T learns the task on both
-acgan     AC-GAN: a class-conditional G, D with real/fake and class outputs (few labels: + unlabelled images)
-ssgan     semi-supervised GAN: D a K-class classifier with an implicit fake class, G on feature matching
-========  ==================================================================================================
+==============  ==================================================================================================
+gan             a generator G(z, c) against a discriminator D(x, c): phases D (n_critic times) and G (the step)
+vae             a variational autoencoder: encoder q(z|x) and decoder p(x|z) trained together on the ELBO
+ctgan           CTGAN on tables: a conditional G against a packed WGAN-GP critic, training-by-sampling
+tvae            TVAE on tables: encoder and decoder on the same encoded rows
+molgan          MolGAN on molecular graphs: G of bond and atom types against a relational-GCN critic, plus a reward network
+superres        super-resolution: SRResNet on a pixel loss, SRGAN / ESRGAN with a perceptual loss and a VGG-style D
+inpaint         inpainting: a context encoder against a PatchGAN, the known pixels copied back
+pix2pix         paired translation: a U-Net G against a conditional PatchGAN, plus L1
+cyclegan        unpaired translation: two generators, two PatchGANs, cycle consistency and an image history
+stargan         multi-domain translation: one G conditioned on a domain vector, D with a domain head, WGAN-GP
+pixelda         pixel-level domain adaptation: G adapts source images to the target, T learns the task on both
+acgan           AC-GAN: a class-conditional G, D with real/fake and class outputs (few labels: + unlabelled images)
+ssgan           semi-supervised GAN: D a K-class classifier with an implicit fake class, G on feature matching
+flow            a normalizing flow (RealNVP, Glow) on −log p(x): exact likelihood and inverse
+autoregressive  MADE or a gated PixelCNN on −log p(x): exact likelihood, one dimension at a time to sample
+diffusion       a DDPM on its ε-loss: the variational bound as likelihood, ancestral or DDIM sampling
+==============  ==================================================================================================
 
 ``gankit list`` shows the registry; ``task.name`` in the config selects one (default ``gan``).
 """
@@ -53,9 +56,13 @@ TASKS.register("pixelda", PixelDATask, help="pixel-level domain adaptation (Bous
                                             "a task classifier T learns on source and adapted images")
 
 from .semi import ACGANTask, ClassifyingGANPipeline, SSGANTask  # noqa: E402
+from .density import AutoregressiveTask, DensityPipeline, DiffusionTask, FlowTask  # noqa: E402
 
 TASKS.register("acgan", ACGANTask, help="AC-GAN (Odena et al. 2017): D predicts the class beside real/fake; G is class-conditional")
 TASKS.register("ssgan", SSGANTask, help="semi-supervised GAN (Salimans et al. 2016): a K+1-class D, feature matching for G")
+TASKS.register("flow", FlowTask, help="normalizing flow (RealNVP, Glow): exact log-likelihood, exact inverse, sampling at a temperature")
+TASKS.register("autoregressive", AutoregressiveTask, help="autoregressive model (MADE, gated PixelCNN): exact log-likelihood, sequential sampling")
+TASKS.register("diffusion", DiffusionTask, help="diffusion model (DDPM): the variational bound, ancestral or DDIM sampling")
 
 
 def pipeline_for(module, meta: dict) -> Pipeline:  # noqa: ANN001 - an exported network
@@ -73,4 +80,4 @@ __all__ = ["TASKS", "Task", "Phase", "Clock", "Pipeline", "GANTask", "GANPipelin
            "TVAETask", "TVAEPipeline", "TablePipeline", "MolGANTask", "MolGANPipeline", "PairPipeline", "SuperResolutionTask",
            "SuperResolutionPipeline", "InpaintTask", "InpaintPipeline", "Pix2PixTask", "Pix2PixPipeline", "CycleGANTask",
            "CycleGANPipeline", "StarGANTask", "StarGANPipeline", "TranslationPipeline", "PixelDATask", "PixelDAPipeline", "ACGANTask", "SSGANTask",
-           "ClassifyingGANPipeline", "pipeline_for", "load_pipeline"]
+           "ClassifyingGANPipeline", "FlowTask", "AutoregressiveTask", "DiffusionTask", "DensityPipeline", "pipeline_for", "load_pipeline"]

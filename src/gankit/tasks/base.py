@@ -57,6 +57,8 @@ class Phase:
         after: constraints applied after each optimizer step (WGAN weight clipping).
         active: when given, the phase runs only at steps where ``active(step)`` is true (an adversarial phase that
             waits for a pixel-loss pretraining, as ESRGAN's D).
+        clip: when positive, the gradients' global norm is clipped to it before each update (the logged norm is the
+            norm before clipping).
     """
 
     name: str
@@ -70,6 +72,7 @@ class Phase:
     grad_stat: str = "grad_norm"
     after: Callable[[], None] | None = None
     active: Callable[[int], bool] | None = None
+    clip: float = 0.0
 
 
 def critic_then_generator(d_loss: Callable[[Any, Clock], tuple[Tensor, Stats]], g_loss: Callable[[Any, Clock], tuple[Tensor, Stats]],
@@ -167,16 +170,15 @@ class Task:
         return {}
 
 
-class AccuracyHook:
-    """A task's classifier scored while it trains: every ``every`` steps and at the end, a ``classify`` event with
-    ``task.accuracy()`` (a flat dict, e.g. ``{"test_acc": 0.93, "n": 359}``: accuracy on held-out labelled data).
-
-    For tasks whose product is a classifier (the semi-supervised GAN's D, PixelDA's task network T); the loop runs it
-    like any hook (``hook(trainer, final)``), on rank 0 only.
+class ScoreHook:
+    """A task's own score written while it trains: every ``every`` steps and at the end, an ``event`` with ``measure()``
+    (a flat dict). The semi-supervised GAN's and PixelDA's classifiers write ``classify`` events (``task.accuracy()``:
+    ``{"test_acc": 0.93, "n": 359}``); likelihood-based models write ``likelihood`` events (held-out log-likelihood).
+    The loop runs it like any hook (``hook(trainer, final)``), on rank 0 only.
     """
 
-    def __init__(self, every: int, task: "Task") -> None:
-        self.every, self.task = every, task
+    def __init__(self, event: str, every: int, measure: Callable[[], dict[str, Any]]) -> None:
+        self.event, self.every, self.measure = event, every, measure
         self.last = -1  # the step last scored: the end of a run that stops on a multiple of every is scored once
 
     def due(self, t: Any) -> bool:
@@ -185,7 +187,12 @@ class AccuracyHook:
     def __call__(self, t: Any, final: bool = False) -> None:
         if (final or self.due(t)) and t.step != self.last:
             self.last = t.step
-            t.log.write("classify", step=t.step, **self.task.accuracy())
+            t.log.write(self.event, step=t.step, **self.measure())
+
+
+def score_hook(task: "Task", event: str, measure: Callable[[], dict[str, Any]]) -> ScoreHook:
+    """A :class:`ScoreHook` at the run's evaluation interval (``eval.every``, else ``train.sample_every``)."""
+    return ScoreHook(event, task.cfg.eval.every or task.cfg.train.sample_every, measure)
 
 
 @torch.no_grad()
@@ -243,5 +250,5 @@ def module_of(model: Any) -> nn.Module:
     return model.module if isinstance(model, Pipeline) else model
 
 
-__all__ = ["AccuracyHook", "Clock", "Phase", "Task", "Pipeline", "classify_in_eval_mode", "critic_then_generator", "export_with",
+__all__ = ["ScoreHook", "score_hook", "Clock", "Phase", "Task", "Pipeline", "classify_in_eval_mode", "critic_then_generator", "export_with",
            "module_of"]

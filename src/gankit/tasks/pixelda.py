@@ -49,7 +49,7 @@ from ..data.images import ImageData, to_float
 from ..errors import ConfigError
 from ..models import build_networks
 from ..types import Batch
-from .base import AccuracyHook, Clock, Phase, classify_in_eval_mode, export_with
+from .base import Clock, Phase, classify_in_eval_mode, export_with, score_hook
 from .translation import TranslationPipeline, TranslationTask, chunked, grey_to
 
 Tensor = torch.Tensor
@@ -157,7 +157,7 @@ class PixelDATask(TranslationTask):
         return out
 
     def hooks(self, trainer: Any) -> list:
-        return [AccuracyHook(self.cfg.eval.every or self.cfg.train.sample_every, self)]
+        return [score_hook(self, "classify", self.accuracy)]
 
     def state_dict(self) -> dict[str, Any]:
         return {"source_batches": self._source_batches.state_dict()} if self._source_batches is not None else {}

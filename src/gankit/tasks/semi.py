@@ -36,7 +36,7 @@ from ..data.images import to_float
 from ..errors import ConfigError
 from ..models import build_networks
 from ..types import Batch
-from .base import AccuracyHook, Clock, Pipeline, Task, classify_in_eval_mode, critic_then_generator, export_with
+from .base import Clock, Pipeline, Task, classify_in_eval_mode, critic_then_generator, export_with, score_hook
 from .gan import GeneratorSampling, draw_latents, frozen, run_generator
 
 Tensor = torch.Tensor
@@ -101,7 +101,7 @@ class ClassifyingGANTask(GeneratorSampling, Task):
         return {"test_acc": float((logits.argmax(1) == self.test_y).float().mean()), "n": len(self.test_y)}
 
     def hooks(self, trainer: Any) -> list:
-        return [AccuracyHook(self.cfg.eval.every or self.cfg.train.sample_every, self)]
+        return [score_hook(self, "classify", self.accuracy)]
 
     def compile_targets(self) -> list[str]:
         return ["G"]  # D is called on several batches per phase: compiling it buys little

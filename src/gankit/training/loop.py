@@ -89,6 +89,14 @@ def grad_norm(modules: list[nn.Module]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
+def clip_grads(modules: list[nn.Module], norm: torch.Tensor, max_norm: float) -> None:
+    """Scale the gradients of ``modules`` by min(1, max_norm / norm) (``norm``: their global L2 norm; as
+    torch.nn.utils.clip_grad_norm_, without a device sync)."""
+    grads = [p.grad for m in modules for p in m.parameters() if p.grad is not None]
+    if grads:
+        torch._foreach_mul_(grads, torch.clamp(max_norm / (norm + 1e-6), max=1.0).to(grads[0].device))
+
+
 class Trainer:
     """One run: data, the task (networks, phases), optimizers, hooks and counters.
 
@@ -179,7 +187,8 @@ class Trainer:
                 bar.update(1)
                 if self.step % 10 == 0 or self.step == tc.steps:
                     bar.set_postfix_str(_postfix(self.last_log, self.task.shown))
-                if self.dist.any(stop.signal is not None or self.should_stop, self.device):
+                out_of_time = bool(tc.budget_s) and self.wall_time() >= tc.budget_s
+                if self.dist.any(stop.signal is not None or self.should_stop or out_of_time, self.device):
                     break
         bar.close()
         self._wall_before, self._t_start = self.wall_time(), None
@@ -251,6 +260,8 @@ class Trainer:
             for net in nets:
                 self.dist.sync_grads(net)
             norm = grad_norm(nets)
+            if phase.clip:
+                clip_grads(nets, norm, phase.clip)
             opt.step()
             return norm
         scaler.scale(loss).backward()
@@ -258,6 +269,8 @@ class Trainer:
             self.dist.sync_grads(net)
         scaler.unscale_(opt)
         norm = grad_norm(nets)
+        if phase.clip:
+            clip_grads(nets, norm, phase.clip)
         scaler.step(opt)  # skipped when the scaled gradients overflowed
         scaler.update()
         return norm
