@@ -7,9 +7,9 @@ import shutil
 import time
 from pathlib import Path
 
-#: overrides that keep a benchmark's training runs quiet: no progress bar, evaluation, pictures, checkpoints or health log
+#: overrides that keep a benchmark's training runs quiet: no progress bar, evaluation, pictures, toy snapshots, checkpoints or health log
 QUIET = ["train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.sample_every=100000000",
-         "train.checkpoint_every=100000000"]
+         "train.checkpoint_every=100000000", "train.snapshots=false"]
 
 def train_kept(preset: str, out: Path, overrides: list[str], reuse: bool) -> float:
     """Train ``preset`` into ``out`` (or, with ``reuse``, keep a finished run there); the wall seconds of its training."""

@@ -104,6 +104,8 @@ class TrainConfig:
     ema_rampup: float | None = option(0.05, help="EMA half-life at most this fraction of images shown so far (StyleGAN2); null: off", low=0.0)
     budget_s: float = option(0.0, help="stop once training has run this many wall-clock seconds (a time budget, e.g. for comparing "
                                        "models on equal compute; train.steps still caps it); 0: off", low=0.0)
+    snapshots: bool = option(True, help="toys: keep ~60 snapshots of samples and the task's field for the report's training animation "
+                                        "(off for timing runs: a slow sampler's snapshots would count as training time)")
     log_every: int = option(50, help="steps between log lines in metrics.jsonl", low=1)
     sample_every: int = option(500, help="steps between sample grids / scatter plots", low=1)
     checkpoint_every: int = option(1000, help="steps between checkpoints", low=1)

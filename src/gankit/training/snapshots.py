@@ -109,7 +109,9 @@ def is_main(trainer: "Trainer") -> bool:
 
 
 def snapshot_hooks(trainer: "Trainer") -> list[Hook]:
-    """[SnapshotHook] for points with known modes whose task draws a field, [] otherwise and on ranks other than 0."""
-    if trainer.schema.name != "points" or not trainer.info.centers or not is_main(trainer) or not trainer.task.draws_field:
+    """[SnapshotHook] for points with known modes whose task draws a field, [] otherwise, on ranks other than 0 and with
+    ``train.snapshots`` off."""
+    if (trainer.schema.name != "points" or not trainer.info.centers or not is_main(trainer) or not trainer.task.draws_field
+            or not trainer.cfg.train.snapshots):
         return []
     return [SnapshotHook(trainer)]
