@@ -53,6 +53,20 @@ def test_grey_levels_of_the_data():
     assert load_preset("glow-digits").data.resolution == 8
 
 
+def test_snap_keeps_a_diverged_sample_visible():
+    from gankit.models.density import snap
+
+    got = snap(torch.tensor([float("nan"), 0.49, -3.0, float("inf"), 0.0625]), 17)
+    assert torch.isnan(got[0]) and got[1:].tolist() == [0.5, -1.0, 1.0, 0.0]  # 0.0625 is half a level: rounds to even k = 8
+
+
+def test_snapshots_can_be_turned_off(tmp_path, no_report):
+    on = gankit.train("ring", out=tmp_path / "on", overrides=[*QUIET, "train.steps=4"])
+    off = gankit.train("ring", out=tmp_path / "off", overrides=[*QUIET, "train.steps=4", "train.snapshots=false"])
+    assert len(list((tmp_path / "on" / "snapshots").glob("*.npz"))) >= 2 and on["step"] == off["step"] == 4
+    assert not list((tmp_path / "off").glob("snapshots/*.npz"))
+
+
 def test_low_support_closed_forms():
     gen = np.random.default_rng(0)
     train, held = gen.normal(size=(200, 2)), gen.normal(size=(300, 2))

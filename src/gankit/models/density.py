@@ -43,6 +43,12 @@ def from_levels(k: Tensor, levels: int) -> Tensor:
     return k.float() * (2.0 / (levels - 1)) - 1.0
 
 
+def snap(x: Tensor, levels: int) -> Tensor:
+    """Samples onto the nearest of the grey levels (float32); a NaN stays NaN, so a diverged sample shows as non-finite
+    rather than as a level."""
+    return torch.where(torch.isnan(x), x.float(), from_levels(to_levels(x, levels), levels).to(x.device))
+
+
 def check_options(family: str, options: dict[str, Any], allowed: tuple[str, ...]) -> None:
     """A ``ValueError`` naming the first sampling option ``family`` does not understand."""
     for key in options:
@@ -188,5 +194,5 @@ def check_ddpm(cfg: Any, schema: str) -> None:
                               f"{len(cfg.model.mults) - 1} times; use fewer entries or a larger resolution")
 
 
-__all__ = ["DensityModel", "to_levels", "from_levels", "check_options", "RealNVPOptions", "GlowOptions", "MADEOptions", "PixelCNNOptions",
+__all__ = ["DensityModel", "to_levels", "from_levels", "snap", "check_options", "RealNVPOptions", "GlowOptions", "MADEOptions", "PixelCNNOptions",
            "DDPMOptions", "sized", "needs", "check_glow", "check_pixelcnn", "check_ddpm"]

@@ -68,7 +68,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .density import DensityModel, check_options, from_levels, to_levels
+from .density import DensityModel, check_options, snap
 
 Tensor = torch.Tensor
 
@@ -344,7 +344,7 @@ class DDPM(DensityModel):
         """x (N×shape) as float32 on the model's device; discrete data snapped to the nearest level."""
         x = x.to(self.device, torch.float32).reshape(x.shape[0], *self.data_shape)
         if self.levels:
-            x = from_levels(to_levels(x, self.levels), self.levels)
+            x = snap(x, self.levels)
         return x
 
     def _randn(self, n: int, generator: torch.Generator | None) -> Tensor:
@@ -482,7 +482,7 @@ class DDPM(DensityModel):
             x = self._randn(n, generator)
             x = self._ddpm(x, generator) if sampler == "ddpm" else self._ddim(x, generator, steps, eta)
         if self.levels:
-            x = from_levels(to_levels(x, self.levels), self.levels)
+            x = snap(x, self.levels)
         return x.float()
 
     def _ddpm(self, x: Tensor, generator: torch.Generator | None) -> Tensor:

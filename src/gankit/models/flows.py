@@ -61,7 +61,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError
-from .density import DensityModel, check_options, from_levels, to_levels
+from .density import DensityModel, check_options, from_levels, snap, to_levels
 
 Tensor = torch.Tensor
 
@@ -458,7 +458,7 @@ class Glow(DensityModel):
         device, dtype = self._device_dtype()
         eps = torch.randn(n, self.dims, generator=generator) * _temperature(options)
         x = self.decode(eps.to(device=device, dtype=dtype))
-        return from_levels(to_levels(x, self.levels), self.levels)
+        return snap(x, self.levels)
 
 
 __all__ = ["RealNVP", "Glow", "ActNorm", "InvConv1x1", "squeeze2x2", "unsqueeze2x2"]
