@@ -23,7 +23,8 @@ per dimension of the 17-level images. Exact for RealNVP, MADE and PixelCNN; boun
 dequantization), DDPM (variational bound) and the VAE (importance-weighted bound, 64 draws; its discretized logistic
 puts mass on 256 levels, so its number also bounds the 17-level NLL). GANs have none.
 
-    python benchmarks/families.py [--budgets 60,240] [--seeds 3] [--jobs 2] [--datasets ring,grid,digits] [--from-rows]
+    python benchmarks/families.py [--budgets 30,120] [--seeds 3] [--jobs 2] [--datasets ring,grid,digits] [--from-rows]
+    python benchmarks/families.py --part sweep      # then: DDIM steps against quality on the kept DDPM runs
 """
 from __future__ import annotations
 
@@ -224,6 +225,31 @@ def cell(dataset: str, family: str, budget: float, seed: int, runs: Path, timing
     return rows
 
 
+SWEEP_STEPS = [5, 10, 20, 50, 100, 250]
+
+
+def ddim_sweep(dataset: str, run: Path) -> list[dict]:
+    """Sampling steps traded for quality on one trained DDPM: DDIM (η = 0) at each of SWEEP_STEPS and the ancestral
+    sampler's 1,000 steps, each scored like a cell and timed (seconds for the N_SAMPLES samples, one thread)."""
+    import torch
+
+    from gankit import api
+    from gankit.config import load_file
+    from gankit.data import build_dataset, info_of
+
+    torch.set_num_threads(1)
+    cfg = load_file(run / "config.json")
+    info = info_of(build_dataset(cfg.data, "train"), cfg.data.name)
+    pipe = api.load(run)
+    rows = []
+    for steps in [*SWEEP_STEPS, 0]:
+        opts = {"sampler": "ddim", "steps": steps, "eta": 0.0} if steps else {"sampler": "ddpm"}
+        got = score(pipe, cfg, info, dataset, opts)
+        rows.append({"part": "sweep", "dataset": dataset, "run": run.name, "steps": steps or cfg.model.timesteps,
+                     "sampler": opts["sampler"], **got})
+    return rows
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -251,6 +277,8 @@ def _si(n: float) -> str:
 
 
 def write_page(meta: dict, rows: list[dict]) -> None:
+    sweep_rows = [r for r in rows if r.get("part") == "sweep"]
+    rows = [r for r in rows if r.get("part") != "sweep"]
     budgets = sorted({r["budget"] for r in rows})
     seeds = sorted({r["seed"] for r in rows})
     out = ["# GAN vs VAE vs flow vs autoregressive vs diffusion, on one budget", "",
@@ -333,6 +361,23 @@ def write_page(meta: dict, rows: list[dict]) -> None:
                 name = fam + (f" ({var})" if var else "")
                 out.append(f"| {name} | {pair('per_s_1')} | {pair('per_s_1000')} | {ratio} | {rev} | {params} | {'; '.join(reach)} |")
         out.append("")
+    sweep = sweep_rows
+    if sweep:
+        out += ["## Diffusion: sampling steps against quality", "",
+                "One trained DDPM per dataset (the first seed of the longest budget), sampled with DDIM (η = 0) on a "
+                "uniform subsequence of the 1,000 steps, and with the ancestral sampler over all of them; seconds for "
+                f"{N_SAMPLES:,} samples on one thread.", ""]
+        for ds in DATASETS:
+            rs = [r for r in sweep if r["dataset"] == ds]
+            if not rs:
+                continue
+            q = ["modes", "hq_fraction"] if ds != "digits" else ["fid", "classes"]
+            out += [f"**{ds}** ({rs[0]['run']})", "", "| sampler | steps | seconds | " + " | ".join(q) + " | precision | recall | uncovered |",
+                    "|---|---|---|" + "---|" * (len(q) + 3)]
+            for r in rs:
+                out.append(f"| {r['sampler']} | {r['steps']} | {r['sample_s']:.1f} | " + " | ".join(f"{r[k]:.3f}" if k != "fid" else f"{r[k]:.2f}" for k in q)
+                           + f" | {r['precision']:.3f} | {r['recall']:.3f} | {r['uncovered']:.3f} |")
+            out.append("")
     out += ["## The seed papers' compute, for scale", "", "| model | compute | parameters | resolution |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in SEED_PAPERS]
     out += ["", "Ours: the parameters and FLOPs columns above, on one CPU thread for minutes.", ""]
@@ -345,13 +390,15 @@ def write_page(meta: dict, rows: list[dict]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--budgets", default="60,240", help="wall-clock seconds per run, comma-separated")
+    ap.add_argument("--budgets", default="30,120", help="wall-clock seconds per run, comma-separated")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-families")
     ap.add_argument("--from-rows", action="store_true", help="rewrite the page from the rows file without measuring")
+    ap.add_argument("--part", choices=("cells", "sweep"), default="cells",
+                    help="cells: the comparison; sweep: DDIM steps against quality on the kept DDPM runs (after the cells)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from common import load_rows, save_rows
@@ -362,9 +409,18 @@ def main() -> None:
     if ROWS.is_file():
         meta_old, rows = load_rows(ROWS)
         meta = {**meta_old, **({} if args.from_rows else {k: meta[k] for k in ("date", "machine", "torch")})}
+    if args.part == "sweep" and not args.from_rows:
+        longest = max(float(b) for b in args.budgets.split(","))
+        rows = [r for r in rows if r.get("part") != "sweep"]
+        with ProcessPoolExecutor(args.jobs) as pool:
+            futures = [pool.submit(ddim_sweep, ds, args.runs / f"{ds}-diffusion-{int(longest)}s-0") for ds in args.datasets.split(",")]
+            for f in as_completed(futures):
+                rows += f.result()
+                save_rows(ROWS, meta, rows)
+        args.from_rows = True
     if not args.from_rows:
         budgets = [float(b) for b in args.budgets.split(",")]
-        done = {(r["dataset"], r["family"], r["budget"], r["seed"]) for r in rows}
+        done = {(r["dataset"], r["family"], r["budget"], r["seed"]) for r in rows if r.get("part") != "sweep"}
         cells = [(ds, fam, b, s) for b in budgets for s in range(args.seeds) for ds in args.datasets.split(",") for fam in args.families.split(",")
                  if (ds, fam, b, s) not in done]
         args.runs.mkdir(parents=True, exist_ok=True)

@@ -159,3 +159,41 @@ def test_molecules_summary_means_standard_errors_and_the_goal_count():
     from gankit.metrics.molecules import validity
 
     assert len(smiles) == 200 and validity(smiles) > 0.9  # valence rules keep almost every random graph a molecule
+
+
+def _fam_row(ds, fam, budget, seed, **kw):
+    toy = ds != "digits"
+    base = {"dataset": ds, "family": fam, "budget": budget, "seed": seed, "params": 1000, "steps": 100, "train_flops": 2e9,
+            "precision": 0.5, "recall": 0.5, "uncovered": 0.5, "sample_s": 1.0}
+    base.update({"modes": 8, "hq_fraction": 0.95} if toy else {"fid": 10.0, "classes": 10})
+    base.update(kw)
+    return base
+
+
+def test_families_page_means_bounds_and_the_fixed_quality_rule(tmp_path, monkeypatch):
+    fam = _load("families")
+    monkeypatch.setattr(fam, "PAGE", tmp_path / "families.md")
+    assert fam._ms([1.0, 2.0, 3.0], 2) == "2.00 ± 1.00" and fam._ms([None, float("nan")]) == "—" and fam._ms([4.0], 1) == "4.0"
+    rows = [
+        # ring: the flow reaches 8 modes with HQ >= 0.9 on every seed at 30 s; the GAN misses on one seed at 30 s, not at 120 s
+        _fam_row("ring", "flow", 30.0, 0, nll=-4.0, kind="exact", entropy=-4.29, per_s_1=100.0, per_s_1000=1000.0, reversal_error=1e-6),
+        _fam_row("ring", "flow", 30.0, 1, nll=-3.0, kind="exact", entropy=-4.29),
+        _fam_row("ring", "GAN", 30.0, 0, per_s_1=50.0, per_s_1000=5000.0),
+        _fam_row("ring", "GAN", 30.0, 1, modes=7),
+        _fam_row("ring", "GAN", 120.0, 0), _fam_row("ring", "GAN", 120.0, 1),
+        # digits: FID within 2x the budget's best and all 10 classes
+        _fam_row("digits", "flow", 30.0, 0, fid=30.0, nll=150.0, bpd=3.4, kind="bound", per_s_1=10.0, per_s_1000=100.0, reversal_error=2e-6),
+        _fam_row("digits", "GAN", 30.0, 0, fid=12.0, per_s_1=5.0, per_s_1000=500.0),
+    ]
+    fam.write_page({"date": "d", "machine": "m", "torch": "t"}, rows)
+    page = (tmp_path / "families.md").read_text()
+    assert "**-4.290 nats**" in page
+    assert "| flow: RealNVP | 1.0 k | 100 ± 0 | 2.0 G | 8.000 ± 0.000 | 0.950 ± 0.000 | 0.500 ± 0.000 | 0.500 ± 0.000 | 0.500 ± 0.000 | -3.500 ± 0.707 |" in page
+    assert "| GAN: MLP GAN | 1.0 k | 100 ± 0 | 2.0 G | 7.500 ± 0.707 |" in page  # one seed found 7 of the 8 modes
+    assert "| flow: Glow |" in page and "| ≥ 3.400 |" in page  # a bound is marked
+    assert "| GAN: MLP GAN |" in page and "| — | 1.00 |" in page  # no likelihood
+    flow_line = next(line for line in page.splitlines() if line.startswith("| flow | "))
+    assert "10.0×" in flow_line and "exact: 1.0e-06 / 2.0e-06" in flow_line  # 1000/100 per sample, digits ÷ ring
+    assert "ring: 30 s (2.0 GFLOP)" in flow_line and "digits: not within 120 s" in flow_line  # FID 30 > 2 × 12
+    gan_line = next(line for line in page.splitlines() if line.startswith("| GAN | "))
+    assert "ring: 120 s" in gan_line and "digits: 30 s" in gan_line
