@@ -164,7 +164,7 @@ def test_molecules_summary_means_standard_errors_and_the_goal_count():
 def _fam_row(ds, fam, budget, seed, **kw):
     toy = ds != "digits"
     base = {"dataset": ds, "family": fam, "budget": budget, "seed": seed, "params": 1000, "steps": 100, "train_flops": 2e9,
-            "precision": 0.5, "recall": 0.5, "uncovered": 0.5, "sample_s": 1.0}
+            "precision": 0.5, "recall": 0.5, "uncovered": 0.5, "sample_s": 1.0, "wall_s": 30.0}
     base.update({"modes": 8, "hq_fraction": 0.95} if toy else {"fid": 10.0, "classes": 10})
     base.update(kw)
     return base
@@ -188,10 +188,10 @@ def test_families_page_means_bounds_and_the_fixed_quality_rule(tmp_path, monkeyp
     fam.write_page({"date": "d", "machine": "m", "torch": "t"}, rows)
     page = (tmp_path / "families.md").read_text()
     assert "**-4.290 nats**" in page
-    assert "| flow: RealNVP | 1.0 k | 100 ± 0 | 2.0 G | 8.000 ± 0.000 | 0.950 ± 0.000 | 0.500 ± 0.000 | 0.500 ± 0.000 | 0.500 ± 0.000 | -3.500 ± 0.707 |" in page
-    assert "| GAN: MLP GAN | 1.0 k | 100 ± 0 | 2.0 G | 7.500 ± 0.707 |" in page  # one seed found 7 of the 8 modes
+    assert "| flow: RealNVP | 1.0 k | 100 ± 0 | 30 ± 0 | 2.0 G | 8.000 ± 0.000 | 0.950 ± 0.000 | 0.500 ± 0.000 | 0.500 ± 0.000 | 0.500 ± 0.000 | -3.500 ± 0.707 |" in page
+    assert "| GAN: MLP GAN | 1.0 k | 100 ± 0 | 30 ± 0 | 2.0 G | 7.500 ± 0.707 |" in page  # one seed found 7 of the 8 modes
     assert "| flow: Glow |" in page and "| ≥ 3.400 |" in page  # a bound is marked
-    assert "| GAN: MLP GAN |" in page and "| — | 1.00 |" in page  # no likelihood
+    assert "| GAN: MLP GAN |" in page and "| — | 1.000 |" in page  # no likelihood
     flow_line = next(line for line in page.splitlines() if line.startswith("| flow | "))
     assert "10.0×" in flow_line and "exact: 1.0e-06 / 2.0e-06" in flow_line  # 1000/100 per sample, digits ÷ ring
     assert "ring: 30 s (2.0 GFLOP)" in flow_line and "digits: not within 120 s" in flow_line  # FID 30 > 2 × 12
