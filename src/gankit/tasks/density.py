@@ -21,7 +21,7 @@ variational bound).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -69,6 +69,21 @@ def held_out(cfg: Any, info: Any, n: int) -> Tensor:
     return to_float(build_dataset(cfg.data, "test").images)
 
 
+def heldout_event(task: Task, log_prob: Callable[[Tensor], Tensor], kind: str, dims: int, bits: bool) -> dict[str, Any]:
+    """A ``likelihood`` event of ``task``: −mean ``log_prob`` over its held-out data (drawn once and kept on the task)
+    as ``nll`` in nats per sample, with ``kind`` (exact, bound, ...), ``n``, ``bpd`` when ``bits`` (discrete data of
+    ``dims`` dimensions) and, for toys, the mixture's ``entropy`` (the floor)."""
+    if getattr(task, "_test", None) is None:
+        task._test = held_out(task.cfg, task.info, task.cfg.eval.n or 2500)
+    nll = -float(log_prob(task._test).double().mean())
+    out: dict[str, Any] = {"nll": nll, "kind": kind, "n": len(task._test)}
+    if bits:
+        out["bpd"] = nll / (dims * math.log(2.0))
+    if task.info.schema == "points":
+        out["entropy"] = mixture_entropy(task.info)
+    return out
+
+
 def mixture_entropy(info: Any, n: int = 200_000) -> float:
     """The toy mixture's differential entropy in nats, −E log p(x), by Monte Carlo over n draws (std error ~1e-3 nats)."""
     mixture = toy.ToyMixture(torch.tensor(info.centers), info.std)
@@ -93,7 +108,6 @@ class DensityTask(Task):
         self.draws_field = info.schema == "points"
         self.bits = net.levels > 0
         self.options = self.sample_options(cfg)
-        self._test: Tensor | None = None
 
     @classmethod
     def sample_options(cls, cfg: Any) -> dict[str, Any]:
@@ -131,16 +145,9 @@ class DensityTask(Task):
 
     def heldout_nll(self) -> dict[str, Any]:
         """Held-out log-likelihood of the averaged network: nll (nats per sample), bpd (images), kind, n; toys: entropy."""
-        if self._test is None:
-            self._test = held_out(self.cfg, self.info, self.cfg.eval.n or 2500)
         net = self.networks[self.sampler]
-        nll = -float(log_prob_in_chunks(net, self._test, torch.Generator().manual_seed(0)).double().mean())
-        out: dict[str, Any] = {"nll": nll, "kind": net.likelihood_kind, "n": len(self._test)}
-        if self.bits:
-            out["bpd"] = nll / (net.dims * math.log(2.0))
-        if self.info.schema == "points":
-            out["entropy"] = mixture_entropy(self.info)
-        return out
+        return heldout_event(self, lambda x: log_prob_in_chunks(net, x, torch.Generator().manual_seed(0)), net.likelihood_kind,
+                             net.dims, self.bits)
 
     def hooks(self, trainer: Any) -> list:
         return [score_hook(self, "likelihood", self.heldout_nll)]
@@ -222,5 +229,5 @@ class DensityPipeline(Pipeline):
 for _task in (FlowTask, AutoregressiveTask, DiffusionTask):
     _task.pipeline = DensityPipeline
 
-__all__ = ["DensityTask", "FlowTask", "AutoregressiveTask", "DiffusionTask", "DensityPipeline", "held_out",
+__all__ = ["DensityTask", "FlowTask", "AutoregressiveTask", "DiffusionTask", "DensityPipeline", "held_out", "heldout_event",
            "mixture_entropy", "sample_in_chunks", "log_prob_in_chunks"]

@@ -165,18 +165,11 @@ class VAETask(Task):
         """Held-out log-likelihood (a ``likelihood`` event): the importance-weighted bound with 64 draws, nats per sample
         (bits per dimension with the discrete ``logistic`` likelihood; toys: with the mixture's entropy, the floor). With
         the Bernoulli likelihood on grey values the number is not a likelihood (kind says so)."""
-        from .density import held_out, mixture_entropy
+        from .density import heldout_event
 
-        if getattr(self, "_test", None) is None:
-            self._test = held_out(self.cfg, self.info, self.cfg.eval.n or 2500)
-        nll = -float(self.iw_bound(self._test, generator=torch.Generator().manual_seed(0)).double().mean())
         proper = self.lk.discrete or self.info.schema == "points"  # Bernoulli on grey values is not a normalized density
-        out: dict[str, Any] = {"nll": nll, "kind": "bound" if proper else "not a likelihood", "n": len(self._test)}
-        if self.lk.discrete:
-            out["bpd"] = nll / (self.dims * math.log(2.0))
-        if self.info.schema == "points":
-            out["entropy"] = mixture_entropy(self.info)
-        return out
+        return heldout_event(self, lambda x: self.iw_bound(x, generator=torch.Generator().manual_seed(0)),
+                             "bound" if proper else "not a likelihood", self.dims, self.lk.discrete)
 
     def hooks(self, trainer: Any) -> list:
         return [score_hook(self, "likelihood", self.heldout_nll)]
