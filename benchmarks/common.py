@@ -32,6 +32,21 @@ def load_rows(path: Path) -> tuple[dict, list[dict]]:
     return doc[0], doc[1:]
 
 
+def open_rows(path: Path, from_rows: bool) -> tuple[dict, list[dict]]:
+    """(metadata, rows) a benchmark starts from: the rows file's rows (none yet: []); its metadata when only rewriting
+    the page, else this run's (date, machine, torch) keeping the file's other keys (e.g. the page's notes)."""
+    import datetime as dt
+    import os
+
+    import torch
+
+    meta = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} CPUs", "torch": torch.__version__}
+    if not path.is_file():
+        return meta, []
+    old, rows = load_rows(path)
+    return (old if from_rows else {**old, **meta}), rows
+
+
 def save_rows(path: Path, meta: dict, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(json.dumps(r) for r in [meta, *rows]) + "\n")

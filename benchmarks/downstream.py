@@ -32,7 +32,6 @@ labelled rows per class alone, with SMOTE-style interpolation, or with CTGAN row
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import statistics
@@ -346,14 +345,9 @@ def main() -> None:
     ap.add_argument("--from-rows", action="store_true", help="rewrite the page from the rows file without measuring")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from common import load_rows, save_rows
-    import torch
+    from common import open_rows, save_rows
 
-    meta = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} CPUs", "torch": torch.__version__}
-    rows: list[dict] = []
-    if ROWS.is_file():
-        meta_old, rows = load_rows(ROWS)
-        meta = meta_old if args.from_rows else meta
+    meta, rows = open_rows(ROWS, args.from_rows)
     if not args.from_rows:
         done = {(r["part"], r.get("k"), r["seed"]) for r in rows}
         cells = []

@@ -29,7 +29,6 @@ puts mass on 256 levels, so its number also bounds the 17-level NLL). GANs have 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import os
@@ -406,14 +405,9 @@ def main() -> None:
                     help="cells: the comparison; sweep: DDIM steps against quality on the kept DDPM runs (after the cells)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from common import load_rows, save_rows
-    import torch
+    from common import open_rows, save_rows
 
-    meta = {"date": dt.datetime.now().isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} CPUs", "torch": torch.__version__}
-    rows: list[dict] = []
-    if ROWS.is_file():
-        meta_old, rows = load_rows(ROWS)
-        meta = {**meta_old, **({} if args.from_rows else {k: meta[k] for k in ("date", "machine", "torch")})}
+    meta, rows = open_rows(ROWS, args.from_rows)
     if args.part == "sweep" and not args.from_rows:
         longest = max(float(b) for b in args.budgets.split(","))
         rows = [r for r in rows if r.get("part") != "sweep"]
