@@ -47,6 +47,27 @@ def open_rows(path: Path, from_rows: bool) -> tuple[dict, list[dict]]:
     return (old if from_rows else {**old, **meta}), rows
 
 
+def run_cells(jobs: int, cells: dict, rows: list[dict], path: Path, meta: dict) -> list:
+    """Run independent benchmark cells in ``jobs`` processes: ``cells`` maps a key to (function, args), each returning a
+    list of rows. Each cell's rows join ``rows`` and are saved to ``path`` as soon as it ends, so a stopped run can be
+    continued; a failed cell is reported and the others go on. Returns the keys of the failed cells."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    failed = []
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = {pool.submit(fn, *args): key for key, (fn, args) in cells.items()}
+        for f in as_completed(futures):
+            try:
+                rows += f.result()
+            except Exception as e:  # noqa: BLE001 - a benchmark cell: report it, keep the others
+                failed.append(futures[f])
+                print(f"FAILED {futures[f]}: {type(e).__name__}: {e}", flush=True)
+                continue
+            save_rows(path, meta, rows)
+            print(f"done {futures[f]}", flush=True)
+    return failed
+
+
 def save_rows(path: Path, meta: dict, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(json.dumps(r) for r in [meta, *rows]) + "\n")

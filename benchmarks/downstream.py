@@ -37,7 +37,6 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -345,7 +344,7 @@ def main() -> None:
     ap.add_argument("--from-rows", action="store_true", help="rewrite the page from the rows file without measuring")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from common import open_rows, save_rows
+    from common import open_rows, run_cells
 
     meta, rows = open_rows(ROWS, args.from_rows)
     if not args.from_rows:
@@ -359,19 +358,9 @@ def main() -> None:
             done_t = {(r["table"], r["k"], r["seed"]) for r in rows if r["part"] == "table"}
             cells += [("table", (t, k), s) for s in range(args.seeds) for t in TABLES for k in TABLE_KS if (t, k, s) not in done_t]
         args.runs.mkdir(parents=True, exist_ok=True)
-        failed = []
-        with ProcessPoolExecutor(args.jobs) as pool:
-            futures = {pool.submit(few_cell, k, s, args.runs) if part == "few" else pool.submit(da_cell, s, args.runs) if part == "da"
-                       else pool.submit(table_cell, k[0], k[1], s, args.runs): (part, k, s) for part, k, s in cells}
-            for f in as_completed(futures):  # each cell's rows are kept as soon as it ends; a failed cell is reported
-                try:
-                    rows += f.result()
-                except Exception as e:  # noqa: BLE001 - a benchmark cell: report it, keep the others
-                    failed.append(futures[f])
-                    print(f"FAILED {futures[f]}: {type(e).__name__}: {e}", flush=True)
-                    continue
-                save_rows(ROWS, meta, rows)
-                print(f"done {futures[f]}", flush=True)
+        fns = {"few": lambda k, s: (few_cell, (k, s, args.runs)), "da": lambda k, s: (da_cell, (s, args.runs)),
+               "table": lambda k, s: (table_cell, (k[0], k[1], s, args.runs))}
+        failed = run_cells(args.jobs, {(part, k, s): fns[part](k, s) for part, k, s in cells}, rows, ROWS, meta)
         if failed:
             raise SystemExit(f"{len(failed)} cell(s) failed: {failed}")
     write_page(meta, rows)

@@ -36,7 +36,6 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -405,17 +404,14 @@ def main() -> None:
                     help="cells: the comparison; sweep: DDIM steps against quality on the kept DDPM runs (after the cells)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from common import open_rows, save_rows
+    from common import open_rows, run_cells
 
     meta, rows = open_rows(ROWS, args.from_rows)
     if args.part == "sweep" and not args.from_rows:
         longest = max(float(b) for b in args.budgets.split(","))
         rows = [r for r in rows if r.get("part") != "sweep"]
-        with ProcessPoolExecutor(args.jobs) as pool:
-            futures = [pool.submit(ddim_sweep, ds, args.runs / f"{ds}-diffusion-{int(longest)}s-0") for ds in args.datasets.split(",")]
-            for f in as_completed(futures):
-                rows += f.result()
-                save_rows(ROWS, meta, rows)
+        run_cells(args.jobs, {ds: (ddim_sweep, (ds, args.runs / f"{ds}-diffusion-{int(longest)}s-0")) for ds in args.datasets.split(",")},
+                  rows, ROWS, meta)
         args.from_rows = True
     if not args.from_rows:
         budgets = [float(b) for b in args.budgets.split(",")]
@@ -423,18 +419,8 @@ def main() -> None:
         cells = [(ds, fam, b, s) for b in budgets for s in range(args.seeds) for ds in args.datasets.split(",") for fam in args.families.split(",")
                  if (ds, fam, b, s) not in done]
         args.runs.mkdir(parents=True, exist_ok=True)
-        failed = []
-        with ProcessPoolExecutor(args.jobs) as pool:
-            futures = {pool.submit(cell, ds, fam, b, s, args.runs, b == budgets[0] and s == 0): (ds, fam, b, s) for ds, fam, b, s in cells}
-            for f in as_completed(futures):
-                try:
-                    rows += f.result()
-                except Exception as e:  # noqa: BLE001 - a benchmark cell: report it, keep the others
-                    failed.append(futures[f])
-                    print(f"FAILED {futures[f]}: {type(e).__name__}: {e}", flush=True)
-                    continue
-                save_rows(ROWS, meta, rows)
-                print(f"done {futures[f]}", flush=True)
+        failed = run_cells(args.jobs, {(ds, fam, b, s): (cell, (ds, fam, b, s, args.runs, b == budgets[0] and s == 0))
+                                       for ds, fam, b, s in cells}, rows, ROWS, meta)
         if failed:
             print(f"{len(failed)} cell(s) failed: {failed}", flush=True)
     write_page(meta, rows)
