@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import gankit  # noqa: E402
 from gankit.config import load_preset  # noqa: E402
+from gankit.training.kernels import use_gemm_kernels  # noqa: E402
 from gankit.training.loop import Trainer  # noqa: E402
 
 # The canonical models of the issue: name -> (preset, overrides)
@@ -72,6 +73,8 @@ class PlainLoop:
     def __init__(self, trainer: Trainer, tuned: bool = False) -> None:
         tc = trainer.cfg.train
         self.G, self.D = copy.deepcopy(trainer.nets["G"]), copy.deepcopy(trainer.nets["D"])
+        for net in (self.G, self.D):  # PyTorch's own convolution kernels (train.kernels=auto may have switched gankit's)
+            use_gemm_kernels(net, on=False)
         self.fmt = trainer.memory_format if tuned else torch.contiguous_format
         self.bf16 = tuned and trainer.precision == "bf16"
         if self.fmt == torch.channels_last:

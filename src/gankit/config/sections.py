@@ -118,6 +118,10 @@ class TrainConfig:
     precision: str = option("auto", help="autocast precision of the forward passes: auto (bf16 for image models where the CPU or GPU computes "
                                          "bf16 natively, else fp32), fp32, bf16, or fp16 (GPU, with a gradient scaler)",
                             choices=("auto", "fp32", "bf16", "fp16"))
+    kernels: str = option("auto", help="auto: bf16 training on the CPU computes convolutions' weight gradients (and fully connected "
+                                       "4×4 layers) as matrix products, measured faster than oneDNN's (docs/benchmarks/throughput.md); "
+                                       "native: PyTorch's kernels throughout. fp32 and GPU runs are the same either way",
+                          choices=("auto", "native"))
     compile: bool = option(False, help="torch.compile the trained networks (a network differentiated twice, e.g. D under a gradient "
                                        "penalty, stays eager)")
     weight_decay: float = option(0.0, help="L2 penalty added to every gradient by the optimizer (CTGAN 1e-6, TVAE 1e-5)", low=0.0)

@@ -37,6 +37,7 @@ from .ema import ema_beta, update_ema
 from .evaluation import eval_hooks
 from .health import DivergenceGuard, HealthHook
 from .hooks import CheckpointHook, LogHook, SampleHook
+from .kernels import select_kernels
 from .performance import apply_lr_schedule, lr_factor, precision_context, resolve_precision
 from .probes import probe_hooks
 from .snapshots import snapshot_hooks
@@ -130,9 +131,10 @@ class Trainer:
         self.memory_format = torch.channels_last if tc.channels_last and images else torch.contiguous_format
         for name, net in self.nets.items():
             self.nets[name] = net.to(self.device, memory_format=self.memory_format) if images else net.to(self.device)
+        self.precision = resolve_precision(tc.precision, self.device, images)
+        select_kernels(self.nets, list(self.nets), tc.kernels, self.precision, self.device)
         for avg, src in self.task.ema.items():
             self.nets[avg] = copy.deepcopy(self.nets[src]).eval().requires_grad_(False)
-        self.precision = resolve_precision(tc.precision, self.device, images)
         self.optimizers = {name: make_optimizer(tc, params, lr) for name, (params, lr) in self.task.param_groups().items()}
         self.autocast, self.scalers = precision_context(self.precision, self.device, list(self.optimizers))
         self.task.bind(self.optimizers, self.device)
