@@ -38,7 +38,7 @@ from .evaluation import eval_hooks
 from .health import DivergenceGuard, HealthHook
 from .hooks import CheckpointHook, LogHook, SampleHook
 from .kernels import select_kernels
-from .performance import apply_lr_schedule, lr_factor, precision_context, resolve_precision
+from .performance import apply_lr_schedule, lr_factor, precision_context, resolve_precision, span
 from .probes import probe_hooks
 from .snapshots import snapshot_hooks
 from .tensorboard import tensorboard_hooks
@@ -183,9 +183,10 @@ class Trainer:
                 if self.guard.check(self, stats):
                     continue
                 # Hooks: log, health, evaluation, samples, checkpoint (each decides whether it is due).
-                self.log_hook.accumulate(stats)
-                for hook in self.hooks:
-                    hook(self)
+                with span("gankit.hooks"):
+                    self.log_hook.accumulate(stats)
+                    for hook in self.hooks:
+                        hook(self)
                 bar.update(1)
                 if self.step % 10 == 0 or self.step == tc.steps:
                     bar.set_postfix_str(_postfix(self.last_log, self.task.shown))
@@ -226,9 +227,10 @@ class Trainer:
             if self.step % phase.every or (phase.active is not None and not phase.active(self.step)):
                 continue
             for _ in range(phase.repeat):
-                if phase.data == "fresh":
-                    self.batch = self.next_batch()
-                with self.autocast():
+                with span(f"gankit.{phase.name}.data"):
+                    if phase.data == "fresh":
+                        self.batch = self.next_batch()
+                with span(f"gankit.{phase.name}.forward"), self.autocast():
                     loss, phase_stats = phase.loss(self.batch, Clock(self.step, self.updates[phase.name], self.images_seen))
                 phase_stats[phase.grad_stat] = self._update(phase, loss)
                 if phase.after is not None:
@@ -238,11 +240,13 @@ class Trainer:
                     self.images_seen += tc.batch_size
             stats.update(phase_stats)  # the last update's statistics of each phase
         # 2. the moving averages (G_ema).
-        beta = ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup)
-        for avg, src in self.task.ema.items():
-            update_ema(self.nets[avg], self.nets[src], beta)
+        with span("gankit.ema"):
+            beta = ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup)
+            for avg, src in self.task.ema.items():
+                update_ema(self.nets[avg], self.nets[src], beta)
         self.step += 1
-        return self.dist.average(stats)
+        with span("gankit.stats"):
+            return self.dist.average(stats)
 
     def next_batch(self) -> Any:
         """The next batch of the data stream, image tensors in the networks' memory format."""
@@ -257,24 +261,22 @@ class Trainer:
         nets = [self.nets[n] for n in phase.networks]
         opt.zero_grad(set_to_none=True)
         scaler = self.scalers.get(phase.optimizer)
-        if scaler is None:
-            loss.backward()
+        with span(f"gankit.{phase.name}.backward"):
+            (loss if scaler is None else scaler.scale(loss)).backward()
             for net in nets:
                 self.dist.sync_grads(net)
+        with span(f"gankit.{phase.name}.grad_norm"):
+            if scaler is not None:
+                scaler.unscale_(opt)
             norm = grad_norm(nets)
             if phase.clip:
                 clip_grads(nets, norm, phase.clip)
-            opt.step()
-            return norm
-        scaler.scale(loss).backward()
-        for net in nets:
-            self.dist.sync_grads(net)
-        scaler.unscale_(opt)
-        norm = grad_norm(nets)
-        if phase.clip:
-            clip_grads(nets, norm, phase.clip)
-        scaler.step(opt)  # skipped when the scaled gradients overflowed
-        scaler.update()
+        with span(f"gankit.{phase.name}.optimizer"):
+            if scaler is None:
+                opt.step()
+            else:
+                scaler.step(opt)  # skipped when the scaled gradients overflowed
+                scaler.update()
         return norm
 
     # ------------------------------------------------------------------ helpers used by hooks and the API

@@ -49,6 +49,12 @@ def precision_context(precision: str, device: torch.device, optimizers: list[str
     return ctx, scalers
 
 
+def span(name: str) -> Any:
+    """A named range for torch.profiler (``gankit.D.forward``, ``gankit.G.optimizer``, ``gankit.hooks``...): the
+    throughput benchmark's per-phase breakdown reads them. Free when no profiler runs (a range costs ~5 µs)."""
+    return torch.profiler.record_function(name) if torch._C._autograd._profiler_enabled() else contextlib.nullcontext()
+
+
 def lr_factor(cfg_train: Any, step: int) -> float:
     """The schedule's multiplier of the learning rates at ``step`` (linear: 1, then down to 0 at the last step)."""
     start = cfg_train.lr_decay_start * cfg_train.steps
