@@ -29,13 +29,20 @@ def final_eval(run: Path) -> dict:
     end = [e for e in events if e.get("event") == "end"][-1]
     start = [e for e in events if e.get("event") == "start"][0]
     cfg = json.loads((run / "config.json").read_text())
-    return {"precision_mode": start.get("precision", cfg["train"]["precision"]), "seed": cfg["train"]["seed"],
+    mode = start.get("precision", cfg["train"]["precision"])
+    if mode == "bf16" and cfg["train"].get("kernels", "native") == "native":  # runs before train.kernels used PyTorch's
+        mode = "bf16, native kernels"
+    return {"precision_mode": mode, "seed": cfg["train"]["seed"],
             "step": ev["step"], "wall_s": end["wall_s"], **{k: ev[k] for k in KEYS}}
 
 
-def train(out: Path, precision: str, seed: int) -> Path:
+MODES = {"fp32": ["train.precision=fp32"], "bf16": ["train.precision=bf16", "train.kernels=auto"],
+         "bf16-native": ["train.precision=bf16", "train.kernels=native"]}
+
+
+def train(out: Path, mode: str, seed: int) -> Path:
     subprocess.run([sys.executable, "-m", "gankit", "train", "--preset", "digits", "--out", str(out), f"train.seed={seed}",
-                    f"train.precision={precision}", "train.threads=1", "train.progress=false", "eval.every=0"], check=True,
+                    *MODES[mode], "train.threads=1", "train.progress=false", "eval.every=0"], check=True,
                    capture_output=True)
     return out
 
@@ -44,6 +51,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--modes", default=",".join(MODES), help="fp32, bf16 (gankit's GEMM kernels, the default) and bf16-native "
+                   "(train.kernels=native: PyTorch's convolution kernels)")
     p.add_argument("--tabulate", nargs="*", help="finished run directories to read instead of training")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "precision_quality.md"))
     args = p.parse_args()
@@ -51,13 +60,15 @@ def main() -> None:
         runs = [Path(r) for r in args.tabulate]
     else:
         tmp = Path(tempfile.mkdtemp())
-        jobs = [(tmp / f"digits-{prec}-{s}", prec, s) for s in range(args.seeds) for prec in ("fp32", "bf16")]
+        jobs = [(tmp / f"digits-{mode}-{s}", mode, s) for s in range(args.seeds) for mode in args.modes.split(",")]
         with ThreadPoolExecutor(args.jobs) as pool:
             runs = list(pool.map(lambda j: train(*j), jobs))
     rows = sorted((final_eval(r) for r in runs), key=lambda r: (r["precision_mode"], r["seed"]))
-    lines = ["# bf16 autocast and sample quality on digits", "",
+    lines = ["# bf16 autocast, its kernels and sample quality on digits", "",
              f"Written by `benchmarks/precision_quality.py` on {dt.date.today().isoformat()}. The default job (`digits` preset: "
-             "DCGAN 128-64-32, 2,000 steps, batch 64) with `train.precision` forced, one thread per run, evaluated at the end "
+             "DCGAN 128-64-32, 2,000 steps, batch 64) with `train.precision` forced, and in bf16 with gankit's convolution kernels "
+             "(`train.kernels=auto`, the default: weight gradients as one GEMM where that is faster) and with PyTorch's own "
+             "(`train.kernels=native`), one thread per run, evaluated at the end "
              "on 2,000 samples with digits-cnn. These FIDs compare precisions with each other only: the real-vs-real floor has 359 test images, and FID at 2,000 samples is not comparable with it (docs/benchmarks/digits.md scores like with like). Wall times were measured with other runs "
              "sharing the 2 cores; compare them within this table only.", "",
              "| precision | seed | FID ↓ | KID ↓ | precision ↑ | recall ↑ | classes | class KL ↓ | wall s |",
@@ -65,7 +76,7 @@ def main() -> None:
     for r in rows:
         lines.append(f"| {r['precision_mode']} | {r['seed']} | {r['fid']:.1f} | {r['kid']:.1f} | {r['precision']:.3f} | "
                      f"{r['recall']:.3f} | {r['classes']:.0f} | {r['class_kl']:.3f} | {r['wall_s']:.0f} |")
-    for mode in ("fp32", "bf16"):
+    for mode in dict.fromkeys(r["precision_mode"] for r in rows):
         rs = [r for r in rows if r["precision_mode"] == mode]
         if len(rs) > 1:
             m = {k: statistics.fmean(r[k] for r in rs) for k in (*KEYS, "wall_s")}

@@ -37,6 +37,7 @@ import gankit  # noqa: E402
 from gankit.config import load_preset  # noqa: E402
 from gankit.training.kernels import use_gemm_kernels  # noqa: E402
 from gankit.training.loop import Trainer  # noqa: E402
+from gankit.training.performance import span  # noqa: E402
 
 # The canonical models of the issue: name -> (preset, overrides)
 MODELS = {
@@ -64,54 +65,87 @@ def gemm_peak_gflops(n: int = 4096, reps: int = 5, dtype: torch.dtype = torch.fl
 
 
 class PlainLoop:
-    """What a user would write by hand: same G and D objects' copies, BCE non-saturating / hinge, Adam.
+    """What a user would write by hand: copies of the same G and D, the same loss and regularizers written out, Adam.
 
-    ``tuned``: the same loop written after PyTorch's performance guide, with gankit's defaults for this model: the
-    trainer's precision (bf16 autocast around the forward passes, backward outside), its memory format
-    (channels_last for image models) and fused Adam — like with like for the ratio (issue 24)."""
+    Losses: non-saturating (BCE), hinge and Wasserstein; regularizers: R1 (γ/2, lazy every ``reg.lazy`` D updates
+    with its weight × the interval, StyleGAN2), WGAN-GP (λ on real/fake interpolates) and ProGAN's drift. No moving
+    average of G (gankit keeps G_ema every step: work the plain loop does not do). ``tuned``: the same loop written
+    after PyTorch's performance guide, with gankit's defaults for this model: the trainer's precision (bf16 autocast
+    around the forward passes, backward outside), its memory format (channels_last for image models) and fused Adam —
+    like with like for the ratio (issue 24)."""
 
     def __init__(self, trainer: Trainer, tuned: bool = False) -> None:
-        tc = trainer.cfg.train
+        cfg, tc = trainer.cfg, trainer.cfg.train
         self.G, self.D = copy.deepcopy(trainer.nets["G"]), copy.deepcopy(trainer.nets["D"])
         for net in (self.G, self.D):  # PyTorch's own convolution kernels (train.kernels=auto may have switched gankit's)
             use_gemm_kernels(net, on=False)
+            if hasattr(net, "progress"):  # a growing network (ProGAN) at the stage gankit's first step sets
+                net.progress(0)
         self.fmt = trainer.memory_format if tuned else torch.contiguous_format
         self.bf16 = tuned and trainer.precision == "bf16"
         if self.fmt == torch.channels_last:
             self.G, self.D = self.G.to(memory_format=self.fmt), self.D.to(memory_format=self.fmt)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=tc.lr_g, betas=(tc.beta1, tc.beta2), fused=tuned)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=tc.lr_d, betas=(tc.beta1, tc.beta2), fused=tuned)
-        self.batch, self.z_dim = tc.batch_size, trainer.cfg.model.z_dim
-        self.hinge = trainer.cfg.loss.name == "hinge"
-        self.n_critic = tc.n_critic
+        self.batch, self.z_dim = tc.batch_size, cfg.model.z_dim
+        self.loss = cfg.loss.name
+        if self.loss not in ("nsgan", "hinge", "wgan"):
+            raise ValueError(f"the plain loop writes out nsgan, hinge and wgan, not {self.loss}")
+        self.r1, self.gp, self.drift, self.lazy = cfg.reg.r1, cfg.reg.gp, cfg.reg.drift, cfg.reg.lazy
+        self.n_critic, self.d_updates = tc.n_critic, 0
         self.batches = trainer.batches
         self.precision = "bf16" if self.bf16 else "fp32"
 
     def autocast(self):  # noqa: ANN201 - a context manager
         return torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
+    def input_grad(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.detach().requires_grad_(True)
+        with self.autocast():
+            out = self.D(x).float()
+        return torch.autograd.grad(out.sum(), x, create_graph=True)[0].flatten(1)
+
     def step(self) -> None:
         for _ in range(self.n_critic):
-            real = self.batches.next().x
-            if self.fmt == torch.channels_last:
-                real = real.contiguous(memory_format=self.fmt)
-            with self.autocast():
-                fake = self.G(torch.randn(self.batch, self.z_dim)).detach()
-                r, f = self.D(real).float(), self.D(fake).float()
-            if self.hinge:
-                d_loss = F.relu(1 - r).mean() + F.relu(1 + f).mean()
-            else:
-                d_loss = F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + \
-                    F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
+            with span("plain.D.data"):
+                real = self.batches.next().x
+                if self.fmt == torch.channels_last:
+                    real = real.contiguous(memory_format=self.fmt)
+            with span("plain.D.forward"):
+                with self.autocast():
+                    fake = self.G(torch.randn(self.batch, self.z_dim)).detach()
+                    r, f = self.D(real).float(), self.D(fake).float()
+                if self.loss == "hinge":
+                    d_loss = F.relu(1 - r).mean() + F.relu(1 + f).mean()
+                elif self.loss == "wgan":
+                    d_loss = f.mean() - r.mean()
+                else:
+                    d_loss = F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + \
+                        F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
+                if self.d_updates % self.lazy == 0:  # the input-gradient penalties, on their (lazy) schedule
+                    if self.r1:
+                        d_loss = d_loss + self.r1 * 0.5 * self.lazy * self.input_grad(real).square().sum(1).mean()
+                    if self.gp:
+                        eps = torch.rand(len(real), 1, 1, 1)
+                        norms = self.input_grad(eps * real + (1 - eps) * fake).norm(dim=1)
+                        d_loss = d_loss + self.gp * self.lazy * (norms - 1).square().mean()
+                if self.drift:
+                    d_loss = d_loss + self.drift * r.square().mean()
             self.opt_d.zero_grad()
-            d_loss.backward()
-            self.opt_d.step()
-        with self.autocast():
-            f = self.D(self.G(torch.randn(self.batch, self.z_dim))).float()
-        g_loss = -f.mean() if self.hinge else F.binary_cross_entropy_with_logits(f, torch.ones_like(f))
+            with span("plain.D.backward"):
+                d_loss.backward()
+            with span("plain.D.optimizer"):
+                self.opt_d.step()
+            self.d_updates += 1
+        with span("plain.G.forward"):
+            with self.autocast():
+                f = self.D(self.G(torch.randn(self.batch, self.z_dim))).float()
+            g_loss = F.binary_cross_entropy_with_logits(f, torch.ones_like(f)) if self.loss == "nsgan" else -f.mean()
         self.opt_g.zero_grad()
-        g_loss.backward()
-        self.opt_g.step()
+        with span("plain.G.backward"):
+            g_loss.backward()
+        with span("plain.G.optimizer"):
+            self.opt_g.step()
 
 
 def time_steps(fn, n: int) -> float:
@@ -150,8 +184,13 @@ def bench_model(name: str, rounds: int, steps: int, warmup: int, tmp: Path) -> d
             "plain_s_per_step": mp, "tuned_s_per_step": mt, "gankit_s_per_step": mg, "batch": cfg.train.batch_size}
 
 
-OPTIONS = {  # dcgan32 with one training option changed; each against the same plain loop
-    "gankit defaults (reuse_fake, channels_last, fused Adam, precision auto)": [],
+OPTIONS = {  # dcgan32 with one training option changed; each against the plain loop of the precision it runs in
+    "gankit defaults (reuse_fake, channels_last, fused Adam, precision auto, kernels auto)": [],
+    "kernels native (PyTorch's convolution kernels)": ["train.kernels=native"],
+    "reuse_fake off": ["train.reuse_fake=false"],
+    "reuse_fake off, kernels native (what the plain loop computes)": ["train.reuse_fake=false", "train.kernels=native"],
+    "torch.compile": ["train.compile=true"],
+    "torch.compile, kernels native": ["train.compile=true", "train.kernels=native"],
     "precision fp32": ["train.precision=fp32"],
     "precision fp32, reuse_fake off": ["train.precision=fp32", "train.reuse_fake=false"],
     "precision fp32, channels_last off": ["train.precision=fp32", "train.channels_last=false"],
@@ -160,99 +199,226 @@ OPTIONS = {  # dcgan32 with one training option changed; each against the same p
 
 
 def bench_options(rounds: int, steps: int, warmup: int, tmp: Path, quick: bool) -> dict:
-    """dcgan32's plain loop and one gankit trainer per option, alternating every round."""
+    """dcgan32: one gankit trainer per option and the like-for-like plain loop of each precision (bf16 and fp32, both
+    with channels_last and fused Adam), all alternating every round."""
     preset, overrides = MODELS["dcgan32"]
     trainers = {}
     for name, extra in OPTIONS.items():
         if quick and "compile" in name:
             continue
         trainers[name] = Trainer(load_preset(preset, overrides + COMMON + extra), tmp / f"opt-{len(trainers)}")
-    plain = PlainLoop(next(iter(trainers.values())))
+    plains = {t.precision: PlainLoop(t, tuned=True) for t in reversed(trainers.values())}
     t0 = time.perf_counter()
     for _ in range(warmup):  # includes torch.compile's compilation
-        plain.step()
-        for t in trainers.values():
-            t.train_step()
+        for fn in [*(p.step for p in plains.values()), *(t.train_step for t in trainers.values())]:
+            fn()
     warm_s = time.perf_counter() - t0
-    times: dict[str, list[float]] = {"plain": [], **{k: [] for k in trainers}}
+    times: dict[str, list[float]] = {**{f"plain {k}": [] for k in plains}, **{k: [] for k in trainers}}
     for _ in range(rounds):
-        times["plain"].append(time_steps(plain.step, steps))
+        for k, p in plains.items():
+            times[f"plain {k}"].append(time_steps(p.step, steps))
         for k, t in trainers.items():
             times[k].append(time_steps(t.train_step, steps))
     batch = 64
-    mp = statistics.median(times["plain"])
-    out = {"plain_img_s": batch / mp, "warmup_s": warm_s, "options": {}}
-    for k in trainers:
-        m = statistics.median(times[k])
-        out["options"][k] = {"img_s": batch / m, "ratio": mp / m}
+    out = {"plain_img_s": {k: batch / statistics.median(times[f"plain {k}"]) for k in plains}, "warmup_s": warm_s, "options": {}}
+    for k, t in trainers.items():
+        img_s = batch / statistics.median(times[k])
+        out["options"][k] = {"img_s": img_s, "precision": t.precision, "ratio": img_s / out["plain_img_s"][t.precision]}
     return out
 
 
-FAMILIES = {  # preset -> overrides: seconds per thousand images at the preset's own settings
-    "stylegan2-digits": [],
-    "stylegan2-digits + path length": ["reg.pl=2"],
-    "progan-digits (32×32 stage)": ["model.phase_kimg=0"],
-    "digits (DCGAN, for scale)": [],
+BATCHES = (32, 64, 128, 256)
+
+
+def bench_batches(rounds: int, steps: int, warmup: int, tmp: Path) -> dict:
+    """dcgan32 at several batch sizes: gankit against the like-for-like plain loop, and utilization of the bf16 peak
+    (more work per step: a protocol choice, since the batch changes the optimization)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    preset, overrides = MODELS["dcgan32"]
+    out = {}
+    for batch in BATCHES:
+        t = Trainer(load_preset(preset, overrides + COMMON + [f"train.batch_size={batch}"]), tmp / f"batch-{batch}")
+        plain = PlainLoop(t, tuned=True)
+        with FlopCounterMode(display=False) as counter:
+            t.train_step()
+        flops = counter.get_total_flops()
+        for _ in range(warmup):
+            plain.step()
+            t.train_step()
+        tp, tg = [], []
+        for _ in range(rounds):
+            tp.append(time_steps(plain.step, steps))
+            tg.append(time_steps(t.train_step, steps))
+        mp, mg = statistics.median(tp), statistics.median(tg)
+        out[str(batch)] = {"plain_img_s": batch / mp, "gankit_img_s": batch / mg, "ratio": mp / mg, "gflop_per_step": flops / 1e9,
+                           "gankit_s_per_step": mg, "precision": t.precision}
+    return out
+
+
+FAMILIES = {  # label -> (preset, overrides, whether a plain loop writes it out): s/kimg at the preset's own settings
+    "stylegan2-digits (ADA)": ("stylegan2-digits", [], False),
+    "stylegan2-digits, ADA off": ("stylegan2-digits", ["augment.ada=none"], True),
+    "stylegan2-digits + path length": ("stylegan2-digits", ["reg.pl=2"], False),
+    "progan-digits (32×32 stage)": ("progan-digits", ["model.phase_kimg=0"], True),
+    "digits (DCGAN, for scale)": ("digits", [], True),
 }
 
 
-def bench_profile(steps: int, warmup: int, tmp: Path, top: int = 12) -> dict:
-    """Where dcgan32's step spends its time: torch.profiler (CPU) over ``steps`` steps of gankit's loop and of the
-    like-for-like plain loop; the ops with the most self time in either, in ms per step."""
+def bench_profile(steps: int, warmup: int, tmp: Path, top: int = 14) -> dict:
+    """Where dcgan32's step spends its time: torch.profiler (CPU) over ``steps`` steps of gankit's loop (its default
+    kernels and ``train.kernels=native``) and of the like-for-like plain loop. Two tables: the phases' ranges
+    (gankit.<phase>.<part> and the plain loop's matching plain.<phase>.<part>, inclusive ms per step) and the ops with
+    the most self time in any of the three (ms per step)."""
     from torch.profiler import ProfilerActivity, profile
 
     preset, overrides = MODELS["dcgan32"]
     trainer = Trainer(load_preset(preset, overrides + COMMON), tmp / "profile")
+    native = Trainer(load_preset(preset, overrides + COMMON + ["train.kernels=native"]), tmp / "profile-native")
     tuned = PlainLoop(trainer, tuned=True)
-    out = {}
-    for name, fn in (("gankit", trainer.train_step), ("plain", tuned.step)):
+    ops, ranges = {}, {}
+    for name, fn in (("gankit", trainer.train_step), ("native", native.train_step), ("plain", tuned.step)):
         for _ in range(warmup):
             fn()
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(steps):
                 fn()
-        out[name] = {e.key: e.self_cpu_time_total / 1e3 / steps for e in prof.key_averages()}
-    total = {k: sum(v.values()) for k, v in out.items()}
-    keys = sorted(set(out["gankit"]) | set(out["plain"]), key=lambda k: -max(out["gankit"].get(k, 0), out["plain"].get(k, 0)))[:top]
-    return {"total_ms": total, "ops": [[k, out["gankit"].get(k, 0.0), out["plain"].get(k, 0.0)] for k in keys], "steps": steps}
+        events = prof.key_averages()
+        ops[name] = {e.key: e.self_cpu_time_total / 1e3 / steps for e in events if not e.key.startswith(("gankit.", "plain."))}
+        ranges[name] = {e.key.split(".", 1)[1]: e.cpu_time_total / 1e3 / steps for e in events if e.key.startswith(("gankit.", "plain."))}
+    total = {k: sum(v.values()) for k, v in ops.items()}
+    keys = sorted(set().union(*ops.values()), key=lambda k: -max(v.get(k, 0) for v in ops.values()))[:top]
+    order = [f"{p}.{part}" for p in ("D", "G") for part in ("data", "forward", "backward", "grad_norm", "optimizer")] + ["ema", "stats"]
+    return {"total_ms": total, "steps": steps,
+            "ops": [[k, ops["gankit"].get(k, 0.0), ops["native"].get(k, 0.0), ops["plain"].get(k, 0.0)] for k in keys],
+            "ranges": [[k, *(ranges[n].get(k) for n in ("gankit", "native", "plain"))] for k in order
+                       if any(k in ranges[n] for n in ranges)]}
 
 
-def bench_families(steps: int, warmup: int, tmp: Path) -> dict:
+def bench_kernels(tmp: Path, reps: int = 15) -> dict:
+    """Each convolution of dcgan32 (batch 64, bf16 autocast, channels_last) alone: forward, input gradient and weight
+    gradient, in PyTorch's kernels (oneDNN) and in the path ``train.kernels=auto`` takes; TFLOP/s against the bf16
+    GEMM peak. Times are medians of ``reps`` after warm-up; a backward pass's time is (forward + backward) - forward."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gankit.training.kernels import GemmConv2d, GemmConvTranspose2d
+
+    preset, overrides = MODELS["dcgan32"]
+    trainer = Trainer(load_preset(preset, overrides + COMMON + ["train.kernels=native"]), tmp / "kernels")
+    seen: dict[tuple, tuple] = {}
+
+    def record(module, inputs, _out):  # noqa: ANN001
+        seen.setdefault((repr(module), tuple(inputs[0].shape)), (module, tuple(inputs[0].shape)))
+
+    handles = [m.register_forward_hook(record) for n in ("G", "D") for m in trainer.nets[n].modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    trainer.train_step()
+    for h in handles:
+        h.remove()
+
+    def median_time(fn) -> float:  # noqa: ANN001
+        for _ in range(3):
+            fn()
+        ts = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+        return statistics.median(ts)
+
+    rows = []
+    for module, shape in seen.values():
+        native = copy.deepcopy(module).float()
+        gemm = copy.deepcopy(native)
+        switched = use_gemm_kernels(gemm)
+        x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+        with FlopCounterMode(display=False) as counter, torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            y = native(x)
+        flops = counter.get_total_flops()
+        dy = torch.randn(y.shape, dtype=torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        times = {}
+        for label, layer in (("native", native), ("gankit", gemm)):
+            xg = x.clone().requires_grad_(True)
+
+            def fwd(inp=x, layer=layer):  # noqa: ANN001, ANN202
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return layer(inp)
+
+            t_f = median_time(lambda: fwd())  # noqa: B023
+            t_w = median_time(lambda: torch.autograd.grad(fwd(), layer.weight, dy)) - t_f  # noqa: B023
+            t_x = median_time(lambda: torch.autograd.grad(fwd(xg), xg, dy)) - t_f  # noqa: B023
+            times[label] = (t_f, t_x, t_w)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fn = type(gemm(x.requires_grad_(True)).grad_fn).__name__
+        path = "oneDNN" if not switched or fn == "ConvolutionBackward0" else ("GEMM" if fn.startswith("_Conv") else "fully connected")
+        rows.append({"layer": f"{type(module).__name__.replace('Gemm', '')}({module.in_channels}→{module.out_channels}, "
+                              f"k{module.kernel_size[0]} s{module.stride[0]} p{module.padding[0]})",
+                     "input": "×".join(map(str, shape)), "gflop": flops / 1e9, "path": path,
+                     "native_ms": [t * 1e3 for t in times["native"]], "gankit_ms": [t * 1e3 for t in times["gankit"]]})
+    return {"rows": rows, "reps": reps}
+
+
+def bench_families(rounds: int, steps: int, warmup: int, tmp: Path) -> dict:
+    """Seconds per thousand real images of the style-based and progressive presets, and of the like-for-like plain
+    loop (same networks, loss and regularizers, precision, memory format, fused Adam) where one writes it out; the two
+    alternate in every round."""
     out = {}
-    for label, extra in FAMILIES.items():
-        preset = label.split()[0]
+    for label, (preset, extra, with_plain) in FAMILIES.items():
         cfg = load_preset(preset, COMMON + extra)
         t = Trainer(cfg, tmp / f"fam-{len(out)}")
+        loops = {"gankit": t.train_step, **({"plain": PlainLoop(t, tuned=True).step} if with_plain else {})}
         for _ in range(warmup):
-            t.train_step()
-        s = time_steps(t.train_step, steps)
-        out[label] = {"s_per_kimg": s / (cfg.train.batch_size * cfg.train.n_critic) * 1000, "img_s": cfg.train.batch_size / s,
-                      "batch": cfg.train.batch_size, "params_G": sum(p.numel() for p in t.nets["G"].parameters())}
+            for fn in loops.values():
+                fn()
+        times: dict[str, list[float]] = {k: [] for k in loops}
+        for _ in range(rounds):
+            for k, fn in loops.items():
+                times[k].append(time_steps(fn, steps))
+        images = cfg.train.batch_size * cfg.train.n_critic
+        row = {"batch": cfg.train.batch_size, "params_G": sum(p.numel() for p in t.nets["G"].parameters()), "precision": t.precision}
+        for k, ts in times.items():
+            m = statistics.median(ts)
+            row[f"{k}_s_per_kimg"], row[f"{k}_img_s"] = m / images * 1000, images / m
+        if with_plain:
+            row["ratio"] = row["gankit_img_s"] / row["plain_img_s"]
+        out[label] = row
     return out
 
 
-def bench_eval(tmp: Path, quick: bool) -> dict:
-    """Sampling G_ema and feature extraction, images per second (inference mode, batched)."""
+def bench_eval(tmp: Path, quick: bool, rounds: int = 3) -> dict:
+    """Sampling G_ema and feature extraction, images per second (inference mode, batched), each against its plain
+    equivalent: the same network called by hand on the same chunks under ``torch.inference_mode`` (for features: the
+    extractor's own function, without gankit's float64 NumPy result); the two alternate in ``rounds`` rounds."""
     from gankit.metrics import inception
     from gankit.metrics.features import Extractor, build_extractor
+
+    def versus(gankit_fn, plain_fn, n: int, batch: int) -> dict:  # noqa: ANN001
+        gankit_fn(), plain_fn()  # warm-up
+        tg, tp = [], []
+        for _ in range(rounds):
+            tp.append(time_steps(plain_fn, 1))
+            tg.append(time_steps(gankit_fn, 1))
+        g, p = n / statistics.median(tg), n / statistics.median(tp)
+        return {"img_s": g, "plain_img_s": p, "ratio": g / p, "batch": batch}
+
+    def by_hand(fn, x: torch.Tensor, batch: int):  # noqa: ANN001, ANN202 - what a user writes
+        with torch.inference_mode():
+            return torch.cat([fn(chunk) for chunk in x.split(batch)])
 
     out = {}
     t = Trainer(load_preset("digits", COMMON), tmp / "eval")
     z = torch.randn(2048, 100)
-    t.sample((z[:256], None))
-    s = time_steps(lambda: t.sample((z, None)), 1)
-    out["sample G_ema (digits DCGAN, 32×32)"] = {"img_s": len(z) / s, "batch": 512}
+    G = copy.deepcopy(t.nets["G_ema"]).to(memory_format=torch.contiguous_format)
+    use_gemm_kernels(G, on=False)
+    out["sample G_ema (digits DCGAN, 32×32)"] = versus(lambda: t.sample((z, None)), lambda: by_hand(G, z, 512), len(z), 512)
     x = t.sample((z, None))
     ext = build_extractor("digits-cnn")
-    ext(x[:256])
-    s = time_steps(lambda: ext(x), 1)
-    out["digits-cnn features + classes"] = {"img_s": len(x) / s, "batch": ext.batch_size}
+    out["digits-cnn features + classes"] = versus(lambda: ext(x), lambda: by_hand(lambda b: ext.fn(b)[0], x, ext.batch_size),
+                                                  len(x), ext.batch_size)
     net = inception.FIDInceptionV3().eval()  # random weights: the same work as the real network
     inc = Extractor("inception-v3-fid (random weights)", lambda b: (net(b)["pool3"], None), batch_size=64)
-    n = 128 if quick else 512
-    inc(x[:64])
-    s = time_steps(lambda: inc(x[:n]), 1)
-    out["inception-v3-fid pool3 (299×299)"] = {"img_s": n / s, "batch": 64}
+    n = 128 if quick else 256
+    out["inception-v3-fid pool3 (299×299)"] = versus(lambda: inc(x[:n]), lambda: by_hand(lambda b: net(b)["pool3"], x[:n], 64), n, 64)
     return out
 
 
@@ -334,36 +500,101 @@ def write_markdown(out: Path, result: dict) -> None:
                      f"{m['tuned_utilization']:.0%} / {m['utilization']:.0%} |")
     if "options" in result:
         o = result["options"]
-        lines += ["", "## Training options on dcgan32", "",
-                  f"Each option alone on top of gankit's defaults, alternating with the same plain loop ({o['plain_img_s']:.0f} img/s) "
-                  f"in every round (warm-up, including any compilation: {o['warmup_s']:.0f} s). On by default: fake-batch reuse "
-                  "(G's update reuses the D update's fake batch: same G weights, so the same gradients, one G forward pass fewer), "
-                  "channels_last for image models, fused Adam, and `train.precision=auto`, which is bf16 autocast for image models "
-                  "where the hardware computes bf16 natively (this CPU has AVX-512 BF16) and fp32 otherwise. torch.compile is "
-                  "opt-in (it costs the warm-up above and needs a C++ compiler).", "",
-                  "| option | img/s | ratio to plain |", "|---|---:|---:|"]
-        lines += [f"| {k} | {v['img_s']:.0f} | {v['ratio']:.2f} |" for k, v in o["options"].items()]
+        if isinstance(o["plain_img_s"], dict):
+            plain = ", ".join(f"{k} {v:.0f} img/s" for k, v in o["plain_img_s"].items())
+            lines += ["", "## Training options on dcgan32", "",
+                      "Each option alone on top of gankit's defaults, alternating in every round with the like-for-like plain loops "
+                      f"(channels_last, fused Adam; {plain}); `ratio` is against the plain loop of the precision the row runs in "
+                      f"(warm-up, including any compilation: {o['warmup_s']:.0f} s). On by default: fake-batch reuse (G's update "
+                      "reuses the D update's fake batch: same G weights, so the same gradients, one G forward pass fewer), "
+                      "channels_last for image models, fused Adam, `train.precision=auto` (bf16 autocast for image models where "
+                      "the hardware computes bf16 natively: this CPU has AVX-512 BF16 and AMX; fp32 otherwise) and "
+                      "`train.kernels=auto` (in bf16 on the CPU, convolution weight gradients as one GEMM where that is faster, "
+                      "see Kernels below). torch.compile is opt-in (it costs the warm-up above and needs a C++ compiler).", "",
+                      "| option | precision | img/s | ratio to same-precision plain |", "|---|---|---:|---:|"]
+            lines += [f"| {k} | {v['precision']} | {v['img_s']:.0f} | {v['ratio']:.2f} |" for k, v in o["options"].items()]
+        else:  # a table kept from a run before the same-precision plain loops
+            lines += ["", "## Training options on dcgan32", "", f"Each option against the fp32 plain loop ({o['plain_img_s']:.0f} img/s).", "",
+                      "| option | img/s | ratio to plain |", "|---|---:|---:|"]
+            lines += [f"| {k} | {v['img_s']:.0f} | {v['ratio']:.2f} |" for k, v in o["options"].items()]
+    if "batches" in result:
+        peak = result["gemm_peak_bf16_gflops"]
+        lines += _section("Batch size on dcgan32",
+                          "gankit's defaults and the like-for-like plain loop at each batch size, alternating in every round. More "
+                          "work per step raises utilization; the batch is a protocol choice (it changes the optimization), so the "
+                          "main table keeps DCGAN's 64. Utilization: gankit's FLOPs per step ÷ step time ÷ the bf16 GEMM peak.",
+                          ["batch", "plain img/s", "gankit img/s", "ratio", "GFLOP/step", "utilization"],
+                          [[b, f"{v['plain_img_s']:.0f}", f"{v['gankit_img_s']:.0f}", f"{v['ratio']:.2f}", f"{v['gflop_per_step']:.1f}",
+                            f"{v['gflop_per_step'] / v['gankit_s_per_step'] / peak:.0%}"] for b, v in result["batches"].items()])
     if "profile" in result:
         pr = result["profile"]
-        lines += _section("Where the time goes: dcgan32 under torch.profiler",
-                          f"Self CPU time per step (ms) of the ops that take the most in either loop, over {pr['steps']} steps after "
-                          "warm-up: gankit's step against the like-for-like plain loop's (bf16, channels_last, fused Adam). The profiler "
-                          "adds its own overhead to every op, so totals exceed the timed steps above; the split between ops is what "
-                          f"to read. Totals: gankit {pr['total_ms']['gankit']:.1f} ms, plain {pr['total_ms']['plain']:.1f} ms.",
-                          ["op", "gankit ms/step", "plain ms/step"],
-                          [[f"`{k}`", f"{g:.2f}", f"{pl:.2f}"] for k, g, pl in pr["ops"]])
+        cell = lambda v: "—" if v is None else f"{v:.2f}"  # noqa: E731
+        if "ranges" in pr:
+            lines += _section("Where the time goes: dcgan32's phases under torch.profiler",
+                              f"Inclusive CPU time per step (ms) of each part of the step, over {pr['steps']} steps after warm-up, from "
+                              "the loop's own `torch.profiler` ranges (`gankit.<phase>.<part>`; free when no profiler runs): gankit "
+                              "with its default kernels, with `train.kernels=native`, and the like-for-like plain loop with the "
+                              "same ranges. `forward` includes the loss; D's forward includes G's forward pass for the fake batch; "
+                              "`grad_norm` is gankit's per-step gradient-norm statistic (the health checks and the divergence guard "
+                              "read it); `—`: the loop has no such part.",
+                              ["part", "gankit ms/step", "gankit, native kernels", "plain ms/step"],
+                              [[f"`{k}`", *map(cell, v)] for k, *v in ((r[0], *r[1:]) for r in pr["ranges"])])
+        native = len(pr["ops"][0]) == 4
+        lines += _section("Where the time goes: dcgan32's ops under torch.profiler",
+                          f"Self CPU time per step (ms) of the ops that take the most in any loop, over {pr['steps']} steps after "
+                          "warm-up: gankit's step " + ("(default kernels, and `train.kernels=native`) " if native else "")
+                          + "against the like-for-like plain loop's (bf16, channels_last, fused Adam). The profiler adds its own "
+                          "overhead to every op, so totals exceed the timed steps above; the split between ops is what to read. "
+                          "Totals: " + ", ".join(f"{k} {v:.1f} ms" for k, v in pr["total_ms"].items()) + ".",
+                          ["op", "gankit ms/step", *(["gankit, native kernels"] if native else []), "plain ms/step"],
+                          [[f"`{k}`", *(f"{v:.2f}" for v in vals)] for k, *vals in pr["ops"]])
+    if "kernels" in result:
+        peak = result["gemm_peak_bf16_gflops"]
+        rate = lambda gflop, ms: f"{gflop / ms:.2f} ({gflop / ms * 1e3 / peak:.0%})"  # noqa: E731 - TFLOP/s and share of peak
+        lines += _section("Kernels: dcgan32's convolutions alone (bf16, channels_last, batch 64)",
+                          "Each layer of the training step timed alone: its forward pass, input gradient and weight gradient, in "
+                          "TFLOP/s and as a share of the bf16 GEMM peak above, with PyTorch's kernels (oneDNN) and with the path "
+                          "`train.kernels=auto` takes (`GEMM`: the weight gradient as one patch-matrix product; `fully connected`: "
+                          "a 4×4 layer of one pixel as a matrix product; `oneDNN`: unchanged). Backward times are "
+                          f"(forward + backward) − forward, medians of {result['kernels']['reps']}. The weight gradient is the kernel that holds "
+                          "the step back: oneDNN computes it at a fraction of the rate of the forward pass on the same shapes.",
+                          ["layer", "input", "GFLOP", "path", "forward oneDNN", "input grad oneDNN", "weight grad oneDNN",
+                           "weight grad gankit", "layer fwd+bwd ms oneDNN / gankit"],
+                          [[r["layer"], r["input"], f"{r['gflop']:.3f}", r["path"], rate(r["gflop"], r["native_ms"][0]),
+                            rate(r["gflop"], r["native_ms"][1]), rate(r["gflop"], r["native_ms"][2]), rate(r["gflop"], r["gankit_ms"][2]),
+                            f"{sum(r['native_ms']):.2f} / {sum(r['gankit_ms']):.2f}"] for r in result["kernels"]["rows"]])
     if "families" in result:
-        lines += _section("Style-based and progressive presets (CPU)",
-                          "Seconds per thousand real images shown to D at each preset's own batch and regularization schedule "
-                          "(lazy R1, ADA; path length where named), median step time after warm-up.",
-                          ["preset", "batch", "G params", "img/s", "s/kimg"],
-                          [[k, v["batch"], f"{v['params_G'] / 1e6:.2f} M", f"{v['img_s']:.0f}", f"{v['s_per_kimg']:.1f}"]
-                           for k, v in result["families"].items()])
+        fam = result["families"]
+        if all("gankit_s_per_kimg" in v for v in fam.values()):
+            lines += _section("Style-based and progressive presets against a plain loop (CPU)",
+                              "Seconds per thousand real images shown to D at each preset's own batch, precision and regularization "
+                              "schedule (lazy R1 γ/2 every 16 D updates for StyleGAN2, WGAN-GP and drift for ProGAN; ADA and path "
+                              "length where named), median over rounds in which gankit and the like-for-like plain loop alternate. "
+                              "The plain loop writes out the same losses and penalties around copies of the same networks (bf16 "
+                              "autocast, channels_last, fused Adam); it has no ADA or path-length term, so those rows are gankit's "
+                              "alone. `ratio` = gankit img/s ÷ plain img/s.",
+                              ["preset", "batch", "precision", "G params", "plain s/kimg", "gankit s/kimg", "gankit img/s", "ratio"],
+                              [[k, v["batch"], v["precision"], f"{v['params_G'] / 1e6:.2f} M",
+                                f"{v['plain_s_per_kimg']:.2f}" if "plain_s_per_kimg" in v else "—", f"{v['gankit_s_per_kimg']:.2f}",
+                                f"{v['gankit_img_s']:.0f}", f"{v['ratio']:.2f}" if "ratio" in v else "—"] for k, v in fam.items()])
+        else:  # a table kept from a run before the plain rows
+            lines += _section("Style-based and progressive presets (CPU)",
+                              "Seconds per thousand real images shown to D at each preset's own batch and regularization schedule "
+                              "(lazy R1, ADA; path length where named), median step time after warm-up.",
+                              ["preset", "batch", "G params", "img/s", "s/kimg"],
+                              [[k, v["batch"], f"{v['params_G'] / 1e6:.2f} M", f"{v['img_s']:.0f}", f"{v['s_per_kimg']:.1f}"]
+                               for k, v in fam.items()])
     if "eval" in result:
+        ev = result["eval"]
+        with_plain = all("plain_img_s" in v for v in ev.values())
         lines += _section("Evaluation throughput",
                           "Inference mode, batched in chunks (the batch column); images per second including the transfer to NumPy "
-                          "float64. Inception-v3 runs with random weights of the real shapes (the same work as the real network).",
-                          ["stage", "batch", "img/s"], [[k, v["batch"], f"{v['img_s']:.0f}"] for k, v in result["eval"].items()])
+                          "float64. Inception-v3 runs with random weights of the real shapes (the same work as the real network)."
+                          + (" The plain equivalent calls the same network by hand on the same chunks under `torch.inference_mode` "
+                             "(fp32, contiguous) and keeps the torch tensor; `ratio` = gankit ÷ plain." if with_plain else ""),
+                          ["stage", "batch", *(["plain img/s"] if with_plain else []), "img/s", *(["ratio"] if with_plain else [])],
+                          [[k, v["batch"], *([f"{v['plain_img_s']:.0f}"] if with_plain else []), f"{v['img_s']:.0f}",
+                            *([f"{v['ratio']:.2f}"] if with_plain else [])] for k, v in ev.items()])
     if "ddp" in result:
         lines += _section("Data parallel on this machine (gloo, torchrun)",
                           "dcgan32 with the global batch of 64 split over the processes (gradients all-reduced every update); "
@@ -381,7 +612,7 @@ def main() -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--sections", default="train,options,profile,families,eval,ddp", help="which tables to measure")
+    p.add_argument("--sections", default="train,options,batches,profile,kernels,families,eval,ddp", help="which tables to measure")
     p.add_argument("--merge", help="a --json output of an earlier run: its tables for the sections not measured now are kept "
                    "(the page says which run each comes from)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "throughput.md"))
@@ -418,10 +649,15 @@ def main() -> None:
         if "options" in sections:
             extra["options"] = bench_options(rounds, steps, warmup, Path(tmp), args.quick)
             print(f"options: {json.dumps(extra['options'])}", file=sys.stderr)
+        if "batches" in sections:
+            extra["batches"] = bench_batches(rounds, steps, warmup, Path(tmp))
+            print(f"batches: {json.dumps(extra['batches'])}", file=sys.stderr)
         if "profile" in sections:
             extra["profile"] = bench_profile(steps, warmup, Path(tmp))
+        if "kernels" in sections:
+            extra["kernels"] = bench_kernels(Path(tmp))
         if "families" in sections:
-            extra["families"] = bench_families(3 * steps, 4, Path(tmp))
+            extra["families"] = bench_families(rounds, steps, warmup, Path(tmp))
             print(f"families: {json.dumps(extra['families'])}", file=sys.stderr)
         if "eval" in sections:
             extra["eval"] = bench_eval(Path(tmp), args.quick)
@@ -434,7 +670,7 @@ def main() -> None:
               "gemm_peak_gflops": peak, "gemm_peak_bf16_gflops": peak_bf16, "models": models, "load": (load0, os.getloadavg()[0])}
     if args.merge:
         earlier = json.loads(Path(args.merge).read_text())
-        kept = [k for k in ("options", "profile", "families", "eval", "ddp") if k in earlier and k not in result]
+        kept = [k for k in ("options", "batches", "profile", "kernels", "families", "eval", "ddp") if k in earlier and k not in result]
         if not result["models"] and earlier.get("models"):  # the main table, with the peak its utilization used
             kept.insert(0, "models")
             result["gemm_peak_gflops"] = earlier["gemm_peak_gflops"]
