@@ -38,6 +38,7 @@ from gankit.config import load_preset  # noqa: E402
 from gankit.training.kernels import use_gemm_kernels  # noqa: E402
 from gankit.training.loop import Trainer  # noqa: E402
 from gankit.training.performance import span  # noqa: E402
+from gankit.training.profiling import profile_steps  # noqa: E402
 
 # The canonical models of the issue: name -> (preset, overrides)
 MODELS = {
@@ -191,6 +192,8 @@ OPTIONS = {  # dcgan32 with one training option changed; each against the plain 
     "reuse_fake off, kernels native (what the plain loop computes)": ["train.reuse_fake=false", "train.kernels=native"],
     "torch.compile": ["train.compile=true"],
     "torch.compile, kernels native": ["train.compile=true", "train.kernels=native"],
+    "the whole loop turn: + divergence guard (snapshots every 50 steps), log every 50, health checks": [
+        "health.monitor=true", "train.log_every=50"],
     "precision fp32": ["train.precision=fp32"],
     "precision fp32, reuse_fake off": ["train.precision=fp32", "train.reuse_fake=false"],
     "precision fp32, channels_last off": ["train.precision=fp32", "train.channels_last=false"],
@@ -208,17 +211,22 @@ def bench_options(rounds: int, steps: int, warmup: int, tmp: Path, quick: bool) 
             continue
         trainers[name] = Trainer(load_preset(preset, overrides + COMMON + extra), tmp / f"opt-{len(trainers)}")
     plains = {t.precision: PlainLoop(t, tuned=True) for t in reversed(trainers.values())}
+    steppers = {}
+    for k, t in trainers.items():  # a training step, or the whole turn of Trainer.run's loop (guard and hooks too)
+        if "loop turn" in k:
+            t.guard.start(t)
+        steppers[k] = t.iteration if "loop turn" in k else t.train_step
     t0 = time.perf_counter()
     for _ in range(warmup):  # includes torch.compile's compilation
-        for fn in [*(p.step for p in plains.values()), *(t.train_step for t in trainers.values())]:
+        for fn in [*(p.step for p in plains.values()), *steppers.values()]:
             fn()
     warm_s = time.perf_counter() - t0
     times: dict[str, list[float]] = {**{f"plain {k}": [] for k in plains}, **{k: [] for k in trainers}}
     for _ in range(rounds):
         for k, p in plains.items():
             times[f"plain {k}"].append(time_steps(p.step, steps))
-        for k, t in trainers.items():
-            times[k].append(time_steps(t.train_step, steps))
+        for k, fn in steppers.items():
+            times[k].append(time_steps(fn, steps))
     batch = 64
     out = {"plain_img_s": {k: batch / statistics.median(times[f"plain {k}"]) for k in plains}, "warmup_s": warm_s, "options": {}}
     for k, t in trainers.items():
@@ -270,22 +278,14 @@ def bench_profile(steps: int, warmup: int, tmp: Path, top: int = 14) -> dict:
     kernels and ``train.kernels=native``) and of the like-for-like plain loop. Two tables: the phases' ranges
     (gankit.<phase>.<part> and the plain loop's matching plain.<phase>.<part>, inclusive ms per step) and the ops with
     the most self time in any of the three (ms per step)."""
-    from torch.profiler import ProfilerActivity, profile
-
     preset, overrides = MODELS["dcgan32"]
     trainer = Trainer(load_preset(preset, overrides + COMMON), tmp / "profile")
     native = Trainer(load_preset(preset, overrides + COMMON + ["train.kernels=native"]), tmp / "profile-native")
     tuned = PlainLoop(trainer, tuned=True)
     ops, ranges = {}, {}
     for name, fn in (("gankit", trainer.train_step), ("native", native.train_step), ("plain", tuned.step)):
-        for _ in range(warmup):
-            fn()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            for _ in range(steps):
-                fn()
-        events = prof.key_averages()
-        ops[name] = {e.key: e.self_cpu_time_total / 1e3 / steps for e in events if not e.key.startswith(("gankit.", "plain."))}
-        ranges[name] = {e.key.split(".", 1)[1]: e.cpu_time_total / 1e3 / steps for e in events if e.key.startswith(("gankit.", "plain."))}
+        prof = profile_steps(fn, steps, warmup, prefixes=("gankit.", "plain."))
+        ops[name], ranges[name] = prof["ops"], prof["ranges"]
     total = {k: sum(v.values()) for k, v in ops.items()}
     keys = sorted(set().union(*ops.values()), key=lambda k: -max(v.get(k, 0) for v in ops.values()))[:top]
     order = [f"{p}.{part}" for p in ("D", "G") for part in ("data", "forward", "backward", "grad_norm", "optimizer")] + ["ema", "stats"]
@@ -346,7 +346,9 @@ def bench_kernels(tmp: Path, reps: int = 15) -> dict:
 
             t_f = median_time(lambda: fwd())  # noqa: B023
             t_w = median_time(lambda: torch.autograd.grad(fwd(), layer.weight, dy)) - t_f  # noqa: B023
+            layer.requires_grad_(False)  # the input gradient alone, as through G's update's frozen D
             t_x = median_time(lambda: torch.autograd.grad(fwd(xg), xg, dy)) - t_f  # noqa: B023
+            layer.requires_grad_(True)
             times[label] = (t_f, t_x, t_w)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             fn = type(gemm(x.requires_grad_(True)).grad_fn).__name__
@@ -467,6 +469,38 @@ def _section(title: str, intro: str, header: list[str], rows: list[list]) -> lis
             "|---|" + "---:|" * (len(header) - 1), *("| " + " | ".join(str(c) for c in r) + " |" for r in rows)]
 
 
+def findings(result: dict) -> list[str]:
+    """The page's summary, computed from the tables of this result (issue 24's goals: dcgan32 at batch 64)."""
+    out = []
+    m = result.get("models", {}).get("dcgan32", {})
+    if "tuned_ratio" in m:
+        line = (f"- **dcgan32, batch 64, {m['precision']}**: gankit {m['gankit_img_s']:.0f} img/s = **{m['tuned_ratio']:.2f}×** the "
+                f"same-precision plain loop ({m['tuned_img_s']:.0f} img/s) and {m['ratio']:.2f}× the fp32 one")
+        opts = result.get("options", {}).get("options", {})
+        parts = [f"{v['ratio']:.2f}× with {k.split(' (')[0]}" for k, v in opts.items()
+                 if k.startswith(("kernels native", "reuse_fake off, kernels native", "the whole loop turn"))]
+        out.append(line + (f" ({'; '.join(parts)}; same-run ratios of the options table)." if parts else "."))
+        out.append(f"- **Utilization**: {m['utilization']:.0%} of the bf16 GEMM peak for gankit's step (the plain loop "
+                   f"{m['tuned_utilization']:.0%}); the goal of 50 % is not reached.")
+    k = result.get("kernels")
+    if k:
+        peak = result["gemm_peak_bf16_gflops"]
+        big = [r for r in k["rows"] if r["gflop"] >= 0.5]
+        span_of = lambda i, key: [r["gflop"] / r[key][i] * 1e3 / peak for r in big]  # noqa: E731
+        fmt = lambda xs: f"{min(xs):.0%}–{max(xs):.0%}"  # noqa: E731
+        out.append(f"- **What holds it back** (Kernels table, the {len(big)} layers of ≥ 0.5 GFLOP): their forward passes run at "
+                   f"{fmt(span_of(0, 'native_ms'))} of the bf16 peak and their input gradients at {fmt(span_of(1, 'native_ms'))}, "
+                   f"but oneDNN's weight gradients at {fmt(span_of(2, 'native_ms'))}; gankit's GEMM path raises those to "
+                   f"{fmt(span_of(2, 'gankit_ms'))}.")
+    pr = result.get("profile")
+    if pr and len(pr["ops"][0]) == 4:
+        conv = sum(g for name, g, *_ in pr["ops"] if any(w in name for w in ("conv", "aten::mm", "addmm")))
+        out.append(f"- **Where the rest goes** (profile, gankit): convolutions and matrix products take {conv:.1f} of "
+                   f"{pr['total_ms']['gankit']:.1f} profiled ms per step among the top ops; batch norm, activations, copies "
+                   "(weight casts to bf16, the GEMM's patch matrices), Adam and the step's own bookkeeping the rest.")
+    return ["## Findings", "", *out, ""] if out else []
+
+
 def write_markdown(out: Path, result: dict) -> None:
     lines = [
         "# Training throughput", "",
@@ -482,6 +516,7 @@ def write_markdown(out: Path, result: dict) -> None:
         "ratio is the fair one. FLOPs per step are counted by torch.utils.flop_counter on each loop's own step (gankit's G "
         "update computes no weight gradients for D and reuses the D update's fake batch; the plain loops do neither). "
         "Utilization = FLOPs per step ÷ step time ÷ the measured matmul peak of the precision that ran.", "",
+        *findings(result),
         "| model | batch | precision | plain fp32 img/s | plain same-precision img/s | gankit img/s | ratio to fp32 plain | "
         "ratio to same-precision plain | GFLOP/step plain / gankit | utilization same-precision plain / gankit |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -556,7 +591,8 @@ def write_markdown(out: Path, result: dict) -> None:
                           "TFLOP/s and as a share of the bf16 GEMM peak above, with PyTorch's kernels (oneDNN) and with the path "
                           "`train.kernels=auto` takes (`GEMM`: the weight gradient as one patch-matrix product; `fully connected`: "
                           "a 4×4 layer of one pixel as a matrix product; `oneDNN`: unchanged). Backward times are "
-                          f"(forward + backward) − forward, medians of {result['kernels']['reps']}. The weight gradient is the kernel that holds "
+                          f"(forward + backward) − forward, medians of {result['kernels']['reps']}; the input gradient is timed with "
+                          "the layer's weights frozen (as through D in G's update), the weight gradient without an input gradient. The weight gradient is the kernel that holds "
                           "the step back: oneDNN computes it at a fraction of the rate of the forward pass on the same shapes.",
                           ["layer", "input", "GFLOP", "path", "forward oneDNN", "input grad oneDNN", "weight grad oneDNN",
                            "weight grad gankit", "layer fwd+bwd ms oneDNN / gankit"],

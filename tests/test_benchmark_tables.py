@@ -197,3 +197,33 @@ def test_families_page_means_bounds_and_the_fixed_quality_rule(tmp_path, monkeyp
     assert "ring: 30 s (2.0 GFLOP)" in flow_line and "digits: not within 120 s" in flow_line  # FID 30 > 20
     gan_line = next(line for line in page.splitlines() if line.startswith("| GAN | "))
     assert "ring: 120 s" in gan_line and "digits: 30 s" in gan_line
+
+
+@pytest.mark.parametrize("extra", [
+    ["loss.name=nsgan"],
+    ["loss.name=nsgan", "reg.r1=1.0", "reg.lazy=2"],  # StyleGAN2's lazy R1: weight γ/2 × interval on every second D update
+    ["loss.name=wgan", "reg.gp=10", "reg.drift=0.001"],  # ProGAN's WGAN-GP + drift
+    ["loss.name=hinge", "train.n_critic=2"],
+])
+def test_throughput_plain_loop_computes_gankits_step(tmp_path, extra):
+    """The plain loop the throughput page compares with writes out the same losses and penalties: from the same
+    weights, batches and noise, two of its steps give gankit's weights (fp32, fake-batch reuse off, native kernels)."""
+    import torch
+
+    from gankit.config import load_preset
+    from gankit.training.loop import Trainer
+
+    bench = _load("throughput")
+    cfg = ["train.progress=false", "eval.metrics=[]", "data.resolution=16", "model.g_width=8", "model.d_width=8", "train.batch_size=8",
+           "train.precision=fp32", "train.reuse_fake=false", "train.kernels=native", "health.monitor=false", "health.guard=false",
+           "train.ema_kimg=0", "train.channels_last=false", "train.threads=1", *extra]
+    gankit, source = (Trainer(load_preset("digits", cfg), tmp_path / n) for n in ("a", "b"))
+    plain = bench.PlainLoop(source)
+    for step in (gankit.train_step, plain.step):
+        torch.manual_seed(7)
+        step(), step()
+    for name, net in (("G", plain.G), ("D", plain.D)):
+        for (key, p), q in zip(gankit.nets[name].named_parameters(), net.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=2e-6, msg=f"{name}.{key}")
+    moved = [(p - q).abs().max() for p, q in zip(gankit.nets["G"].parameters(), Trainer(load_preset("digits", cfg), tmp_path / "c").nets["G"].parameters())]
+    assert max(moved) > 1e-4  # the steps did change the weights

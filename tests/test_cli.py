@@ -244,3 +244,30 @@ def test_python_dash_m_gankit(tmp_path):
     assert "nope" in line and all(name in line for name in preset_names())  # names the bad preset, lists the good ones
     assert proc.stdout == ""
     assert not (tmp_path / "r").exists()
+
+
+def test_profile_prints_the_steps_parts_and_writes_a_trace(tmp_path):
+    """`gankit profile`: the step's parts from the loop's ranges (each phase's forward, backward, gradient norm and
+    optimizer, the EMA), images/s = batch ÷ step time, a Chrome trace that holds the ranges; nothing else written."""
+    import json
+
+    from gankit import api
+
+    trace = tmp_path / "trace.json"
+    code, out, err = run_cli("profile", "--preset", "ring", "--steps", "2", "--warmup", "1", "--trace", trace, *FAST,
+                             "model.g_width=16", "model.d_width=16", "train.batch_size=32")
+    assert code == 0, err
+    for part in ("D.data", "D.forward", "D.backward", "D.grad_norm", "D.optimizer", "G.forward", "G.backward", "G.optimizer", "ema"):
+        assert f"  {part} " in out, part
+    names = {e.get("name") for e in json.loads(trace.read_text())["traceEvents"]}
+    assert {"gankit.D.forward", "gankit.G.optimizer"} <= names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trace.json"]
+    r = api.profile("ring", overrides=[*FAST, "model.g_width=16", "model.d_width=16", "train.batch_size=32", "train.n_critic=2"],
+                    steps=2, warmup=1)
+    assert r["img_s"] == pytest.approx(2 * 32 * 1000 / r["step_ms"])  # n_critic fresh batches per step
+    assert r["gflop_s"] == pytest.approx(r["gflop_per_step"] * 1000 / r["step_ms"])
+    assert r["parts"]["D.forward"] > 0 and r["parts"]["D.backward"] > 0
+    for argv in (["--steps", "0"], ["--trace", tmp_path / "trace.txt"]):
+        line = assert_usage_error(*run_cli("profile", "--preset", "ring", *argv, *FAST))
+        assert "--steps" in line or "--trace" in line
+    assert not (tmp_path / "trace.txt").exists()

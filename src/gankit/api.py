@@ -82,6 +82,28 @@ def train(preset: str | None = None, *, config: str | Path | Config | None = Non
     return _run(Trainer(cfg, run_dir))
 
 
+def profile(preset: str | None = None, *, config: str | Path | Config | None = None, overrides: Sequence[str] = (),
+            game: str | None = None, steps: int = 10, warmup: int = 5, trace: str | Path | None = None) -> dict[str, Any]:
+    """Where a run's training step spends its time, without writing a run: ``warmup`` steps, then ``steps`` under
+    torch.profiler, then ``steps`` timed without it.
+
+    Returns {"step_ms", "img_s", "gflop_per_step", "gflop_s", "precision", "parts": {"D.forward": ms per step, ...}
+    (the loop's ranges, inclusive), "ops": {op: self ms per step} (the top 15), "profiled_ms", "steps"}. ``trace``: a
+    FILE.json Chrome trace of the profiled steps (chrome://tracing, Perfetto)."""
+    import tempfile
+
+    from .training.loop import Trainer
+    from .training.profiling import profile_run
+
+    if steps < 1 or warmup < 0:
+        raise ConfigError(f"--steps {steps} / --warmup {warmup}: profile at least 1 step after 0 or more warm-up steps")
+    if trace is not None and Path(trace).suffix.lower() != ".json":
+        raise ConfigError(f"--trace: {trace} should be a FILE.json (a Chrome trace)")
+    cfg = resolve_config(preset, config, [*overrides, "train.progress=false"], game)
+    with tempfile.TemporaryDirectory() as tmp:
+        return profile_run(Trainer(cfg, Path(tmp) / "profile"), steps, warmup, trace)
+
+
 def _run(trainer: Any) -> dict[str, Any]:
     """Run, then write the report (after the run's end event; also when a signal stopped it)."""
     from .training.loop import Interrupted

@@ -32,6 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory to create (default runs/<name>-<time>)")
     t.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides, e.g. train.lr_d=4e-4")
 
+    pr = sub.add_parser("profile", help="where the training step spends its time (torch.profiler; writes no run)",
+                        description="Build the run a preset or config describes, warm up, profile a few training steps and print "
+                                    "the step's parts (forward, backward, gradient norm, optimizer of each phase, EMA) and top ops.")
+    prs = pr.add_mutually_exclusive_group()
+    prs.add_argument("--preset", help="a shipped recipe (gankit presets); default digits")
+    prs.add_argument("--config", help="a .yaml / .json config, or RUN/config.json")
+    pr.add_argument("--game", metavar="PRESET", help="play another preset's game on this preset's data and network")
+    pr.add_argument("--steps", type=int, default=10, help="profiled steps (default 10), then as many timed without the profiler")
+    pr.add_argument("--warmup", type=int, default=5, help="steps before profiling (default 5)")
+    pr.add_argument("--trace", metavar="FILE.json", help="also write a Chrome trace of the profiled steps")
+    pr.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides, e.g. train.kernels=native")
+
     s = sub.add_parser("sample", help="draw samples from a trained generator")
     s.add_argument("run", metavar="RUN|GENERATOR_DIR")
     s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
@@ -159,6 +171,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"  metrics:   {run}/metrics.jsonl")
     task = summary.get("task", "gan")
     print(f"  model:     {run}/generator/  ({USE.get(task, 'gankit sample {run} --n 64 --out samples.png').format(run=run)})")
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from . import api
+
+    r = api.profile(args.preset, config=args.config, overrides=args.overrides, game=args.game, steps=args.steps,
+                    warmup=args.warmup, trace=args.trace)
+    print(f"step: {r['step_ms']:.2f} ms ({r['img_s']:.0f} img/s), {r['gflop_per_step']:.2f} GFLOP/step = {r['gflop_s']:.0f} GFLOP/s, "
+          f"precision {r['precision']} (timed without the profiler, {r['steps']} steps)")
+    print(f"\nparts of the step (inclusive ms per step under the profiler, which adds its own overhead; "
+          f"{r['profiled_ms']:.2f} ms in all):")
+    width = max(map(len, [*r["parts"], *r["ops"]]), default=10)
+    for part, ms in r["parts"].items():
+        print(f"  {part:<{width}}  {ms:8.2f}")
+    print("\nops with the most self time (ms per step):")
+    for op, ms in r["ops"].items():
+        print(f"  {op:<{width}}  {ms:8.2f}")
+    if args.trace:
+        print(f"\ntrace: {args.trace} (open in chrome://tracing or ui.perfetto.dev)")
     return 0
 
 
@@ -431,7 +463,7 @@ def _cmd_difficulty(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": _cmd_evaluate, "difficulty": _cmd_difficulty, "train": _cmd_train, "sample": _cmd_sample, "project": _cmd_project, "presets": _cmd_presets, "list": _cmd_list,
+COMMANDS = {"profile": _cmd_profile, "evaluate": _cmd_evaluate, "difficulty": _cmd_difficulty, "train": _cmd_train, "sample": _cmd_sample, "project": _cmd_project, "presets": _cmd_presets, "list": _cmd_list,
             "report": _cmd_report, "compare": _cmd_compare, "upscale": _cmd_upscale, "inpaint": _cmd_inpaint,
             "translate": _cmd_translate, "augment": _cmd_augment}
 

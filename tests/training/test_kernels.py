@@ -141,7 +141,7 @@ def test_rule_takes_the_gemm_only_where_it_pays() -> None:
 
 TINY = ["train.progress=false", "eval.metrics=[]", "data.resolution=16", "model.g_width=16", "model.d_width=16", "train.batch_size=16",
         "train.sample_every=1000", "train.checkpoint_every=1000", "train.log_every=1", "health.monitor=false", "health.guard=false",
-        "train.steps=2"]
+        "train.steps=2", "train.threads=1"]
 
 
 def _trained(tmp_path, name: str, extra: list[str]) -> Trainer:

@@ -178,15 +178,8 @@ class Trainer:
         bar = tqdm(total=tc.steps, initial=self.step, disable=not (tc.progress and self.dist.is_main), unit="step", dynamic_ncols=True)
         with stop.installed():
             while self.step < tc.steps:
-                stats = self.train_step()
-                # The divergence guard: NaN/inf or an exploding output rolls back before anything is logged or saved.
-                if self.guard.check(self, stats):
+                if not self.iteration():
                     continue
-                # Hooks: log, health, evaluation, samples, checkpoint (each decides whether it is due).
-                with span("gankit.hooks"):
-                    self.log_hook.accumulate(stats)
-                    for hook in self.hooks:
-                        hook(self)
                 bar.update(1)
                 if self.step % 10 == 0 or self.step == tc.steps:
                     bar.set_postfix_str(_postfix(self.last_log, self.task.shown))
@@ -210,6 +203,20 @@ class Trainer:
             raise Interrupted(f"stopped by {signal.Signals(stop.signal).name} at step {self.step} (checkpoint written); "
                               f"resume with: gankit train --resume {self.run_dir}", stop.signal)
         return summary
+
+    def iteration(self) -> bool:
+        """One turn of :meth:`run`'s loop: a training step, the divergence guard (NaN/inf or an exploding output rolls
+        back before anything is logged or saved: returns False), then the hooks (log, health, evaluation, samples,
+        checkpoint; each decides whether it is due)."""
+        stats = self.train_step()
+        with span("gankit.guard"):
+            if self.guard.check(self, stats):
+                return False
+        with span("gankit.hooks"):
+            self.log_hook.accumulate(stats)
+            for hook in self.hooks:
+                hook(self)
+        return True
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One step: each of the task's phases that is due, as often as it repeats, then the moving averages.

@@ -1,0 +1,69 @@
+"""Where a training step spends its time: torch.profiler over a few steps, read through the loop's own ranges.
+
+The loop marks each part of a step (``gankit.<phase>.data / forward / backward / grad_norm / optimizer``,
+``gankit.ema``, ``gankit.stats``; :func:`gankit.training.performance.span`). :func:`profile_steps` runs any step
+function under the CPU profiler and returns those ranges (inclusive ms per step) beside the ops with the most self
+time; :func:`profile_run` adds the unprofiled step time, images per second and FLOPs for a :class:`Trainer`
+(``gankit profile``; benchmarks/throughput.py uses both).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+
+def profile_steps(step: Callable[[], Any], steps: int = 10, warmup: int = 5, prefixes: tuple[str, ...] = ("gankit.",),
+                  trace: str | Path | None = None) -> dict[str, Any]:
+    """Run ``step`` ``warmup`` times, then ``steps`` times under torch.profiler (CPU, and CUDA when available).
+
+    Returns {"ranges": {part: inclusive ms per step} for the ranges named with one of ``prefixes`` (the prefix
+    dropped), "ops": {op: self ms per step} for everything else, "total_ms": the ops' sum per step}. ``trace``: also
+    write a Chrome trace (chrome://tracing, Perfetto) there."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(warmup):
+        step()
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])]
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+    if trace is not None:
+        prof.export_chrome_trace(str(trace))
+    ranges, ops = {}, {}
+    for e in prof.key_averages():
+        prefix = next((p for p in prefixes if e.key.startswith(p)), None)
+        if prefix is not None:
+            ranges[e.key[len(prefix):]] = e.cpu_time_total / 1e3 / steps
+        else:
+            ops[e.key] = e.self_cpu_time_total / 1e3 / steps
+    return {"ranges": ranges, "ops": ops, "total_ms": sum(ops.values()), "steps": steps}
+
+
+def step_seconds(step: Callable[[], Any], steps: int = 10, rounds: int = 3) -> float:
+    """Median over ``rounds`` of the mean wall time of ``steps`` calls of ``step`` (no profiler)."""
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - t) / steps)
+    return statistics.median(times)
+
+
+def profile_run(trainer: Any, steps: int = 10, warmup: int = 5, trace: str | Path | None = None, top: int = 15) -> dict[str, Any]:
+    """A trainer's step: its parts and top ops under the profiler, then its unprofiled time, images per second and
+    FLOPs per step (torch.utils.flop_counter on one step: convolutions and matrix products)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    prof = profile_steps(trainer.train_step, steps, warmup, trace=trace)
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_step()
+    s = step_seconds(trainer.train_step, steps)
+    images = trainer.cfg.train.batch_size * sum(p.repeat for p in trainer.task.phases if p.data == "fresh")
+    ops = sorted(prof["ops"].items(), key=lambda kv: -kv[1])[:top]
+    return {"step_ms": s * 1e3, "img_s": images / s, "gflop_per_step": counter.get_total_flops() / 1e9,
+            "gflop_s": counter.get_total_flops() / 1e9 / s, "precision": trainer.precision, "parts": prof["ranges"],
+            "ops": dict(ops), "profiled_ms": prof["total_ms"], "steps": steps}
