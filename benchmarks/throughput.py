@@ -1,17 +1,20 @@
 """Training-step throughput: gankit's step against a plain hand-written PyTorch loop of the same models.
 
-For each model (dcgan32, dcgan64, sngan32, mlp-toy) both loops train the same networks (same classes, same
-initial weights, same loss, optimizer and batch) in the same process, alternating in rounds so that load on a
-shared machine hits both alike; warm-up steps are excluded and the median per-step time over rounds is reported.
-FLOPs per step come from torch.utils.flop_counter on one plain step; the fp32 matrix-multiply peak of this
-machine is measured in the same run, and utilization = achieved FLOP/s / peak.
+For each model (dcgan32, dcgan64, sngan32, mlp-toy) the loops train the same networks (same classes, same initial
+weights, same loss, optimizer and batch) in the same process, alternating in rounds so that load on a shared machine
+hits both alike; warm-up steps are excluded and the median per-step time over rounds is reported. The plain loop runs
+twice: in fp32 with PyTorch's defaults and like for like (gankit's precision, channels_last, fused Adam). FLOPs per
+step come from torch.utils.flop_counter on each loop's step; the fp32 and bf16 matrix-multiply peaks of this machine
+are measured in the same run, and utilization = achieved FLOP/s / the peak of the precision that ran.
 
-Further sections, each measured in the same run: the training options on dcgan32 (fake-batch reuse off,
-channels_last, bf16 autocast, torch.compile) against the same plain loop; seconds per thousand images of the
-style-based and progressive presets; evaluation throughput (sampling G_ema, digits-cnn and Inception-v3 feature
-extraction); and data-parallel training with 2 gloo processes against 1 process (torchrun).
+Further sections, each measured in the same run: the training options on dcgan32 (kernels, fake-batch reuse,
+torch.compile, precision, channels_last, the whole loop turn with guard and hooks); batch sizes; where the time goes
+(the loop's profiler ranges and the top ops); each convolution alone (oneDNN against gankit's kernels); the
+style-based and progressive presets against the plain loop; sampling and feature extraction against their plain
+equivalents; data-parallel training with 2 gloo processes; and, where a CUDA device exists, a GPU section.
 
-    python benchmarks/throughput.py [--quick] [--json] [--models dcgan32,mlp-toy] [--sections train,options,profile,families,eval,ddp]
+    python benchmarks/throughput.py [--quick] [--json] [--models dcgan32,mlp-toy]
+                                    [--sections train,options,batches,profile,kernels,families,eval,ddp,gpu]
                                     [--out docs/benchmarks/throughput.md]
 """
 from __future__ import annotations
@@ -38,7 +41,7 @@ from gankit.config import load_preset  # noqa: E402
 from gankit.training.kernels import use_gemm_kernels  # noqa: E402
 from gankit.training.loop import Trainer  # noqa: E402
 from gankit.training.performance import span  # noqa: E402
-from gankit.training.profiling import profile_steps  # noqa: E402
+from gankit.training.profiling import count_flops, profile_steps  # noqa: E402
 
 # The canonical models of the issue: name -> (preset, overrides)
 MODELS = {
@@ -48,19 +51,27 @@ MODELS = {
                            "loss.name=hinge", "model.g_width=128", "model.d_width=128"]),
     "mlp-toy": ("ring", ["train.batch_size=256"]),
 }
-COMMON = ["train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.log_every=1000000",
+COMMON = ["train.device=cpu", "train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.log_every=1000000",
           "train.sample_every=1000000", "train.checkpoint_every=1000000", "train.ema_kimg=0", "train.steps=1000000"]
 
 
-def gemm_peak_gflops(n: int = 4096, reps: int = 5, dtype: torch.dtype = torch.float32) -> float:
+def sync() -> None:
+    """Wait for queued GPU work (timings on a GPU measure completed work); nothing on a CPU-only machine."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def gemm_peak_gflops(n: int = 4096, reps: int = 5, dtype: torch.dtype = torch.float32, device: str = "cpu") -> float:
     """Matrix-multiply peak of this machine in ``dtype`` (GFLOP/s), best of a few timed runs."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
     for _ in range(3):
         a @ b
     best = float("inf")
     for _ in range(reps):
+        sync()
         t = time.perf_counter()
         a @ b
+        sync()
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best / 1e9
 
@@ -96,9 +107,10 @@ class PlainLoop:
         self.n_critic, self.d_updates = tc.n_critic, 0
         self.batches = trainer.batches
         self.precision = "bf16" if self.bf16 else "fp32"
+        self.device = trainer.device
 
     def autocast(self):  # noqa: ANN201 - a context manager
-        return torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
     def input_grad(self, x: torch.Tensor) -> torch.Tensor:
         x = x.detach().requires_grad_(True)
@@ -114,7 +126,7 @@ class PlainLoop:
                     real = real.contiguous(memory_format=self.fmt)
             with span("plain.D.forward"):
                 with self.autocast():
-                    fake = self.G(torch.randn(self.batch, self.z_dim)).detach()
+                    fake = self.G(torch.randn(self.batch, self.z_dim, device=self.device)).detach()
                     r, f = self.D(real).float(), self.D(fake).float()
                 if self.loss == "hinge":
                     d_loss = F.relu(1 - r).mean() + F.relu(1 + f).mean()
@@ -127,7 +139,7 @@ class PlainLoop:
                     if self.r1:
                         d_loss = d_loss + self.r1 * 0.5 * self.lazy * self.input_grad(real).square().sum(1).mean()
                     if self.gp:
-                        eps = torch.rand(len(real), 1, 1, 1)
+                        eps = torch.rand(len(real), 1, 1, 1, device=self.device)
                         norms = self.input_grad(eps * real + (1 - eps) * fake).norm(dim=1)
                         d_loss = d_loss + self.gp * self.lazy * (norms - 1).square().mean()
                 if self.drift:
@@ -140,7 +152,7 @@ class PlainLoop:
             self.d_updates += 1
         with span("plain.G.forward"):
             with self.autocast():
-                f = self.D(self.G(torch.randn(self.batch, self.z_dim))).float()
+                f = self.D(self.G(torch.randn(self.batch, self.z_dim, device=self.device))).float()
             g_loss = F.binary_cross_entropy_with_logits(f, torch.ones_like(f)) if self.loss == "nsgan" else -f.mean()
         self.opt_g.zero_grad()
         with span("plain.G.backward"):
@@ -150,9 +162,11 @@ class PlainLoop:
 
 
 def time_steps(fn, n: int) -> float:
+    sync()
     t = time.perf_counter()
     for _ in range(n):
         fn()
+    sync()
     return (time.perf_counter() - t) / n
 
 
@@ -424,6 +438,62 @@ def bench_eval(tmp: Path, quick: bool, rounds: int = 3) -> dict:
     return out
 
 
+STYLE_DATA = ["data.name=digits", "data.path=null", "data.channels=3", "eval.metrics=[]"]
+# StyleGAN2-ADA's "auto" configuration at 128² (its README's s/kimg table): mapping 2 layers, channels 128 at 128²
+# doubling to 512, batch 32, R1 γ = 0.0002·128²/32 = 0.1, G_ema 10 kimg; and its paper256 configuration (the preset).
+STYLE128 = [*STYLE_DATA, "data.resolution=128", "model.mapping_layers=2", "model.g_width=128", "model.d_width=128", "train.batch_size=32",
+            "reg.r1=0.1", "train.ema_kimg=10"]
+STYLE256 = [*STYLE_DATA, "data.resolution=256"]
+OFF = ["augment.ada=none", "reg.pl=0"]
+GPU_ROWS = {  # label -> (preset, overrides, whether the plain loop runs beside it)
+    "dcgan32, bf16": ("digits", [*MODELS["dcgan32"][1], "train.precision=bf16"], True),
+    "dcgan32, tf32": ("digits", [*MODELS["dcgan32"][1], "train.precision=tf32"], True),
+    "dcgan32, bf16, batch 256": ("digits", [*MODELS["dcgan32"][1], "train.precision=bf16", "train.batch_size=256"], True),
+    "stylegan2 128² (auto config; ADA, path length), bf16": ("stylegan2-256", [*STYLE128, "train.precision=bf16"], False),
+    "stylegan2 128², ADA and path length off, bf16": ("stylegan2-256", [*STYLE128, *OFF, "train.precision=bf16"], True),
+    "stylegan2 128², ADA and path length off, tf32": ("stylegan2-256", [*STYLE128, *OFF, "train.precision=tf32"], True),
+    "stylegan2 256² (paper256; ADA, path length), bf16": ("stylegan2-256", [*STYLE256, "train.precision=bf16"], False),
+    "stylegan2 256², ADA and path length off, bf16": ("stylegan2-256", [*STYLE256, *OFF, "train.precision=bf16"], True),
+}
+
+
+def bench_gpu(rounds: int, steps: int, warmup: int, tmp: Path, device: str = "cuda", rows: dict | None = None) -> dict:
+    """The same comparisons on a GPU: gankit against the like-for-like plain loop (same precision: bf16 autocast, or
+    TF32 with fp32 tensors; channels_last, fused Adam), s/kimg of StyleGAN2 at 128² and 256², utilization against
+    the GPU's measured bf16 / TF32 GEMM peaks. ``device="cpu"`` runs the same code at whatever sizes ``rows`` gives
+    (the test does, with tiny rows)."""
+    n = 8192 if device == "cuda" else 512
+    peak = {"bf16": gemm_peak_gflops(n, dtype=torch.bfloat16, device=device)}
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        peak["tf32"] = gemm_peak_gflops(n, device=device)
+    out = {"device": torch.cuda.get_device_name() if device == "cuda" else device, "peak_gflops": peak, "rows": {}}
+    for label, (preset, extra, with_plain) in (rows or GPU_ROWS).items():
+        cfg = load_preset(preset, [*COMMON, *extra, f"train.device={device}"])
+        t = Trainer(cfg, tmp / f"gpu-{len(out['rows'])}")
+        loops = {"gankit": t.train_step, **({"plain": PlainLoop(t, tuned=True).step} if with_plain else {})}
+        flops = count_flops(t.train_step) or float("nan")  # a step without the lazy penalties
+        for _ in range(warmup):
+            for fn in loops.values():
+                fn()
+        times: dict[str, list[float]] = {k: [] for k in loops}
+        for _ in range(rounds):
+            for k, fn in loops.items():
+                times[k].append(time_steps(fn, steps))
+        images = cfg.train.batch_size * cfg.train.n_critic
+        med = {k: statistics.median(v) for k, v in times.items()}
+        ran = peak.get(t.precision, peak["bf16"])
+        out["rows"][label] = {"batch": cfg.train.batch_size, "precision": t.precision, "gankit_img_s": images / med["gankit"],
+                              "s_per_kimg": med["gankit"] / images * 1000, "gflop_per_step": flops / 1e9,
+                              "utilization": flops / med["gankit"] / (ran * 1e9),
+                              **({"plain_img_s": images / med["plain"], "ratio": med["plain"] / med["gankit"]} if with_plain else {})}
+        print(f"gpu {label}: {json.dumps(out['rows'][label])}", file=sys.stderr)
+        del t, loops
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    return out
+
+
 DDP_WORKER = "--ddp-worker"
 
 
@@ -636,6 +706,21 @@ def write_markdown(out: Path, result: dict) -> None:
                           "dcgan32 with the global batch of 64 split over the processes (gradients all-reduced every update); "
                           "the same two cores either way.", ["layout", "img/s"],
                           [[k, f"{v['img_s']:.0f}" if "img_s" in v else f"failed: {v['error']}"] for k, v in result["ddp"].items()])
+    if "gpu" in result:
+        g = result["gpu"]
+        peaks = ", ".join(f"{k} {v / 1e3:.0f} TFLOP/s" for k, v in g["peak_gflops"].items())
+        lines += _section(f"GPU: {g['device']}",
+                          f"The same comparisons on the GPU (measured GEMM peaks, 8192²: {peaks}): gankit against the like-for-like "
+                          "plain loop at the same precision (bf16 autocast, or TF32 with fp32 tensors; channels_last, fused Adam), "
+                          "alternating in every round; StyleGAN2 at 128² in StyleGAN2-ADA's auto configuration (batch 32) and at "
+                          "256² in its paper256 configuration (batch 64), on the bundled digits upscaled to 3 channels (the work "
+                          "per image is the resolution's). StyleGAN2-ADA's README reports 12.8 s/kimg for 128² on one V100. "
+                          "Utilization: gankit's FLOPs per step (torch.utils.flop_counter, on a step without the lazy penalties, "
+                          "which it cannot follow) ÷ step time ÷ the peak of the precision that ran.",
+                          ["configuration", "batch", "precision", "plain img/s", "gankit img/s", "ratio", "s/kimg", "utilization"],
+                          [[k, v["batch"], v["precision"], f"{v['plain_img_s']:.0f}" if "plain_img_s" in v else "—",
+                            f"{v['gankit_img_s']:.0f}", f"{v['ratio']:.2f}" if "ratio" in v else "—", f"{v['s_per_kimg']:.2f}",
+                            f"{v['utilization']:.0%}"] for k, v in g["rows"].items()])
     lines += ["", f"Load average at start / end: {result['load'][0]:.2f} / {result['load'][1]:.2f}."
               + (f" Tables kept from an earlier run (`--merge`): {result['merged']}." if result.get("merged") else ""), ""]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -648,7 +733,7 @@ def main() -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--sections", default="train,options,batches,profile,kernels,families,eval,ddp", help="which tables to measure")
+    p.add_argument("--sections", default="train,options,batches,profile,kernels,families,eval,ddp,gpu", help="which tables to measure")
     p.add_argument("--merge", help="a --json output of an earlier run: its tables for the sections not measured now are kept "
                    "(the page says which run each comes from)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "throughput.md"))
@@ -698,6 +783,12 @@ def main() -> None:
         if "eval" in sections:
             extra["eval"] = bench_eval(Path(tmp), args.quick)
             print(f"eval: {json.dumps(extra['eval'])}", file=sys.stderr)
+    if "gpu" in sections:
+        if torch.cuda.is_available():
+            with tempfile.TemporaryDirectory() as tmp:
+                extra["gpu"] = bench_gpu(rounds, steps, warmup, Path(tmp))
+        else:  # nothing to measure here; a --merge keeps an earlier GPU table
+            print("gpu: no CUDA device on this machine; section skipped", file=sys.stderr)
     if "ddp" in sections:
         extra["ddp"] = bench_ddp(steps * rounds, warmup)
         print(f"ddp: {json.dumps(extra['ddp'])}", file=sys.stderr)
@@ -706,7 +797,7 @@ def main() -> None:
               "gemm_peak_gflops": peak, "gemm_peak_bf16_gflops": peak_bf16, "models": models, "load": (load0, os.getloadavg()[0])}
     if args.merge:
         earlier = json.loads(Path(args.merge).read_text())
-        kept = [k for k in ("options", "batches", "profile", "kernels", "families", "eval", "ddp") if k in earlier and k not in result]
+        kept = [k for k in ("options", "batches", "profile", "kernels", "families", "eval", "ddp", "gpu") if k in earlier and k not in result]
         if not result["models"] and earlier.get("models"):  # the main table, with the peak its utilization used
             kept.insert(0, "models")
             result["gemm_peak_gflops"] = earlier["gemm_peak_gflops"]

@@ -227,3 +227,22 @@ def test_throughput_plain_loop_computes_gankits_step(tmp_path, extra):
             torch.testing.assert_close(p, q, rtol=1e-4, atol=2e-6, msg=f"{name}.{key}")
     moved = [(p - q).abs().max() for p, q in zip(gankit.nets["G"].parameters(), Trainer(load_preset("digits", cfg), tmp_path / "c").nets["G"].parameters())]
     assert max(moved) > 1e-4  # the steps did change the weights
+
+
+def test_throughput_gpu_section_runs_and_tabulates_on_the_cpu(tmp_path):
+    """The GPU section's code (peaks, gankit against the plain loop, s/kimg, utilization, the page's table) runs end to
+    end with device=cpu on tiny rows, so the first GPU lend measures rather than debugs."""
+    bench = _load("throughput")
+    tiny = ["data.resolution=8", "model.g_width=8", "model.d_width=8", "train.batch_size=8"]
+    rows = {"dcgan, fp32": ("digits", [*tiny, "train.precision=fp32"], True),
+            "stylegan2 (ADA, path length)": ("stylegan2-digits", [*tiny, "reg.pl=2", "train.precision=fp32"], False)}
+    g = bench.bench_gpu(1, 1, 1, tmp_path, device="cpu", rows=rows)
+    for label, r in g["rows"].items():
+        assert r["s_per_kimg"] == pytest.approx(1000 / r["gankit_img_s"])
+        assert 0 < r["utilization"] < 1 and r["gflop_per_step"] > 0
+    assert "ratio" in g["rows"]["dcgan, fp32"] and "ratio" not in g["rows"]["stylegan2 (ADA, path length)"]
+    out = tmp_path / "page.md"
+    bench.write_markdown(out, {"quick": True, "date": "now", "machine": "m", "threads": 1, "gemm_peak_gflops": 1.0, "rounds": 1,
+                               "steps": 1, "models": {}, "load": (0.0, 0.0), "gpu": g})
+    text = out.read_text()
+    assert "## GPU: cpu" in text and "| dcgan, fp32 | 8 | fp32 |" in text

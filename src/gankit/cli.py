@@ -179,8 +179,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
     r = api.profile(args.preset, config=args.config, overrides=args.overrides, game=args.game, steps=args.steps,
                     warmup=args.warmup, trace=args.trace)
-    print(f"step: {r['step_ms']:.2f} ms ({r['img_s']:.0f} img/s), {r['gflop_per_step']:.2f} GFLOP/step = {r['gflop_s']:.0f} GFLOP/s, "
-          f"precision {r['precision']} (timed without the profiler, {r['steps']} steps)")
+    flops = ("FLOPs not countable (every counted step differentiated twice)" if r["gflop_per_step"] is None
+             else f"{r['gflop_per_step']:.2f} GFLOP/step = {r['gflop_s']:.0f} GFLOP/s")
+    print(f"step: {r['step_ms']:.2f} ms ({r['img_s']:.0f} img/s), {flops}, precision {r['precision']} "
+          f"(timed without the profiler, {r['steps']} steps)")
     print(f"\nparts of the step (inclusive ms per step under the profiler, which adds its own overhead; "
           f"{r['profiled_ms']:.2f} ms in all):")
     width = max(map(len, [*r["parts"], *r["ops"]]), default=10)

@@ -121,9 +121,10 @@ def test_auto_precision_is_bf16_only_for_image_models_on_native_bf16_hardware(tm
     assert Trainer(load_preset("digits", TINY_DIGITS[1:]), tmp_path / "c").precision == "fp32"
 
 
-def test_fp16_on_cpu_is_refused(tmp_path, one_line) -> None:
-    cfg = load_preset("digits", TINY_DIGITS + ["train.precision=fp16", "train.device=cpu"])
-    with one_line(ConfigError, "fp16 needs a CUDA device"):
+@pytest.mark.parametrize("precision", ["fp16", "tf32"])
+def test_gpu_precisions_on_cpu_are_refused(tmp_path, one_line, precision) -> None:
+    cfg = load_preset("digits", TINY_DIGITS + [f"train.precision={precision}", "train.device=cpu"])
+    with one_line(ConfigError, f"{precision} needs a CUDA device"):
         Trainer(cfg, tmp_path / "x")
 
 
@@ -170,3 +171,26 @@ def test_linear_lr_decay_schedule_and_guard_interplay(tmp_path) -> None:
     assert [d for _, d in seen] == pytest.approx([0.02 * f for f in expected])
     for g in t.optimizers["G"].param_groups:  # the peak rate is kept (the guard lowers it on a rollback; resume resets it)
         assert g["lr_peak"] == pytest.approx(0.01)
+
+
+def test_count_flops_skips_steps_that_differentiate_twice() -> None:
+    """count_flops: 2·m·n·k for one m×k @ k×n product; a call that runs autograd.grad through a module (which the
+    counter cannot follow) is abandoned, one step runs uncounted and the next is counted; None when every try does."""
+    from gankit.training.profiling import count_flops
+
+    a, b = torch.randn(6, 5), torch.randn(5, 7)
+    assert count_flops(lambda: a @ b) == 2 * 6 * 5 * 7
+    critic, calls = torch.nn.Linear(5, 1, bias=False), []
+
+    def penalty() -> None:
+        x = torch.randn(4, 5, requires_grad=True)
+        torch.autograd.grad(critic(x).square().sum(), x)
+
+    def lazy_penalty_step() -> None:  # a penalty on every third call, like a lazy R1
+        calls.append(1)
+        if len(calls) % 3 == 1:
+            penalty()
+        a @ b
+
+    assert count_flops(lazy_penalty_step) == 2 * 6 * 5 * 7 and len(calls) == 3  # tried, skipped one, counted one
+    assert count_flops(penalty, tries=2) is None

@@ -116,8 +116,9 @@ class TrainConfig:
     channels_last: bool = option(True, help="image models: networks and batches in channels_last memory format (measured faster on CPU; "
                                             "see docs/benchmarks/throughput.md)")
     precision: str = option("auto", help="autocast precision of the forward passes: auto (bf16 for image models where the CPU or GPU computes "
-                                         "bf16 natively, else fp32), fp32, bf16, or fp16 (GPU, with a gradient scaler)",
-                            choices=("auto", "fp32", "bf16", "fp16"))
+                                         "bf16 natively, else fp32), fp32, bf16, fp16 (GPU, with a gradient scaler), or tf32 (GPU: fp32 tensors, "
+                                         "TensorFloat-32 matrix products and convolutions on Ampere or newer)",
+                            choices=("auto", "fp32", "bf16", "fp16", "tf32"))
     kernels: str = option("auto", help="auto: bf16 training on the CPU computes convolutions' weight gradients (and fully connected "
                                        "4×4 layers) as matrix products, measured faster than oneDNN's (docs/benchmarks/throughput.md); "
                                        "native: PyTorch's kernels throughout. fp32 and GPU runs are the same either way",
@@ -453,7 +454,7 @@ class DensityTrainConfig(TrainConfig):
     lr: float = option(1e-3, help="learning rate", low=0.0, high=10.0)
     beta1: float = option(0.9, help="Adam beta1 (sgd: momentum)", low=0.0, high=1.0)
     precision: str = option("fp32", help="autocast precision of the forward passes: fp32 (the default here: likelihoods need it), auto, bf16, "
-                                         "or fp16 (GPU)", choices=("auto", "fp32", "bf16", "fp16"))
+                                         "fp16 or tf32 (GPU)", choices=("auto", "fp32", "bf16", "fp16", "tf32"))
     grad_clip: float = option(0.0, help="clip the gradient's global norm to this before each update (Glow and DDPM train with 1-ish "
                                         "clips); 0: off", low=0.0)
 

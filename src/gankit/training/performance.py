@@ -36,13 +36,19 @@ def resolve_precision(precision: str, device: torch.device, images: bool) -> str
 def precision_context(precision: str, device: torch.device, optimizers: list[str] = ("G", "D")) -> tuple[Any, dict[str, Any]]:
     """(a context-manager factory for the forward passes, {optimizer name: gradient scaler} for fp16).
 
+    tf32 (CUDA) keeps fp32 tensors and switches PyTorch's TensorFloat-32 flags on for matrix products and cuDNN
+    convolutions (Ampere or newer; the flags are process-wide).
+
     bf16 autocasts matrix multiplies and convolutions on CPU and GPU; fp16 needs CUDA and a gradient scaler per
     optimizer (small fp16 gradients would flush to zero). Backward passes run outside autocast, as PyTorch advises.
     """
-    if precision == "fp32":
+    if precision in ("fp16", "tf32") and device.type != "cuda":
+        raise ConfigError(f"train.precision: {precision} needs a CUDA device (this run is on {device.type}); use train.precision=bf16 or fp32")
+    if precision == "tf32":  # fp32 tensors; matrix products and cuDNN convolutions round their inputs to TF32 (process-wide)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if precision in ("fp32", "tf32"):
         return contextlib.nullcontext, {}
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError(f"train.precision: fp16 needs a CUDA device (this run is on {device.type}); use train.precision=bf16 or fp32")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     ctx = functools.partial(torch.autocast, device_type=device.type, dtype=dtype)
     scalers = {name: torch.amp.GradScaler("cuda") for name in optimizers} if precision == "fp16" else {}

@@ -53,17 +53,35 @@ def step_seconds(step: Callable[[], Any], steps: int = 10, rounds: int = 3) -> f
     return statistics.median(times)
 
 
-def profile_run(trainer: Any, steps: int = 10, warmup: int = 5, trace: str | Path | None = None, top: int = 15) -> dict[str, Any]:
-    """A trainer's step: its parts and top ops under the profiler, then its unprofiled time, images per second and
-    FLOPs per step (torch.utils.flop_counter on one step: convolutions and matrix products)."""
+def count_flops(step: Callable[[], Any], tries: int = 4) -> float | None:
+    """FLOPs of one call of ``step`` (torch.utils.flop_counter: convolutions and matrix products). The counter cannot
+    follow ``autograd.grad`` (input-gradient penalties, path length): such a call is abandoned (for profiling and
+    benchmarks only: it leaves that step half done), one step runs uncounted and the next is counted, up to ``tries``
+    times; with lazy penalties (StyleGAN2's every 16 / 4 updates) that counts a step without them. None when every try
+    differentiated twice."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    for _ in range(tries):
+        try:
+            with FlopCounterMode(display=False) as counter:
+                step()
+        except RuntimeError as e:
+            if "autograd.grad" not in str(e):
+                raise
+            step()  # past the update that differentiates twice (the interrupted call did not count as a step)
+            continue
+        return float(counter.get_total_flops())
+    return None
+
+
+def profile_run(trainer: Any, steps: int = 10, warmup: int = 5, trace: str | Path | None = None, top: int = 15) -> dict[str, Any]:
+    """A trainer's step: its parts and top ops under the profiler, then its unprofiled time, images per second and
+    FLOPs per step (:func:`count_flops`; None where every counted step differentiated twice)."""
     prof = profile_steps(trainer.train_step, steps, warmup, trace=trace)
-    with FlopCounterMode(display=False) as counter:
-        trainer.train_step()
+    flops = count_flops(trainer.train_step)
     s = step_seconds(trainer.train_step, steps)
     images = trainer.cfg.train.batch_size * sum(p.repeat for p in trainer.task.phases if p.data == "fresh")
     ops = sorted(prof["ops"].items(), key=lambda kv: -kv[1])[:top]
-    return {"step_ms": s * 1e3, "img_s": images / s, "gflop_per_step": counter.get_total_flops() / 1e9,
-            "gflop_s": counter.get_total_flops() / 1e9 / s, "precision": trainer.precision, "parts": prof["ranges"],
+    return {"step_ms": s * 1e3, "img_s": images / s, "gflop_per_step": None if flops is None else flops / 1e9,
+            "gflop_s": None if flops is None else flops / 1e9 / s, "precision": trainer.precision, "parts": prof["ranges"],
             "ops": dict(ops), "profiled_ms": prof["total_ms"], "steps": steps}
