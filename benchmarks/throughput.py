@@ -170,30 +170,31 @@ def time_steps(fn, n: int) -> float:
     return (time.perf_counter() - t) / n
 
 
+def alternate(loops: dict, rounds: int, steps: int, warmup: int) -> dict[str, float]:
+    """{name: median seconds per call} of the step functions ``loops``: ``warmup`` calls of each, then ``rounds`` rounds
+    in which each runs ``steps`` calls in turn (load on a shared machine hits them alike). Also "warmup_s": the
+    warm-up's wall time (torch.compile's compilation happens there)."""
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        for fn in loops.values():
+            fn()
+    warm_s = time.perf_counter() - t0
+    times: dict[str, list[float]] = {k: [] for k in loops}
+    for _ in range(rounds):
+        for k, fn in loops.items():
+            times[k].append(time_steps(fn, steps))
+    return {**{k: statistics.median(v) for k, v in times.items()}, "warmup_s": warm_s}
+
+
 def bench_model(name: str, rounds: int, steps: int, warmup: int, tmp: Path) -> dict:
     preset, overrides = MODELS[name]
     cfg = load_preset(preset, overrides + COMMON)
     trainer = Trainer(cfg, tmp / name)
     plain, tuned = PlainLoop(trainer), PlainLoop(trainer, tuned=True)
-    from torch.utils.flop_counter import FlopCounterMode
-
-    def count(fn) -> int:  # noqa: ANN001
-        with FlopCounterMode(display=False) as counter:
-            fn()
-        return counter.get_total_flops()
-
-    flops_plain, flops = count(plain.step), count(trainer.train_step)  # each loop's own work
-    for _ in range(warmup):
-        plain.step()
-        tuned.step()
-        trainer.train_step()
-    t_plain, t_tuned, t_gankit = [], [], []
-    for _ in range(rounds):  # the three loops alternate in every round
-        t_plain.append(time_steps(plain.step, steps))
-        t_tuned.append(time_steps(tuned.step, steps))
-        t_gankit.append(time_steps(trainer.train_step, steps))
+    flops_plain, flops = count_flops(plain.step), count_flops(trainer.train_step)  # each loop's own work
+    med = alternate({"plain": plain.step, "tuned": tuned.step, "gankit": trainer.train_step}, rounds, steps, warmup)
     images = cfg.train.batch_size * cfg.train.n_critic  # real images shown per step
-    mp, mt, mg = statistics.median(t_plain), statistics.median(t_tuned), statistics.median(t_gankit)
+    mp, mt, mg = med["plain"], med["tuned"], med["gankit"]
     return {"plain_img_s": images / mp, "gankit_img_s": images / mg, "ratio": mp / mg, "flops_per_step": flops,
             "plain_flops_per_step": flops_plain, "tuned_img_s": images / mt, "tuned_ratio": mt / mg, "precision": trainer.precision,
             "plain_s_per_step": mp, "tuned_s_per_step": mt, "gankit_s_per_step": mg, "batch": cfg.train.batch_size}
@@ -230,21 +231,11 @@ def bench_options(rounds: int, steps: int, warmup: int, tmp: Path, quick: bool) 
         if "loop turn" in k:
             t.guard.start(t)
         steppers[k] = t.iteration if "loop turn" in k else t.train_step
-    t0 = time.perf_counter()
-    for _ in range(warmup):  # includes torch.compile's compilation
-        for fn in [*(p.step for p in plains.values()), *steppers.values()]:
-            fn()
-    warm_s = time.perf_counter() - t0
-    times: dict[str, list[float]] = {**{f"plain {k}": [] for k in plains}, **{k: [] for k in trainers}}
-    for _ in range(rounds):
-        for k, p in plains.items():
-            times[f"plain {k}"].append(time_steps(p.step, steps))
-        for k, fn in steppers.items():
-            times[k].append(time_steps(fn, steps))
+    med = alternate({**{f"plain {k}": p.step for k, p in plains.items()}, **steppers}, rounds, steps, warmup)
     batch = 64
-    out = {"plain_img_s": {k: batch / statistics.median(times[f"plain {k}"]) for k in plains}, "warmup_s": warm_s, "options": {}}
+    out = {"plain_img_s": {k: batch / med[f"plain {k}"] for k in plains}, "warmup_s": med["warmup_s"], "options": {}}
     for k, t in trainers.items():
-        img_s = batch / statistics.median(times[k])
+        img_s = batch / med[k]
         out["options"][k] = {"img_s": img_s, "precision": t.precision, "ratio": img_s / out["plain_img_s"][t.precision]}
     return out
 
@@ -255,24 +246,14 @@ BATCHES = (32, 64, 128, 256)
 def bench_batches(rounds: int, steps: int, warmup: int, tmp: Path) -> dict:
     """dcgan32 at several batch sizes: gankit against the like-for-like plain loop, and utilization of the bf16 peak
     (more work per step: a protocol choice, since the batch changes the optimization)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     preset, overrides = MODELS["dcgan32"]
     out = {}
     for batch in BATCHES:
         t = Trainer(load_preset(preset, overrides + COMMON + [f"train.batch_size={batch}"]), tmp / f"batch-{batch}")
         plain = PlainLoop(t, tuned=True)
-        with FlopCounterMode(display=False) as counter:
-            t.train_step()
-        flops = counter.get_total_flops()
-        for _ in range(warmup):
-            plain.step()
-            t.train_step()
-        tp, tg = [], []
-        for _ in range(rounds):
-            tp.append(time_steps(plain.step, steps))
-            tg.append(time_steps(t.train_step, steps))
-        mp, mg = statistics.median(tp), statistics.median(tg)
+        flops = count_flops(t.train_step)
+        med = alternate({"plain": plain.step, "gankit": t.train_step}, rounds, steps, warmup)
+        mp, mg = med["plain"], med["gankit"]
         out[str(batch)] = {"plain_img_s": batch / mp, "gankit_img_s": batch / mg, "ratio": mp / mg, "gflop_per_step": flops / 1e9,
                            "gankit_s_per_step": mg, "precision": t.precision}
     return out
@@ -373,7 +354,7 @@ def bench_kernels(tmp: Path, reps: int = 15) -> dict:
             times[label] = (t_f, t_x, t_w)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             fn = type(gemm(x.requires_grad_(True)).grad_fn).__name__
-        path = "oneDNN" if not switched or fn == "ConvolutionBackward0" else ("GEMM" if fn.startswith("_Conv") else "fully connected")
+        path = "oneDNN" if not switched or fn == "ConvolutionBackward0" else ("GEMM" if fn == "_GemmConvBackward" else "fully connected")
         rows.append({"layer": f"{type(module).__name__.replace('Gemm', '')}({module.in_channels}→{module.out_channels}, "
                               f"k{module.kernel_size[0]} s{module.stride[0]} p{module.padding[0]})",
                      "input": "×".join(map(str, shape)), "gflop": flops / 1e9, "path": path,
@@ -391,18 +372,11 @@ def bench_families(rounds: int, steps: int, warmup: int, tmp: Path) -> dict:
         cfg = load_preset(preset, COMMON + extra)
         t = Trainer(cfg, tmp / f"fam-{len(out)}")
         loops = {"gankit": t.train_step, **({"plain": PlainLoop(t, tuned=True).step} if with_plain else {})}
-        for _ in range(warmup):
-            for fn in loops.values():
-                fn()
-        times: dict[str, list[float]] = {k: [] for k in loops}
-        for _ in range(rounds):
-            for k, fn in loops.items():
-                times[k].append(time_steps(fn, steps))
+        med = alternate(loops, rounds, steps, warmup)
         images = cfg.train.batch_size * cfg.train.n_critic
         row = {"batch": cfg.train.batch_size, "params_G": sum(p.numel() for p in t.nets["G"].parameters()), "precision": t.precision}
-        for k, ts in times.items():
-            m = statistics.median(ts)
-            row[f"{k}_s_per_kimg"], row[f"{k}_img_s"] = m / images * 1000, images / m
+        for k in loops:
+            row[f"{k}_s_per_kimg"], row[f"{k}_img_s"] = med[k] / images * 1000, images / med[k]
         if with_plain:
             row["ratio"] = row["gankit_img_s"] / row["plain_img_s"]
         out[label] = row
@@ -481,15 +455,8 @@ def bench_gpu(rounds: int, steps: int, warmup: int, tmp: Path, device: str = "cu
         t = Trainer(cfg, tmp / f"gpu-{len(out['rows'])}")
         loops = {"gankit": t.train_step, **({"plain": PlainLoop(t, tuned=True).step} if with_plain else {})}
         flops = count_flops(t.train_step) or float("nan")  # a step without the lazy penalties
-        for _ in range(warmup):
-            for fn in loops.values():
-                fn()
-        times: dict[str, list[float]] = {k: [] for k in loops}
-        for _ in range(rounds):
-            for k, fn in loops.items():
-                times[k].append(time_steps(fn, steps))
+        med = alternate(loops, rounds, steps, warmup)
         images = cfg.train.batch_size * cfg.train.n_critic
-        med = {k: statistics.median(v) for k, v in times.items()}
         ran = peak.get(t.precision, peak["bf16"])
         out["rows"][label] = {"batch": cfg.train.batch_size, "precision": t.precision, "gankit_img_s": images / med["gankit"],
                               "s_per_kimg": med["gankit"] / images * 1000, "gflop_per_step": flops / 1e9,

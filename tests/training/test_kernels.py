@@ -41,12 +41,12 @@ def test_conv_weight_grad_equals_autograd_in_float64(shape, kernel, stride, padd
 
 
 LAYERS = [  # (layer, input shape, the path it must take under bf16 autocast)
-    (lambda: nn.Conv2d(128, 256, 4, 2, 1, bias=False), (8, 128, 8, 8), "_Conv2dBackward"),  # DCGAN D's third layer
-    (lambda: nn.Conv2d(32, 16, 3, 1, 1), (4, 32, 6, 6), "_Conv2dBackward"),  # with a bias
+    (lambda: nn.Conv2d(128, 256, 4, 2, 1, bias=False), (8, 128, 8, 8), "_GemmConvBackward"),  # DCGAN D's third layer
+    (lambda: nn.Conv2d(32, 16, 3, 1, 1), (4, 32, 6, 6), "_GemmConvBackward"),  # with a bias
     (lambda: nn.Conv2d(64, 1, 4, 1, 0), (8, 64, 4, 4), "UnsqueezeBackward0"),  # D's last 4×4 layer: fully connected
     (lambda: nn.ConvTranspose2d(100, 64, 4, 1, 0, bias=False), (8, 100, 1, 1), "PermuteBackward0"),  # G's first layer
-    (lambda: nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False), (8, 64, 4, 4), "_ConvTranspose2dBackward"),
-    (lambda: nn.ConvTranspose2d(16, 8, 4, 2, 1), (4, 16, 8, 8), "_ConvTranspose2dBackward"),
+    (lambda: nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False), (8, 64, 4, 4), "_GemmConvBackward"),
+    (lambda: nn.ConvTranspose2d(16, 8, 4, 2, 1), (4, 16, 8, 8), "_GemmConvBackward"),
     (lambda: nn.Conv2d(3, 16, 4, 2, 1), (64, 3, 32, 32), "ConvolutionBackward0"),  # many pixels, 3 channels: oneDNN's
 ]
 

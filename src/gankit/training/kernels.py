@@ -65,51 +65,31 @@ def conv_weight_grad(x: torch.Tensor, grad_out: torch.Tensor, kernel: tuple[int,
     return (rows.t() @ cols).view(o, kernel[0], kernel[1], x.shape[1]).permute(0, 3, 1, 2)
 
 
-class _Conv2d(torch.autograd.Function):
-    """conv2d whose weight gradient is :func:`conv_weight_grad` (inputs already bf16, autocast off)."""
+class _GemmConv(torch.autograd.Function):
+    """conv2d or (``transposed``) conv_transpose2d without output padding, inputs already bf16 and autocast off, whose
+    weight gradient is :func:`conv_weight_grad` (for the transposed layer with the roles of input and output gradient
+    swapped: it is the adjoint of the convolution with the same weight)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding):  # noqa: ANN001, ANN205 - torch's Function protocol
+    def forward(ctx, x, weight, bias, stride, padding, transposed):  # noqa: ANN001, ANN205 - torch's Function protocol
         ctx.save_for_backward(x, weight)
-        ctx.conf = (stride, padding)
-        return F.conv2d(x, weight, bias, stride, padding)
+        ctx.conf = (stride, padding, transposed)
+        return (F.conv_transpose2d if transposed else F.conv2d)(x, weight, bias, stride, padding)
 
     @staticmethod
     def backward(ctx, grad):  # noqa: ANN001, ANN205
         x, weight = ctx.saved_tensors
-        stride, padding = ctx.conf
+        stride, padding, transposed = ctx.conf
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            gx = torch.nn.grad.conv2d_input(x.shape, weight, grad, stride, padding)
-        if ctx.needs_input_grad[1]:
-            gw = conv_weight_grad(x, grad, weight.shape[2:], stride, padding)
+            gx = F.conv2d(grad, weight, None, stride, padding) if transposed else \
+                torch.nn.grad.conv2d_input(x.shape, weight, grad, stride, padding)
+        if ctx.needs_input_grad[1]:  # transposed: Cin×Cout×kh×kw, the transposed layer's own weight shape
+            gw = conv_weight_grad(grad, x, weight.shape[2:], stride, padding) if transposed else \
+                conv_weight_grad(x, grad, weight.shape[2:], stride, padding)
         if ctx.needs_input_grad[2]:
             gb = grad.sum((0, 2, 3), dtype=torch.float32)
-        return gx, gw, gb, None, None
-
-
-class _ConvTranspose2d(torch.autograd.Function):
-    """conv_transpose2d (no output padding) whose weight gradient is :func:`conv_weight_grad` with the roles of input
-    and output gradient swapped."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding):  # noqa: ANN001, ANN205
-        ctx.save_for_backward(x, weight)
-        ctx.conf = (stride, padding)
-        return F.conv_transpose2d(x, weight, bias, stride, padding)
-
-    @staticmethod
-    def backward(ctx, grad):  # noqa: ANN001, ANN205
-        x, weight = ctx.saved_tensors
-        stride, padding = ctx.conf
-        gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            gx = F.conv2d(grad, weight, None, stride, padding)
-        if ctx.needs_input_grad[1]:
-            gw = conv_weight_grad(grad, x, weight.shape[2:], stride, padding)  # Cin×Cout×kh×kw, the transposed layer's shape
-        if ctx.needs_input_grad[2]:
-            gb = grad.sum((0, 2, 3), dtype=torch.float32)
-        return gx, gw, gb, None, None
+        return gx, gw, gb, None, None, None
 
 
 def _bf16(*tensors: torch.Tensor | None) -> tuple:
@@ -135,7 +115,7 @@ class GemmConv2d(nn.Conv2d):
                 return y[:, :, None, None]
             out = ((x.shape[2] + 2 * ph - kh) // self.stride[0] + 1, (x.shape[3] + 2 * pw - kw) // self.stride[1] + 1)
             if _gemm_pays(len(x), out, self.kernel_size, self.in_channels):
-                return _Conv2d.apply(x, w, b, self.stride, self.padding)
+                return _GemmConv.apply(x, w, b, self.stride, self.padding, False)
             return F.conv2d(x, w, b, self.stride, self.padding)
 
 
@@ -153,7 +133,7 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
                 y = (x.reshape(len(x), c) @ w.permute(0, 2, 3, 1).reshape(c, -1)).view(len(x), kh, kw, o).permute(0, 3, 1, 2)
                 return y if b is None else y + b[:, None, None]
             if _gemm_pays(len(x), x.shape[2:], self.kernel_size, self.out_channels):  # input and output gradient swap roles
-                return _ConvTranspose2d.apply(x, w, b, self.stride, self.padding)
+                return _GemmConv.apply(x, w, b, self.stride, self.padding, True)
             return F.conv_transpose2d(x, w, b, self.stride, self.padding)
 
 
