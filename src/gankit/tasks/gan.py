@@ -44,12 +44,14 @@ STRENGTHEN_GP = 10.0  # λ switched on by the guard for critic losses (Gulrajani
 @contextlib.contextmanager
 def frozen(module: nn.Module) -> Iterator[None]:
     """Turn off gradients for ``module``'s parameters (no weight gradients are computed for it)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
+    params = list(module.parameters())
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
     try:
         yield
     finally:
-        for p, f in zip(module.parameters(), flags):
+        for p, f in zip(params, flags):
             p.requires_grad_(f)
 
 
@@ -220,16 +222,17 @@ class GANTask(GeneratorSampling, Task):
         ctx = DContext(D, x_real, x_fake, c_real, c, real_logits, fake_logits, step, stats,
                        judge=(lambda x, cc: D(self.view(x, step), cc)) if self.view.active else D,
                        real_input=real, fake_input=fake, group=self.view.m)
-        reg = torch.zeros((), device=real.device)
+        reg = None  # the terms due on this update (none: the loss alone, no extra op in the step)
         for term in self.terms["D"]:
             if not term.due(d_update):
                 continue
             value = term(ctx).mean()
             stats[term.key] = value.detach()
-            reg = reg + (term.weight * term.scale * term.every) * value
+            weighted = (term.weight * term.scale * term.every) * value
+            reg = weighted if reg is None else reg + weighted
         if self.terms["D"]:
-            stats["d_reg"] = reg.detach()
-        return loss + reg, stats
+            stats["d_reg"] = torch.zeros((), device=real.device) if reg is None else reg.detach()
+        return (loss, stats) if reg is None else (loss + reg, stats)
 
     def after_d_step(self) -> None:
         """Constraints after each D optimizer step: WGAN weight clipping."""

@@ -20,14 +20,24 @@ def ema_beta(batch: int, images_seen: int, half_life_kimg: float, rampup: float 
     return 0.5 ** (batch / max(half_life, 1e-8))
 
 
-@torch.no_grad()
+class EMA:
+    """G_ema ← β·G_ema + (1 − β)·G for parameters, buffers copied from G, with both networks' tensors listed once
+    (loading a checkpoint or rolling back copies into the same tensors, so the lists stay valid)."""
+
+    def __init__(self, G_ema: nn.Module, G: nn.Module) -> None:
+        self.ema_p, self.g_p = list(G_ema.parameters()), list(G.parameters())
+        self.ema_b, self.g_b = list(G_ema.buffers()), list(G.buffers())
+
+    @torch.no_grad()
+    def update(self, beta: float) -> None:
+        if beta == 0.0:
+            torch._foreach_copy_(self.ema_p, self.g_p)
+        else:
+            torch._foreach_lerp_(self.ema_p, self.g_p, 1.0 - beta)
+        if self.ema_b:
+            torch._foreach_copy_(self.ema_b, self.g_b)
+
+
 def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
-    """G_ema ← β·G_ema + (1 − β)·G for parameters; buffers copied from G."""
-    ema_p = list(G_ema.parameters())
-    g_p = list(G.parameters())
-    if beta == 0.0:
-        torch._foreach_copy_(ema_p, g_p)
-    else:
-        torch._foreach_lerp_(ema_p, g_p, 1.0 - beta)
-    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-        b_ema.copy_(b)
+    """G_ema ← β·G_ema + (1 − β)·G for parameters; buffers copied from G (once; :class:`EMA` for every step)."""
+    EMA(G_ema, G).update(beta)

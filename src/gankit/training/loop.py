@@ -33,7 +33,7 @@ from ..io.rundir import MetricsLog
 from ..tasks import TASKS, Clock, Phase
 from ..types import schema
 from .distributed import check_batch, from_environment
-from .ema import ema_beta, update_ema
+from .ema import EMA, ema_beta
 from .evaluation import eval_hooks
 from .health import DivergenceGuard, HealthHook
 from .hooks import CheckpointHook, LogHook, SampleHook
@@ -82,18 +82,22 @@ def make_optimizer(cfg: Any, params: Any, lr: float) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, weight_decay=wd, fused=True)
 
 
-def grad_norm(modules: list[nn.Module]) -> torch.Tensor:
-    """L2 norm of all gradients of ``modules`` (a 0-d tensor; no device sync)."""
-    grads = [p.grad for m in modules for p in m.parameters() if p.grad is not None]
+def grad_norm(modules: list[nn.Module] | list[nn.Parameter]) -> torch.Tensor:
+    """L2 norm of all gradients of ``modules`` (or of a list of parameters; a 0-d tensor; no device sync)."""
+    grads = [p.grad for p in _params(modules) if p.grad is not None]
     if not grads:
         return torch.zeros(())
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
-def clip_grads(modules: list[nn.Module], norm: torch.Tensor, max_norm: float) -> None:
-    """Scale the gradients of ``modules`` by min(1, max_norm / norm) (``norm``: their global L2 norm; as
-    torch.nn.utils.clip_grad_norm_, without a device sync)."""
-    grads = [p.grad for m in modules for p in m.parameters() if p.grad is not None]
+def _params(modules: list[nn.Module] | list[nn.Parameter]) -> list[nn.Parameter]:
+    return [q for m in modules for q in ((m,) if isinstance(m, torch.Tensor) else m.parameters())]
+
+
+def clip_grads(modules: list[nn.Module] | list[nn.Parameter], norm: torch.Tensor, max_norm: float) -> None:
+    """Scale the gradients of ``modules`` (or of a list of parameters) by min(1, max_norm / norm) (``norm``: their
+    global L2 norm; as torch.nn.utils.clip_grad_norm_, without a device sync)."""
+    grads = [p.grad for p in _params(modules) if p.grad is not None]
     if grads:
         torch._foreach_mul_(grads, torch.clamp(max_norm / (norm + 1e-6), max=1.0).to(grads[0].device))
 
@@ -145,6 +149,8 @@ class Trainer:
         self.step = self.images_seen = 0
         self.updates = {p.name: 0 for p in self.task.phases}  # per phase; the main phase's count is the step
         self.batch: Any = None  # the last batch drawn (phases with data="last" reuse it)
+        self._params: dict[str, list[nn.Parameter]] = {}  # per phase, for the gradient norm
+        self._ema = [EMA(self.nets[avg], self.nets[src]) for avg, src in self.task.ema.items()]
         self._wall_before, self._t_start = 0.0, None
         self.last_log: dict[str, Any] = {}
         if self.dist.is_main:  # only rank 0 writes
@@ -249,8 +255,8 @@ class Trainer:
         # 2. the moving averages (G_ema).
         with span("gankit.ema"):
             beta = ema_beta(tc.batch_size, self.images_seen, tc.ema_kimg, tc.ema_rampup)
-            for avg, src in self.task.ema.items():
-                update_ema(self.nets[avg], self.nets[src], beta)
+            for ema in self._ema:
+                ema.update(beta)
         self.step += 1
         with span("gankit.stats"):
             return self.dist.average(stats)
@@ -266,6 +272,9 @@ class Trainer:
         """Backward, all-reduce, gradient norm, optimizer step (through the fp16 gradient scaler when there is one)."""
         opt = self.optimizers[phase.optimizer]
         nets = [self.nets[n] for n in phase.networks]
+        if phase.name not in self._params:  # the phase's parameters, listed once (the same tensors all run long)
+            self._params[phase.name] = _params(nets)
+        params = self._params[phase.name]
         opt.zero_grad(set_to_none=True)
         scaler = self.scalers.get(phase.optimizer)
         with span(f"gankit.{phase.name}.backward"):
@@ -275,9 +284,9 @@ class Trainer:
         with span(f"gankit.{phase.name}.grad_norm"):
             if scaler is not None:
                 scaler.unscale_(opt)
-            norm = grad_norm(nets)
+            norm = grad_norm(params)
             if phase.clip:
-                clip_grads(nets, norm, phase.clip)
+                clip_grads(params, norm, phase.clip)
         with span(f"gankit.{phase.name}.optimizer"):
             if scaler is None:
                 opt.step()
