@@ -47,8 +47,7 @@ def _patches(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int], 
              out: tuple[int, int]) -> torch.Tensor:
     """x: N×C×H×W -> its (N·Ho·Wo) × (kh·kw·C) patch matrix, rows in (n, y, x) order, columns in (i, j, c) order."""
     n, c = x.shape[:2]
-    xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, padding[1], padding[1], padding[0], padding[0]))  # N×H'×W'×C (a view when channels_last, padded: a copy)
-    xp = xp.contiguous()
+    xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, padding[1], padding[1], padding[0], padding[0])).contiguous()  # N×H'×W'×C
     s = xp.stride()
     windows = xp.as_strided((n, out[0], out[1], kernel[0], kernel[1], c), (s[0], stride[0] * s[1], stride[1] * s[2], s[1], s[2], s[3]))
     return windows.reshape(n * out[0] * out[1], kernel[0] * kernel[1] * c)
