@@ -14,7 +14,7 @@ style-based and progressive presets against the plain loop; sampling and feature
 equivalents; data-parallel training with 2 gloo processes; and, where a CUDA device exists, a GPU section.
 
     python benchmarks/throughput.py [--quick] [--json] [--models dcgan32,mlp-toy]
-                                    [--sections train,options,batches,profile,kernels,families,eval,ddp,gpu]
+                                    [--sections train,options,batches,profile,kernels,kernel-presets,families,eval,ddp,gpu]
                                     [--out docs/benchmarks/throughput.md]
 """
 from __future__ import annotations
@@ -363,6 +363,22 @@ def bench_kernels(tmp: Path, reps: int = 15) -> dict:
     return {"rows": rows, "reps": reps}
 
 
+KERNEL_PRESETS = ("digits", "acgan-digits", "vae-digits", "pix2pix", "cyclegan", "srgan", "inpaint")
+
+
+def bench_kernel_presets(rounds: int, steps: int, warmup: int, tmp: Path) -> dict:
+    """``train.kernels=auto`` against ``native`` on the shipped bf16 image presets, each pair alternating: the rule
+    (GEMM only where it measured faster) should leave no preset slower."""
+    out = {}
+    for preset in KERNEL_PRESETS:
+        ts = {k: Trainer(load_preset(preset, [*COMMON, f"train.kernels={k}"]), tmp / f"kp-{preset}-{k}") for k in ("native", "auto")}
+        med = alternate({k: t.train_step for k, t in ts.items()}, rounds, steps, warmup)
+        switched = sum(type(m).__name__.startswith("Gemm") for t in ts.values() for net in t.nets.values() for m in net.modules())
+        out[preset] = {"native_ms": med["native"] * 1e3, "auto_ms": med["auto"] * 1e3, "speedup": med["native"] / med["auto"],
+                       "precision": ts["auto"].precision, "switched": switched}
+    return out
+
+
 def bench_families(rounds: int, steps: int, warmup: int, tmp: Path) -> dict:
     """Seconds per thousand real images of the style-based and progressive presets, and of the like-for-like plain
     loop (same networks, loss and regularizers, precision, memory format, fused Adam) where one writes it out; the two
@@ -671,6 +687,15 @@ def write_markdown(out: Path, result: dict) -> None:
                           [[r["layer"], r["input"], f"{r['gflop']:.3f}", r["path"], rate(r["gflop"], r["native_ms"][0]),
                             rate(r["gflop"], r["native_ms"][1]), rate(r["gflop"], r["native_ms"][2]), rate(r["gflop"], r["gankit_ms"][2]),
                             f"{sum(r['native_ms']):.2f} / {sum(r['gankit_ms']):.2f}"] for r in result["kernels"]["rows"]])
+    if "kernel_presets" in result:
+        lines += _section("train.kernels across the presets",
+                          "Each shipped image preset's training step with `train.kernels=auto` (gankit's GEMM paths where they "
+                          "pay) and `native` (PyTorch's kernels), alternating in every round, at the preset's own batch and "
+                          "precision. `layers switched`: convolutions of the preset's networks that may take a GEMM path (each "
+                          "call still decides by its shapes).",
+                          ["preset", "precision", "layers switched", "native ms/step", "auto ms/step", "speed-up"],
+                          [[k, v["precision"], v["switched"], f"{v['native_ms']:.1f}", f"{v['auto_ms']:.1f}", f"{v['speedup']:.2f}"]
+                           for k, v in result["kernel_presets"].items()])
     if "families" in result:
         fam = result["families"]
         if all("gankit_s_per_kimg" in v for v in fam.values()):
@@ -735,7 +760,7 @@ def main() -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--sections", default="train,options,batches,profile,kernels,families,eval,ddp,gpu", help="which tables to measure")
+    p.add_argument("--sections", default="train,options,batches,profile,kernels,kernel-presets,families,eval,ddp,gpu", help="which tables to measure")
     p.add_argument("--merge", help="a --json output of an earlier run: its tables for the sections not measured now are kept "
                    "(the page says which run each comes from)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "throughput.md"))
@@ -775,6 +800,9 @@ def main() -> None:
         if "batches" in sections:
             extra["batches"] = bench_batches(rounds, steps, warmup, Path(tmp))
             print(f"batches: {json.dumps(extra['batches'])}", file=sys.stderr)
+        if "kernel-presets" in sections:
+            extra["kernel_presets"] = bench_kernel_presets(rounds, steps, warmup, Path(tmp))
+            print(f"kernel presets: {json.dumps(extra['kernel_presets'])}", file=sys.stderr)
         if "profile" in sections:
             extra["profile"] = bench_profile(steps, warmup, Path(tmp))
         if "kernels" in sections:
@@ -799,7 +827,7 @@ def main() -> None:
               "gemm_peak_gflops": peak, "gemm_peak_bf16_gflops": peak_bf16, "models": models, "load": (load0, os.getloadavg()[0])}
     if args.merge:
         earlier = json.loads(Path(args.merge).read_text())
-        kept = [k for k in ("options", "batches", "profile", "kernels", "families", "eval", "ddp", "gpu") if k in earlier and k not in result]
+        kept = [k for k in ("options", "batches", "profile", "kernels", "kernel_presets", "families", "eval", "ddp", "gpu") if k in earlier and k not in result]
         if not result["models"] and earlier.get("models"):  # the main table, with the peak its utilization used
             kept.insert(0, "models")
             result["gemm_peak_gflops"] = earlier["gemm_peak_gflops"]
