@@ -41,7 +41,7 @@ from gankit.config import load_preset  # noqa: E402
 from gankit.training.kernels import use_gemm_kernels  # noqa: E402
 from gankit.training.loop import Trainer  # noqa: E402
 from gankit.training.performance import span  # noqa: E402
-from gankit.training.profiling import count_flops, profile_steps  # noqa: E402
+from gankit.training.profiling import count_flops, profile_steps, sync, time_steps  # noqa: E402
 
 # The canonical models of the issue: name -> (preset, overrides)
 MODELS = {
@@ -53,12 +53,6 @@ MODELS = {
 }
 COMMON = ["train.device=cpu", "train.progress=false", "eval.metrics=[]", "health.monitor=false", "train.log_every=1000000",
           "train.sample_every=1000000", "train.checkpoint_every=1000000", "train.ema_kimg=0", "train.steps=1000000"]
-
-
-def sync() -> None:
-    """Wait for queued GPU work (timings on a GPU measure completed work); nothing on a CPU-only machine."""
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
 
 
 def gemm_peak_gflops(n: int = 4096, reps: int = 5, dtype: torch.dtype = torch.float32, device: str = "cpu") -> float:
@@ -159,15 +153,6 @@ class PlainLoop:
             g_loss.backward()
         with span("plain.G.optimizer"):
             self.opt_g.step()
-
-
-def time_steps(fn, n: int) -> float:
-    sync()
-    t = time.perf_counter()
-    for _ in range(n):
-        fn()
-    sync()
-    return (time.perf_counter() - t) / n
 
 
 def alternate(loops: dict, rounds: int, steps: int, warmup: int) -> dict[str, float]:

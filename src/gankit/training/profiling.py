@@ -42,15 +42,27 @@ def profile_steps(step: Callable[[], Any], steps: int = 10, warmup: int = 5, pre
     return {"ranges": ranges, "ops": ops, "total_ms": sum(ops.values()), "steps": steps}
 
 
+def sync() -> None:
+    """Wait for queued GPU work, so that a timing measures completed work; nothing on a CPU-only machine."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def time_steps(step: Callable[[], Any], n: int) -> float:
+    """Mean wall time of ``n`` calls of ``step`` (queued GPU work waited for before and after)."""
+    sync()
+    t = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync()
+    return (time.perf_counter() - t) / n
+
+
 def step_seconds(step: Callable[[], Any], steps: int = 10, rounds: int = 3) -> float:
-    """Median over ``rounds`` of the mean wall time of ``steps`` calls of ``step`` (no profiler)."""
-    times = []
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - t) / steps)
-    return statistics.median(times)
+    """Median over ``rounds`` of :func:`time_steps` (no profiler)."""
+    return statistics.median(time_steps(step, steps) for _ in range(rounds))
 
 
 def count_flops(step: Callable[[], Any], tries: int = 4) -> float | None:
