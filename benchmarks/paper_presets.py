@@ -10,6 +10,12 @@ shows how the numbers move with the budget, and the measured time per step gives
 
     python benchmarks/paper_presets.py [--presets pacgan,nsgan] [--toys ring,grid] [--seeds 1] [--steps 20000]
         [--every 2000] [--jobs 2] [--rows benchmarks/rows/paper-presets.jsonl] [--from-rows FILE] [--note LINE]
+        [--runs unrolled:ring:0-2,pacgan:grid:0] [--set train.updates=alternating]
+
+``--steps`` is one number for every run or ``preset=N,...`` (the others at their paper's budget); ``--runs`` lists
+preset:toy:seeds jobs instead of the presets × toys × seeds product; ``--set`` adds overrides to every run (rows
+record them, and the page keeps each recipe in a row of its own). Rows written before the presets' simultaneous
+updates have no ``recipe`` field and are shown as "before".
 """
 from __future__ import annotations
 
@@ -42,9 +48,13 @@ PUBLISHED = {
 }
 
 
-def run_one(job: tuple[str, str, int, int | None, int]) -> dict:
-    """Train ``preset`` on ``toy`` with ``seed`` for ``steps`` (None: the preset's); modes every ``every`` steps."""
-    preset, toy, seed, steps, every = job
+BEFORE = "before (alternating updates, one G call)"  # the recipe of rows written before the `recipe` field
+
+
+def run_one(job: tuple[str, str, int, int | None, int, tuple[str, ...]]) -> dict:
+    """Train ``preset`` on ``toy`` with ``seed`` for ``steps`` (None: the preset's) and the extra overrides ``sets``;
+    modes every ``every`` steps."""
+    preset, toy, seed, steps, every, sets = job
     import numpy as np
     import torch
 
@@ -54,7 +64,7 @@ def run_one(job: tuple[str, str, int, int | None, int]) -> dict:
     from gankit.training.hooks import Hook
     from gankit.training.loop import Trainer
 
-    over = QUIET + [f"data.name={toy}", "data.modes=null", "data.std=null", f"train.seed={seed}"]
+    over = QUIET + [f"data.name={toy}", "data.modes=null", "data.std=null", f"train.seed={seed}", *sets]
     if steps:
         over.append(f"train.steps={steps}")
     cfg = load_preset(preset, over)
@@ -77,7 +87,7 @@ def run_one(job: tuple[str, str, int, int | None, int]) -> dict:
     # time per training step between the first and the last measurement (no start-up; the measurements are cheap)
     span = curve[-1]["step"] - curve[0]["step"]
     ms = 1000 * (curve[-1]["s"] - curve[0]["s"]) / span if span else 1000 * wall / max(summary["step"], 1)
-    return {"preset": preset, "toy": toy, "seed": seed, "steps": summary["step"], "paper_steps": load_preset(preset).train.steps,
+    return {"preset": preset, "toy": toy, "seed": seed, "recipe": "preset" + "".join(f", {o}" for o in sets), "steps": summary["step"], "paper_steps": load_preset(preset).train.steps,
             "modes": last["modes"], "hq": last["hq"], "reverse_kl": last["reverse_kl"], "curve": curve,
             "rollbacks": summary["rollbacks"], "wall_s": wall, "ms_per_step": ms}
 
@@ -90,9 +100,9 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
 
 
 def write_page(path: Path, rows: list[dict], notes: list[str], jobs: int) -> None:
-    groups: dict[tuple[str, str, int], list[dict]] = {}
+    groups: dict[tuple[str, str, int, str], list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["preset"], r["toy"], r["steps"]), []).append(r)
+        groups.setdefault((r["preset"], r["toy"], r["steps"], r.get("recipe", BEFORE)), []).append(r)
     date = dt.date.today().isoformat()
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
     lines = ["# The paper presets against their papers' numbers", "",
@@ -103,9 +113,9 @@ def write_page(path: Path, rows: list[dict], notes: list[str], jobs: int) -> Non
              "Mean ± standard error over the seeds of a row. `paper budget` is the preset's own `train.steps`; runs that "
              "stop earlier say so in `steps`, and `h for the paper's budget` is the measured time per step × the paper's "
              "steps, for one run on one CPU thread.", "",
-             "| preset | toy | seeds | steps | modes | high quality % | published (modes / HQ %) | source | paper budget | ms/step | h for the paper's budget |",
-             "|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|"]
-    for (preset, toy, steps), rs in sorted(groups.items()):
+             "| preset | recipe | toy | seeds | steps | modes | high quality % | published (modes / HQ %) | source | paper budget | ms/step | h for the paper's budget |",
+             "|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|"]
+    for (preset, toy, steps, recipe), rs in sorted(groups.items()):
         m, m_se = _mean_se([r["modes"] for r in rs])
         h, h_se = _mean_se([100 * r["hq"] for r in rs])
         name, source, ring, grid = PUBLISHED.get(preset, ("—", "—", None, None))
@@ -113,17 +123,38 @@ def write_page(path: Path, rows: list[dict], notes: list[str], jobs: int) -> Non
         pub_s = f"{name} {pub[0]:g} / {pub[1]:g}" if pub else "—"
         ms = statistics.fmean(r["ms_per_step"] for r in rs)
         paper = rs[0]["paper_steps"]
-        lines.append(f"| {preset} | {toy} | {len(rs)} | {steps:,} | {m:.1f} ± {m_se:.1f} | {h:.1f} ± {h_se:.1f} | {pub_s} | "
+        lines.append(f"| {preset} | {recipe} | {toy} | {len(rs)} | {steps:,} | {m:.1f} ± {m_se:.1f} | {h:.1f} ± {h_se:.1f} | {pub_s} | "
                      f"{source} | {paper:,} | {ms:.0f} | {ms * paper / 3.6e6:.1f} |")
     lines += ["", "## How the numbers move with the budget", "",
               "Modes / high quality % of each run at every measurement (seed in brackets).", ""]
-    for (preset, toy, steps), rs in sorted(groups.items()):
+    for (preset, toy, steps, recipe), rs in sorted(groups.items()):
         for r in sorted(rs, key=lambda r: r["seed"]):
             pts = ", ".join(f"{c['step']:,}: {c['modes']} / {100 * c['hq']:.1f}" for c in r["curve"])
-            lines.append(f"- {preset}, {toy} [{r['seed']}]: {pts}")
+            lines.append(f"- {preset} ({recipe}), {toy} [{r['seed']}]: {pts}")
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _steps(arg: str, preset: str) -> int | None:
+    """``--steps``: one number for every preset, or preset=N pairs (presets not named: None, the paper's budget)."""
+    if "=" not in arg:
+        return int(arg) or None
+    table = dict(item.split("=") for item in arg.split(","))
+    return int(table[preset]) if preset in table else None
+
+
+def _runs(a: argparse.Namespace) -> list[tuple[str, str, int]]:
+    """The (preset, toy, seed) jobs: ``--runs`` as given, else presets × toys × seeds."""
+    if not a.runs:
+        return [(preset, toy, seed) for preset in a.presets.split(",") for toy in a.toys.split(",")
+                for seed in range(a.first_seed, a.first_seed + a.seeds)]
+    out = []
+    for item in a.runs.split(","):
+        preset, toy, seeds = item.split(":")
+        lo, _, hi = seeds.partition("-")
+        out += [(preset, toy, s) for s in range(int(lo), int(hi or lo) + 1)]
+    return out
 
 
 def main() -> None:
@@ -132,7 +163,10 @@ def main() -> None:
     p.add_argument("--toys", default="ring,grid")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=0, help="train this many steps instead of the preset's (0: the paper's budget)")
+    p.add_argument("--steps", default="0", help="train this many steps instead of the preset's (0: the paper's budget), or "
+                                                "preset=N,... per preset")
+    p.add_argument("--runs", default="", help="preset:toy:seeds jobs, comma-separated (seeds: 3 or 0-2); instead of the product")
+    p.add_argument("--set", action="append", default=[], help="an override added to every run (repeatable)")
     p.add_argument("--every", type=int, default=2000, help="measure the modes every this many steps")
     p.add_argument("--jobs", type=int, default=max(1, os.cpu_count() or 1))
     p.add_argument("--rows", default=str(ROOT / "benchmarks" / "rows" / "paper-presets.jsonl"))
@@ -144,8 +178,7 @@ def main() -> None:
         rows = [json.loads(line) for line in Path(a.from_rows).read_text().splitlines() if line.strip()]
         write_page(Path(a.out), rows, a.note, a.jobs)
         return
-    jobs = [(preset, toy, seed, a.steps or None, a.every) for preset in a.presets.split(",") for toy in a.toys.split(",")
-            for seed in range(a.first_seed, a.first_seed + a.seeds)]
+    jobs = [(preset, toy, seed, _steps(a.steps, preset), a.every, tuple(a.set)) for preset, toy, seed in _runs(a)]
     with ProcessPoolExecutor(a.jobs) as pool:
         for row in pool.map(run_one, jobs):
             print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)

@@ -396,3 +396,8 @@ def test_paper_presets_build_their_papers_networks():
     assert sum(isinstance(m, nn.Tanh) for m in G.modules()) == 2 and sum(isinstance(m, nn.Tanh) for m in D.modules()) == 2
     assert sum(p.numel() for p in G.parameters()) == 256 * 128 + 128 + 128 * 128 + 128 + 128 * 2 + 2
     assert (un.loss.name, un.trick.unroll, un.train.lr_g, un.train.lr_d, un.train.steps) == ("minimax", 5, 1e-3, 1e-4, 25_000)
+    # how their code steps: G and D simultaneously (the notebook's one session call; ALI's algorithm in PacGAN's code),
+    # PacGAN's G called once per pack position, and its fixed training sets (100,000 packs; 100,000 points unpacked)
+    assert [load_preset(p).train.updates for p in ("pacgan", "nsgan", "gan-minimax", "unrolled")] == ["simultaneous"] * 4
+    assert (cfg.trick.pack_split, cfg.data.size, ns.data.size, load_preset("gan-minimax").data.size) == (True, 400_000, 100_000, 100_000)
+    assert load_preset("digits", game="pacgan").train.updates == "simultaneous"  # the game carries how the players move

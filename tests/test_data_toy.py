@@ -9,7 +9,7 @@ import torch
 
 from gankit.config import DataConfig
 from gankit.data import build_dataset, info_of, toy
-from gankit.data.batches import TensorBatches, ToyBatches, make_batches
+from gankit.data.batches import TensorBatches, ToyBatches, ToySetBatches, make_batches
 from gankit.data.images import ImageData
 from gankit.errors import ConfigError
 
@@ -282,6 +282,36 @@ def test_toy_batches_resume_exactly(k, m):
     # and the stream itself is seeded
     again = draw(ToyBatches(mix, 16, CPU, seed=1), k + m)
     assert all(torch.equal(a[0], b[0]) for a, b in zip(again, first + expected))
+
+
+def _fixed(size: int) -> toy.ToyMixture:
+    return build_dataset(DataConfig(name="ring", size=size))
+
+
+def test_fixed_toy_set_every_point_once_per_epoch_and_the_same_points_every_epoch():
+    src = make_batches(_fixed(64), 16, CPU, seed=3)
+    assert isinstance(src, ToySetBatches) and src.points.shape == (64, 2)
+    epochs = [torch.cat([src.next()["x"] for _ in range(4)]) for _ in range(2)]
+    for e in epochs:  # each epoch is a permutation of the 64 points drawn once
+        assert sorted(map(tuple, e.tolist())) == sorted(map(tuple, src.points.tolist()))
+    assert not torch.equal(epochs[0], epochs[1])  # in a fresh order
+    # the points are the mixture's: every one within 6 std of a ring centre
+    assert torch.cdist(src.points, _fixed(64).centers).min(dim=1).values.max() < 6 * 0.01
+    # the same seed draws the same set; another seed another set
+    assert torch.equal(make_batches(_fixed(64), 16, CPU, seed=3).points, src.points)
+    assert not torch.equal(make_batches(_fixed(64), 16, CPU, seed=4).points, src.points)
+
+
+def test_fixed_toy_set_resumes_exactly_and_refuses_a_set_smaller_than_a_batch():
+    src = make_batches(_fixed(48), 16, CPU, seed=1)
+    draw(src, 4)  # into the second epoch
+    state = json.loads(json.dumps(src.state_dict()))
+    expected = draw(src, 5)
+    other = make_batches(_fixed(48), 16, CPU, seed=1)
+    other.load_state_dict(state)
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(expected, draw(other, 5)))
+    with pytest.raises(ConfigError, match="data.size: 8 points are fewer than train.batch_size 16"):
+        make_batches(_fixed(8), 16, CPU, seed=0)
 
 
 def test_make_batches_picks_the_source():

@@ -14,6 +14,7 @@ from torch import nn
 
 from gan_helpers import make_task
 from gankit.config import load_preset
+from gankit.errors import ConfigError
 from gankit.regularizers import r1_penalty
 from gankit.tasks.gan import DView, pack
 from gankit.terms import TERMS
@@ -23,7 +24,7 @@ from gankit.training.loop import Trainer
 CPU = torch.device("cpu")
 TINY_RING = ["train.progress=false", "eval.metrics=[]", "model.g_width=16", "model.d_width=16", "train.batch_size=16",
              "train.sample_every=1000", "train.checkpoint_every=1000", "train.log_every=1"]
-TINY_DIGITS = ["train.progress=false", "eval.metrics=[]", "data.resolution=8", "model.g_width=8", "model.d_width=8",
+TINY_DIGITS = ["train.progress=false", "eval.metrics=[]", "data.size=0", "data.resolution=8", "model.g_width=8", "model.d_width=8",
                "train.batch_size=16", "train.sample_every=1000", "train.checkpoint_every=1000", "train.log_every=1"]
 STABILIZER_PRESETS = ["gan-minimax", "nsgan", "lsgan", "wgan", "wgan-gp", "dragan", "unrolled", "pacgan", "r1", "toy-best", "hinge-sngan"]
 
@@ -571,3 +572,71 @@ def test_ada_with_a_wasserstein_critic_is_refused():
     with pytest.raises(ConfigError, match="augment.ada: .*wgan critic has none"):
         validate(load_preset("digits", ["loss.name=wgan", "reg.gp=10", "augment.ada=adaptive"]))
     validate(load_preset("digits", ["loss.name=lsgan", "augment.ada=adaptive"]))  # every loss with a boundary is fine
+
+
+# ------------------------------------------------------------------ simultaneous updates, PacGAN's split G calls
+
+def _one_step_by_hand(trainer_overrides: list[str], tmp_path) -> tuple[bool, bool]:
+    """Run one training step and the same step by hand as simultaneous gradient descent (both gradients at (θ_G, θ_D)
+    on the step's real batch and z, then one Adam step each); returns whether G and D match the hand-made ones."""
+    t = Trainer(load_preset("ring", TINY_RING + ["train.steps=1", "train.ema_kimg=0", "train.lr_g=0.01", "train.lr_d=0.01",
+                                                 *trainer_overrides]), tmp_path / "run")
+    G0, D0 = copy.deepcopy(t.nets["G"]), copy.deepcopy(t.nets["D"])
+    seen: dict[str, list] = {"z": [], "x": []}
+    draw, next_batch = t.task.train_latents, t.next_batch
+
+    def latents(n, device):
+        out = draw(n, device)
+        seen["z"].append(out[0].clone())
+        return out
+
+    def batch():
+        b = next_batch()
+        seen["x"].append(b["x"].clone())
+        return b
+
+    t.task.train_latents, t.next_batch = latents, batch
+    t.run()
+    assert len(seen["z"]) == 1 and len(seen["x"]) == 1  # one fake batch and one real batch per step, in both modes
+    z, x = seen["z"][0], seen["x"][0]
+    loss = t.task.loss
+    fake = G0(z)
+    g_grads = torch.autograd.grad(loss.generator(D0(fake)), list(G0.parameters()))
+    d_grads = torch.autograd.grad(loss.d_loss(D0(x), D0(fake.detach())), list(D0.parameters()))
+    for net, grads in ((G0, g_grads), (D0, d_grads)):
+        for p, g in zip(net.parameters(), grads):
+            p.grad = g
+        torch.optim.Adam(net.parameters(), lr=0.01, betas=(0.5, 0.999)).step()
+
+    def same(a, b):
+        return all(torch.allclose(p, q, rtol=1e-5, atol=1e-7) for p, q in zip(a.parameters(), b.parameters()))
+
+    return same(t.nets["G"], G0), same(t.nets["D"], D0)
+
+
+def test_simultaneous_updates_take_both_gradients_at_the_same_weights(tmp_path, no_report):
+    assert _one_step_by_hand(["train.updates=simultaneous"], tmp_path / "sim") == (True, True)
+    # Alternating: D's update is the same (G's fakes, θ_D), G's is taken against the updated D, so it differs.
+    assert _one_step_by_hand(["train.updates=alternating"], tmp_path / "alt") == (False, True)
+
+
+def test_simultaneous_updates_need_one_critic_update_and_the_gan_task():
+    with pytest.raises(ConfigError, match="train.n_critic"):
+        make_task("train.updates=simultaneous", "train.n_critic=2")
+    with pytest.raises(ConfigError, match="trick.pack is 1"):
+        make_task("trick.pack_split=true")
+
+
+def test_pack_split_makes_each_pack_position_in_its_own_call():
+    task = make_task("trick.pack=4", "trick.pack_split=true", "train.batch_size=16")
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    call = lambda z, c=None: G(z)  # noqa: E731
+    z = torch.randn(16, 2)
+    out = task.generate(call, z, None)
+    # Pack k holds samples 4k … 4k+3; position j of every pack comes from one call on z[j::4] (batch norm over 4 rows).
+    for j in range(4):
+        assert torch.allclose(out[j::4], G(z[j::4]), atol=1e-6)
+    assert not torch.allclose(out, G(z), atol=1e-3)  # one call normalizes over all 16: not the same samples
+    G.eval()  # without batch statistics the split changes nothing
+    assert torch.allclose(task.generate(call, z, None), G(z), atol=1e-6)

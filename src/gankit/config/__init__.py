@@ -178,7 +178,7 @@ def preset_dict(name: str) -> dict[str, Any]:
     return values
 
 
-GAME_TRAIN_KEYS = ("n_critic", "optimizer", "lr_g", "lr_d", "beta1", "beta2", "lr_decay", "lr_decay_start")
+GAME_TRAIN_KEYS = ("n_critic", "updates", "optimizer", "lr_g", "lr_d", "beta1", "beta2", "lr_decay", "lr_decay_start")
 
 
 def with_game(values: dict[str, Any], game: str) -> dict[str, Any]:
@@ -291,6 +291,9 @@ def validate(cfg: Config) -> None:
     dataset = dataset_of(cfg.data.name)
     if getattr(dataset, "check_config", None):
         dataset.check_config(cfg.data)
+    if cfg.data.size and dataset.schema != "points":
+        raise ConfigError(f"data.size: a fixed set of drawn points is for the toy mixtures (ring, grid, mog1d); {cfg.data.name!r} "
+                          "is a dataset already: leave data.size=0")
     if getattr(cfg.model, "conditional", False) and not getattr(dataset, "labelled", True):
         raise ConfigError(f"model.conditional: {cfg.data.name!r} has no labels; set model.conditional=false or use labelled data")
     if (cfg.data.labels_per_class or cfg.data.unlabelled) and (dataset.schema != "image" or not getattr(dataset, "labelled", True)):

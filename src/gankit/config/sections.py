@@ -34,6 +34,8 @@ class DataConfig:
     radius: float = option(1.0, help="ring: radius of the circle of centres", low=0.0)
     spacing: float = option(2.0, help="grid / mog1d: distance between neighbouring centres", low=0.0)
     std: float | None = option(None, help="toys: standard deviation of each component (default: ring 0.01, grid 0.05, mog1d 0.25)", low=0.0)
+    size: int = option(0, help="toys: train on a fixed set of this many points, drawn once with train.seed and reshuffled every "
+                                "epoch (PacGAN's code: 100,000 per pack position); 0: fresh points every batch", low=0)
     dim: int | None = option(None, help="toys: ambient dimension (default: ring, grid 2; mog1d 1); the centres keep their first "
                                         "coordinates, the noise is isotropic in all dim, so the intrinsic dimension is dim", low=1, high=4096)
     classes: list[int] = option(help="labelled images: keep only these classes (e.g. 0,1,2), relabelled 0..k-1 in this order",
@@ -137,6 +139,9 @@ class GANTrainConfig(TrainConfig):
     lr_g: float = option(2e-4, help="G learning rate", low=0.0, high=10.0)
     lr_d: float = option(2e-4, help="D learning rate (two time-scale rule: may differ from lr_g)", low=0.0, high=10.0)
     reuse_fake: bool = option(True, help="G's update reuses the last D update's fake batch (one G forward pass fewer per step; same gradients)")
+    updates: str = option("alternating", help="alternating: D's update, then G's against the updated D; simultaneous: both gradients at the "
+                                              "same (θ_G, θ_D) on one real and one fake batch, then both steps (the unrolled-GAN notebook's "
+                                              "and PacGAN's / ALI's code; needs n_critic 1)", choices=("alternating", "simultaneous"))
 
 
 @dataclass
@@ -413,6 +418,8 @@ class TrickBase:
     instance_noise: float = option(0.0, help="std of Gaussian noise on D's real and fake inputs at step 0, annealed linearly to 0 (Sønderby et al. 2017)", low=0.0)
     instance_noise_steps: int = option(0, help="steps over which the instance noise anneals to 0; 0: the whole run", low=0)
     pack: int = option(1, help="PacGAN: D judges this many samples jointly (Lin et al. 2018: 2-4); batch_size must be a multiple", low=1, high=64)
+    pack_split: bool = option(False, help="PacGAN: G makes each position of the packs in its own call (the authors' code: batch-norm "
+                                          "statistics per B/m samples); false: one call on the whole batch")
     probe_adversarial: int = option(0, help="steps between probes of D under attack (FGSM / PGD score changes, Lipschitz estimate, "
                                             "G's update against the worst case; 'adversarial' events); 0: off", low=0)
     probe_eps: float = option(0.0627, help="L∞ size of the probes' perturbations in data units (0.0627 = 8/255 of the [0, 1] "

@@ -131,6 +131,7 @@ def _toy(make: Callable[..., toy.ToyMixture], default_modes: int, default_std: f
         if cfg.dim is not None and cfg.dim != mixture.dim:  # the same centres, isotropic noise in every coordinate
             pad = torch.zeros(mixture.num_modes, cfg.dim - mixture.dim)
             mixture = toy.ToyMixture(torch.cat([mixture.centers, pad], dim=1), mixture.std, name=mixture.name)
+        mixture.train_size = cfg.size
         return mixture
 
     def check_config(cfg: Any) -> None:

@@ -1,7 +1,8 @@
 """Batch sources: an endless stream of :class:`~gankit.types.Batch` es (``x``, and ``label`` for labelled data) on the
 training device, with resumable state.
 
-* :class:`ToyBatches` draws fresh samples from a known mixture.
+* :class:`ToyBatches` draws fresh samples from a known mixture; :class:`ToySetBatches` trains on a fixed set of
+  them (``data.size``).
 * :class:`TensorBatches` keeps a whole in-memory dataset on the device as one uint8 tensor and slices a
   seeded permutation per epoch: no DataLoader, no worker processes, no per-item Python.
 * :class:`StreamBatches` reads a :class:`~gankit.data.images.FolderStream` through a DataLoader with
@@ -68,42 +69,27 @@ class ToyBatches:
         _set_gen_state(self.gen, state["gen"])
 
 
-class TensorBatches:
-    """A dataset held on the device: x is B×C×H×W float32 in [-1, 1], label B int64 (when labelled).
+class EpochOrder:
+    """A seeded permutation of ``n`` items per epoch, sliced into batches; the last incomplete batch of an epoch is
+    dropped so every batch has the same size (and every epoch a fresh order). The base of the in-memory sources."""
 
-    Epochs are seeded permutations; the last incomplete batch of an epoch is dropped so every batch has
-    the same size (and every epoch a fresh order).
-    """
-
-    def __init__(self, data: ImageData, batch_size: int, device: torch.device, seed: int, shard: Shard = (0, 1)) -> None:
-        if len(data) < batch_size:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"train.batch_size: {batch_size} is larger than the dataset ({len(data)} images); use at most {len(data)}")
-        self.images = data.images.to(device)
-        self.labels = data.labels.to(device) if data.labels is not None else None
+    def _init_order(self, n: int, batch_size: int, device: torch.device, seed: int, shard: Shard) -> None:
         self.batch_size, self.device, self.shard = batch_size, device, shard
         self.gen = torch.Generator().manual_seed(seed)
-        self.epoch, self.pos = 0, 0
-        self._start_epoch()
+        self._n, self.epoch, self.pos = n, 0, 0
 
     def _start_epoch(self) -> None:
         self._epoch_gen_state = _gen_state(self.gen)
-        self.perm = torch.randperm(len(self.images), generator=self.gen).to(self.device)
+        self.perm = torch.randperm(self._n, generator=self.gen).to(self.device)
 
-    def next(self) -> Batch:
+    def _indices(self) -> torch.Tensor:
+        """This rank's indices of the next batch."""
         if self.pos + self.batch_size > len(self.perm):
             self.epoch, self.pos = self.epoch + 1, 0
             self._start_epoch()
         idx = _local(self.perm[self.pos:self.pos + self.batch_size], self.shard)
         self.pos += self.batch_size
-        x = to_float(self.images[idx])
-        return _batch(x, self.labels[idx] if self.labels is not None else None)
-
-    def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
-        """n real images (CPU, [-1, 1]) chosen by a separate seed: the training stream is not advanced."""
-        idx = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(seed))[:n]
-        return to_float(self.images[idx.to(self.images.device)]).cpu()
+        return idx
 
     def state_dict(self) -> dict[str, Any]:
         # The generator state *before* this epoch's permutation re-creates it exactly.
@@ -113,6 +99,54 @@ class TensorBatches:
         _set_gen_state(self.gen, state["epoch_gen"])
         self._start_epoch()
         self.epoch, self.pos = state["epoch"], state["pos"]
+
+
+class ToySetBatches(EpochOrder):
+    """A fixed training set of a ToyMixture (``data.size``): ``train_size`` points drawn once from the seed, then epochs
+    of seeded permutations: x is B×D float32, no labels."""
+
+    def __init__(self, mixture: ToyMixture, batch_size: int, device: torch.device, seed: int, shard: Shard = (0, 1)) -> None:
+        if mixture.train_size < batch_size:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"data.size: {mixture.train_size} points are fewer than train.batch_size {batch_size}; "
+                              f"use data.size ≥ {batch_size} or data.size=0 (fresh points)")
+        self.mixture = mixture
+        self._init_order(mixture.train_size, batch_size, device, seed, shard)
+        self.points = mixture.sample(mixture.train_size, self.gen).to(device)  # the same points again on resume
+        self._start_epoch()
+
+    def next(self) -> Batch:
+        return Batch(x=self.points[self._indices()])
+
+    def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n samples (CPU) of the mixture itself from a separate generator (metrics compare with the distribution)."""
+        return self.mixture.sample(n, torch.Generator().manual_seed(seed))
+
+
+class TensorBatches(EpochOrder):
+    """A dataset held on the device: x is B×C×H×W float32 in [-1, 1], label B int64 (when labelled), in epochs of
+    seeded permutations (:class:`EpochOrder`)."""
+
+    def __init__(self, data: ImageData, batch_size: int, device: torch.device, seed: int, shard: Shard = (0, 1)) -> None:
+        if len(data) < batch_size:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"train.batch_size: {batch_size} is larger than the dataset ({len(data)} images); use at most {len(data)}")
+        self.images = data.images.to(device)
+        self.labels = data.labels.to(device) if data.labels is not None else None
+        self._init_order(len(self.images), batch_size, device, seed, shard)
+        self._start_epoch()
+
+    def next(self) -> Batch:
+        idx = self._indices()
+        x = to_float(self.images[idx])
+        return _batch(x, self.labels[idx] if self.labels is not None else None)
+
+    def sample_reference(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n real images (CPU, [-1, 1]) chosen by a separate seed: the training stream is not advanced."""
+        idx = torch.randperm(len(self.images), generator=torch.Generator().manual_seed(seed))[:n]
+        return to_float(self.images[idx.to(self.images.device)]).cpu()
 
 
 class FewLabelBatches(TensorBatches):
@@ -193,7 +227,7 @@ def make_batches(data: Any, batch_size: int, device: torch.device, seed: int, sh
     ``batch_size / world`` samples of it (every rank follows the same seeded order).
     """
     if isinstance(data, ToyMixture):
-        return ToyBatches(data, batch_size, device, seed, shard)
+        return (ToySetBatches if data.train_size else ToyBatches)(data, batch_size, device, seed, shard)
     if isinstance(data, FewLabelData):
         return FewLabelBatches(data, batch_size, device, seed, shard)
     if isinstance(data, ImageData):

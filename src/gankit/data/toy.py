@@ -7,7 +7,8 @@ These are the standard mode-collapse testbeds (VEEGAN, Srivastava et al. 2017; P
 * ``mog1d``: ``n`` Gaussians on the line at spacing apart, centred on 0 (default 3 modes, spacing 2, std 0.25).
 
 All components are equally weighted. Samples are drawn fresh for every batch (the data distribution is known
-exactly, so there is no finite training set to memorize).
+exactly, so there is no finite training set to memorize), unless ``train_size`` asks for a fixed training set
+(``data.size``; PacGAN's code trains on 100,000 points per pack position).
 """
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ class ToyMixture:
         centers: K×D tensor of component means.
         std: standard deviation of every component (isotropic).
         name: short name for plots and provenance.
+        train_size: the points of a fixed training set, drawn once (0: training draws fresh points every batch).
     """
 
-    def __init__(self, centers: torch.Tensor, std: float, name: str = "mixture") -> None:
+    def __init__(self, centers: torch.Tensor, std: float, name: str = "mixture", train_size: int = 0) -> None:
         if centers.ndim != 2 or centers.shape[0] < 1:
             raise ValueError(f"centers must be K×D with K ≥ 1, got shape {tuple(centers.shape)}")
         if not std > 0:
@@ -33,6 +35,7 @@ class ToyMixture:
         self.centers = centers.to(torch.float32)
         self.std = float(std)
         self.name = name
+        self.train_size = int(train_size)
 
     @property
     def dim(self) -> int:

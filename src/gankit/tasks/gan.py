@@ -17,6 +17,15 @@ view with respect to the images before the view, through it (StyleGAN2-ADA's and
 With ``train.reuse_fake`` the G phase reuses the D phase's last fake batch, still attached to G's graph (same G
 weights, so the same gradients, one G forward pass fewer). That batch is the task's, handed from one phase to the
 next in this file; no term reads it.
+
+``train.updates=simultaneous`` (simultaneous gradient descent, as the unrolled-GAN notebook, ALI's and PacGAN's code
+run: one session call computes both gradients, then applies both updates): the phases run G first, on a fresh real
+batch, then D on the same real batch and G's fake batch, detached. D's gradient depends on θ_G only through those
+fakes, made before G's step, and G's gradient was taken against D before D's step, so both gradients are those at the
+same (θ_G, θ_D). It needs ``n_critic`` 1.
+
+``trick.pack_split`` (PacGAN's code): G makes pack position j of every pack in a call of its own, so batch norm in G
+normalizes over B/m samples per call; without batch statistics in G the samples are the same as one call's.
 """
 from __future__ import annotations
 
@@ -173,6 +182,15 @@ class GANTask(GeneratorSampling, Task):
         self.terms: dict[str, list[Term]] = {ph: [cls(cfg) for cls in of_phase(ph) if cls.active(cfg)] for ph in ("D", "G")}
         self.reuse_fake = cfg.train.reuse_fake
         self._fake: tuple[Tensor, Tensor | None] | None = None  # the D phase's last fake batch, attached to G
+        self.simultaneous = cfg.train.updates == "simultaneous"
+        if self.simultaneous and cfg.train.n_critic != 1:
+            raise ConfigError(f"train.updates=simultaneous takes both gradients at the same weights, once per step; "
+                              f"train.n_critic is {cfg.train.n_critic}: use train.n_critic=1 or train.updates=alternating")
+        self._given: tuple[Tensor, Tensor | None] | None = None  # simultaneous: G's phase's fakes (detached) for D's
+        if trick.pack_split and trick.pack == 1:
+            raise ConfigError("trick.pack_split: G's calls are split per pack position, but trick.pack is 1; set trick.pack ≥ 2 "
+                              "or trick.pack_split=false")
+        self.split = trick.pack if trick.pack_split else 1
         self.opt_d: torch.optim.Optimizer | None = None
 
     def param_groups(self) -> dict[str, tuple[list[nn.Parameter], float]]:
@@ -181,11 +199,20 @@ class GANTask(GeneratorSampling, Task):
 
     def bind(self, optimizers: dict[str, torch.optim.Optimizer], device: torch.device) -> None:
         self.opt_d, self.device = optimizers["D"], device
-        self.phases = [
-            Phase("D", "D", ("D",), self.d_phase, repeat=self.cfg.train.n_critic, counter="d_updates", grad_stat="d_grad_norm",
-                  after=self.after_d_step),
-            Phase("G", "G", ("G",), self.g_phase, data="last", grad_stat="g_grad_norm"),
-        ]
+        sim = self.simultaneous  # G first on a fresh batch, D on the same one (see the module doc)
+        d = Phase("D", "D", ("D",), self.d_phase, repeat=self.cfg.train.n_critic, counter="d_updates", grad_stat="d_grad_norm",
+                  after=self.after_d_step, data="last" if sim else "fresh")
+        g = Phase("G", "G", ("G",), self.g_phase, data="fresh" if sim else "last", grad_stat="g_grad_norm")
+        self.phases = [g, d] if sim else [d, g]
+
+    def generate(self, G: nn.Module, z: Tensor, c: Tensor | None) -> Tensor:
+        """G(z, c): N×... samples; under ``trick.pack_split`` one call per pack position (samples j, j+m, j+2m, …), put
+        back in order."""
+        m = self.split
+        if m == 1:
+            return G(z, c)
+        parts = [G(z[j::m], None if c is None else c[j::m]) for j in range(m)]
+        return torch.stack(parts, dim=1).flatten(0, 1)
 
     # ------------------------------------------------------------------ D
 
@@ -199,14 +226,17 @@ class GANTask(GeneratorSampling, Task):
 
         ``d_update``: D updates before this one (decides which lazy terms are due); ``step``: G updates so far.
         """
-        z, c = self.train_latents(real.shape[0], real.device)
-        if self.reuse_fake:  # keep G's graph: G's update reuses this batch instead of a second forward pass
-            fake = G(z, c)
+        if self._given is not None:  # simultaneous updates: G's phase made them, before G's step
+            (fake, c), self._given = self._given, None
+        elif self.reuse_fake:  # keep G's graph: G's update reuses this batch instead of a second forward pass
+            z, c = self.train_latents(real.shape[0], real.device)
+            fake = self.generate(G, z, c)
             self._fake = (fake, c)
             fake = fake.detach()
         else:
+            z, c = self.train_latents(real.shape[0], real.device)
             with torch.no_grad():
-                fake = G(z, c)
+                fake = self.generate(G, z, c)
         c_real = c_real if self.classes else None
         x_real, x_fake = self.view(real, step), self.view(fake, step)
         real_logits, fake_logits = D(x_real, c_real), D(x_fake, c)
@@ -283,8 +313,10 @@ class GANTask(GeneratorSampling, Task):
             fake, c = self._fake
         else:
             z, c = self.train_latents(batch_size, device)
-            fake = G(z, c)
+            fake = self.generate(G, z, c)
         self._fake = None
+        if self.simultaneous:
+            self._given = (fake.detach(), c)
         terms = self.terms["G"]
         needs_real = self.loss.relativistic or any(t.needs_real for t in terms)
         if needs_real and real is None:

@@ -72,6 +72,9 @@ class ClassifyingGANTask(GeneratorSampling, Task):
         super().__init__(cfg, info, shard)
         if not info.num_classes:
             raise ConfigError(f"task.name: {self.name} learns classes; {info.name!r} has no labels")
+        if cfg.train.updates != "alternating":
+            raise ConfigError(f"train.updates: {self.name} alternates D's and G's updates; simultaneous updates are the gan "
+                              "task's (task.name=gan)")
         self.networks, self.kwargs = build_networks(cfg.model, info)
         self.num_classes = info.num_classes
         self.classes = self.num_classes if self.conditional else 0
