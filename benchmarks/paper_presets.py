@@ -15,7 +15,7 @@ shows how the numbers move with the budget, and the measured time per step gives
 ``--steps`` is one number for every run or ``preset=N,...`` (the others at their paper's budget); ``--runs`` lists
 preset:toy:seeds jobs instead of the presets × toys × seeds product; ``--set`` adds overrides to every run (rows
 record them, and the page keeps each recipe in a row of its own). Rows written before the presets' simultaneous
-updates have no ``recipe`` field and are shown as "before".
+updates have no ``recipe`` field; those of the presets changed since are shown as "before".
 """
 from __future__ import annotations
 
@@ -48,7 +48,13 @@ PUBLISHED = {
 }
 
 
-BEFORE = "before (alternating updates, one G call)"  # the recipe of rows written before the `recipe` field
+# Rows written before the `recipe` field: the presets that changed since were measured as "before"; the others as they are.
+BEFORE = "before (alternating updates)"
+CHANGED = {"pacgan", "nsgan", "gan-minimax", "unrolled"}
+
+
+def recipe_of(row: dict) -> str:
+    return row.get("recipe") or (BEFORE if row["preset"] in CHANGED else "preset")
 
 
 def run_one(job: tuple[str, str, int, int | None, int, tuple[str, ...]]) -> dict:
@@ -102,7 +108,7 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
 def write_page(path: Path, rows: list[dict], notes: list[str], jobs: int) -> None:
     groups: dict[tuple[str, str, int, str], list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["preset"], r["toy"], r["steps"], r.get("recipe", BEFORE)), []).append(r)
+        groups.setdefault((r["preset"], r["toy"], r["steps"], recipe_of(r)), []).append(r)
     date = dt.date.today().isoformat()
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
     lines = ["# The paper presets against their papers' numbers", "",

@@ -246,3 +246,32 @@ def test_throughput_gpu_section_runs_and_tabulates_on_the_cpu(tmp_path):
                                "steps": 1, "models": {}, "load": (0.0, 0.0), "gpu": g})
     text = out.read_text()
     assert "## GPU: cpu" in text and "| dcgan, fp32 | 8 | fp32 |" in text
+
+
+def test_paper_presets_page_keeps_each_recipe_apart_and_its_arithmetic():
+    pp = _load("paper_presets")
+
+    def row(preset, seed, hq, modes, recipe=None, ms=20.0):
+        r = {"preset": preset, "toy": "ring", "seed": seed, "steps": 1000, "paper_steps": 360_000, "modes": modes, "hq": hq,
+             "reverse_kl": 0.1, "curve": [{"step": 1000, "modes": modes, "hq": hq}], "rollbacks": 0, "wall_s": 1.0,
+             "ms_per_step": ms}
+        return r if recipe is None else {**r, "recipe": recipe}
+
+    rows = [row("unrolled", 0, 0.10, 8), row("unrolled", 0, 0.30, 7, "preset"), row("unrolled", 1, 0.50, 8, "preset"),
+            row("dragan", 0, 0.0, 1)]
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "page.md"
+        pp.write_page(out, rows, ["a note"], 2)
+        text = out.read_text()
+    # old unrolled rows are "before"; dragan did not change, so its old row is the preset's
+    assert "| unrolled | before (alternating updates) | ring | 1 | 1,000 | 8.0 ± 0.0 | 10.0 ± 0.0 |" in text
+    # two seeds: mean 7.5 modes, standard error |8 − 7| / 2 = 0.5; HQ 40 ± 10; 20 ms × 360,000 steps = 2.0 h
+    assert "| unrolled | preset | ring | 2 | 1,000 | 7.5 ± 0.5 | 40.0 ± 10.0 | Unrolled GAN 7.6 / 35.6 |" in text
+    assert text.splitlines()[[i for i, l in enumerate(text.splitlines()) if "| unrolled | preset |" in l][0]].endswith("| 20 | 2.0 |")
+    assert "| dragan | preset | ring | 1 |" in text and "- a note" in text
+    assert pp._steps("pacgan=20000,nsgan=5", "nsgan") == 5 and pp._steps("pacgan=20000", "unrolled") is None
+    assert pp._steps("300", "unrolled") == 300 and pp._steps("0", "unrolled") is None
+    import argparse
+    runs = pp._runs(argparse.Namespace(runs="unrolled:ring:0-2,pacgan:grid:4", presets="", toys="", seeds=1, first_seed=0))
+    assert runs == [("unrolled", "ring", 0), ("unrolled", "ring", 1), ("unrolled", "ring", 2), ("pacgan", "grid", 4)]
