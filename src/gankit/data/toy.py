@@ -24,10 +24,12 @@ class ToyMixture:
         centers: K×D tensor of component means.
         std: standard deviation of every component (isotropic).
         name: short name for plots and provenance.
-        train_size: the points of a fixed training set, drawn once (0: training draws fresh points every batch).
+
+    ``train_size``: the points of a fixed training set, drawn once (0, the default: training draws fresh points every
+    batch); the dataset builder sets it from ``data.size``.
     """
 
-    def __init__(self, centers: torch.Tensor, std: float, name: str = "mixture", train_size: int = 0) -> None:
+    def __init__(self, centers: torch.Tensor, std: float, name: str = "mixture") -> None:
         if centers.ndim != 2 or centers.shape[0] < 1:
             raise ValueError(f"centers must be K×D with K ≥ 1, got shape {tuple(centers.shape)}")
         if not std > 0:
@@ -35,7 +37,7 @@ class ToyMixture:
         self.centers = centers.to(torch.float32)
         self.std = float(std)
         self.name = name
-        self.train_size = int(train_size)
+        self.train_size = 0
 
     @property
     def dim(self) -> int:
