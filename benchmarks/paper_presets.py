@@ -10,12 +10,14 @@ shows how the numbers move with the budget, and the measured time per step gives
 
     python benchmarks/paper_presets.py [--presets pacgan,nsgan] [--toys ring,grid] [--seeds 1] [--steps 20000]
         [--every 2000] [--jobs 2] [--rows benchmarks/rows/paper-presets.jsonl] [--from-rows FILE] [--note LINE]
-        [--runs unrolled:ring:0-2,pacgan:grid:0] [--set train.updates=alternating]
+        [--runs unrolled:ring:0-2,pacgan:grid:0] [--set train.updates=alternating] [--from-progress STDERR_LOG]
 
 ``--steps`` is one number for every run or ``preset=N,...`` (the others at their paper's budget); ``--runs`` lists
 preset:toy:seeds jobs instead of the presets × toys × seeds product; ``--set`` adds overrides to every run (rows
 record them, and the page keeps each recipe in a row of its own). Rows written before the presets' simultaneous
-updates have no ``recipe`` field; those of the presets changed since are shown as "before".
+updates have no ``recipe`` field; those of the presets changed since are shown as "before". Every measurement is also
+printed on stderr as a JSON line, so a run cut short (by a session's clock) keeps its curve: ``--from-progress`` turns
+those lines into rows that end at the run's last measurement.
 """
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ def run_one(job: tuple[str, str, int, int | None, int, tuple[str, ...]]) -> dict
     if steps:
         over.append(f"train.steps={steps}")
     cfg = load_preset(preset, over)
+    recipe = "preset" + "".join(f", {o}" for o in sets)
     curve: list[dict] = []
 
     class Modes(Hook):
@@ -82,6 +85,9 @@ def run_one(job: tuple[str, str, int, int | None, int, tuple[str, ...]]) -> dict
             out = mode_coverage(x, np.asarray(t.info.centers), t.info.std)
             curve.append({"step": t.step, "modes": out["modes"], "hq": out["hq_fraction"], "reverse_kl": out["reverse_kl"],
                           "s": time.perf_counter() - t0})
+            # progress on stderr, so a run cut short still leaves its curve behind
+            print(json.dumps({"preset": preset, "toy": toy, "seed": seed, "recipe": recipe, **curve[-1]}), file=sys.stderr,
+                  flush=True)
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,13 +95,52 @@ def run_one(job: tuple[str, str, int, int | None, int, tuple[str, ...]]) -> dict
         trainer.hooks = [trainer.log_hook, Modes(every)]
         summary = trainer.run()
     wall = time.perf_counter() - t0
-    last = curve[-1]
     # time per training step between the first and the last measurement (no start-up; the measurements are cheap)
     span = curve[-1]["step"] - curve[0]["step"]
     ms = 1000 * (curve[-1]["s"] - curve[0]["s"]) / span if span else 1000 * wall / max(summary["step"], 1)
-    return {"preset": preset, "toy": toy, "seed": seed, "recipe": "preset" + "".join(f", {o}" for o in sets), "steps": summary["step"], "paper_steps": load_preset(preset).train.steps,
-            "modes": last["modes"], "hq": last["hq"], "reverse_kl": last["reverse_kl"], "curve": curve,
-            "rollbacks": summary["rollbacks"], "wall_s": wall, "ms_per_step": ms}
+    return _row(preset, toy, seed, recipe, curve, wall, ms, summary["step"], summary["rollbacks"])
+
+
+def _row(preset: str, toy: str, seed: int, recipe: str, curve: list[dict], wall: float, ms: float, steps: int,
+         rollbacks: int | None) -> dict:
+    from gankit.config import load_preset
+
+    last = curve[-1]
+    return {"preset": preset, "toy": toy, "seed": seed, "recipe": recipe, "steps": steps,
+            "paper_steps": load_preset(preset).train.steps, "modes": last["modes"], "hq": last["hq"],
+            "reverse_kl": last["reverse_kl"], "curve": curve, "rollbacks": rollbacks, "wall_s": wall, "ms_per_step": ms,
+            "cpu": _cpu()}
+
+
+def _cpu() -> str:
+    """The CPU's model name (times per step are only comparable on one model)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def rows_from_progress(lines: list[str]) -> list[dict]:
+    """Rows for runs cut short (e.g. by a session's clock) from the progress lines their measurements printed on stderr:
+    each run's row ends at its last measurement, and its time per step spans its first and last measurements."""
+    runs: dict[tuple[str, str, int, str], list[dict]] = {}
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        d = json.loads(line)
+        if "step" not in d:
+            continue
+        key = (d.pop("preset"), d.pop("toy"), d.pop("seed"), d.pop("recipe", "preset"))
+        runs.setdefault(key, []).append(d)
+    out = []
+    for (preset, toy, seed, recipe), curve in runs.items():
+        span = curve[-1]["step"] - curve[0]["step"]
+        ms = 1000 * (curve[-1]["s"] - curve[0]["s"]) / span if span else 1000 * curve[-1]["s"] / curve[-1]["step"]
+        out.append(_row(preset, toy, seed, recipe, curve, curve[-1]["s"], ms, curve[-1]["step"], None))
+    return out
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
@@ -118,9 +163,9 @@ def write_page(path: Path, rows: list[dict], notes: list[str], jobs: int) -> Non
              "= within 3 std of the nearest centre; a mode counts when it is the nearest centre of a high-quality sample. "
              "Mean ± standard error over the seeds of a row. `paper budget` is the preset's own `train.steps`; runs that "
              "stop earlier say so in `steps`, and `h for the paper's budget` is the measured time per step × the paper's "
-             "steps, for one run on one CPU thread.", "",
-             "| preset | recipe | toy | seeds | steps | modes | high quality % | published (modes / HQ %) | source | paper budget | ms/step | h for the paper's budget |",
-             "|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|"]
+             "steps, for one run on one CPU thread of the row's CPU.", "",
+             "| preset | recipe | toy | seeds | steps | modes | high quality % | published (modes / HQ %) | source | paper budget | ms/step | h for the paper's budget | CPU |",
+             "|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|"]
     for (preset, toy, steps, recipe), rs in sorted(groups.items()):
         m, m_se = _mean_se([r["modes"] for r in rs])
         h, h_se = _mean_se([100 * r["hq"] for r in rs])
@@ -129,8 +174,9 @@ def write_page(path: Path, rows: list[dict], notes: list[str], jobs: int) -> Non
         pub_s = f"{name} {pub[0]:g} / {pub[1]:g}" if pub else "—"
         ms = statistics.fmean(r["ms_per_step"] for r in rs)
         paper = rs[0]["paper_steps"]
+        cpus = ", ".join(sorted({r.get("cpu", "not recorded") for r in rs}))
         lines.append(f"| {preset} | {recipe} | {toy} | {len(rs)} | {steps:,} | {m:.1f} ± {m_se:.1f} | {h:.1f} ± {h_se:.1f} | {pub_s} | "
-                     f"{source} | {paper:,} | {ms:.0f} | {ms * paper / 3.6e6:.1f} |")
+                     f"{source} | {paper:,} | {ms:.0f} | {ms * paper / 3.6e6:.1f} | {cpus} |")
     lines += ["", "## How the numbers move with the budget", "",
               "Modes / high quality % of each run at every measurement (seed in brackets).", ""]
     for (preset, toy, steps, recipe), rs in sorted(groups.items()):
@@ -179,7 +225,14 @@ def main() -> None:
     p.add_argument("--from-rows", default="", help="only write the page from this JSON-lines file")
     p.add_argument("--note", action="append", default=[])
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "paper_presets.md"))
+    p.add_argument("--from-progress", default="", help="append rows for runs cut short, from the progress lines they printed "
+                   "on stderr, to --rows; then write the page")
     a = p.parse_args()
+    if a.from_progress:
+        with open(a.rows, "a") as f:
+            for row in rows_from_progress(Path(a.from_progress).read_text().splitlines()):
+                f.write(json.dumps(row) + "\n")
+        a.from_rows = a.rows
     if a.from_rows:
         rows = [json.loads(line) for line in Path(a.from_rows).read_text().splitlines() if line.strip()]
         write_page(Path(a.out), rows, a.note, a.jobs)

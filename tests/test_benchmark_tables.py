@@ -268,8 +268,17 @@ def test_paper_presets_page_keeps_each_recipe_apart_and_its_arithmetic():
     assert "| unrolled | before (alternating updates) | ring | 1 | 1,000 | 8.0 ± 0.0 | 10.0 ± 0.0 |" in text
     # two seeds: mean 7.5 modes, standard error |8 − 7| / 2 = 0.5; HQ 40 ± 10; 20 ms × 360,000 steps = 2.0 h
     assert "| unrolled | preset | ring | 2 | 1,000 | 7.5 ± 0.5 | 40.0 ± 10.0 | Unrolled GAN 7.6 / 35.6 |" in text
-    assert text.splitlines()[[i for i, l in enumerate(text.splitlines()) if "| unrolled | preset |" in l][0]].endswith("| 20 | 2.0 |")
+    assert text.splitlines()[[i for i, l in enumerate(text.splitlines()) if "| unrolled | preset |" in l][0]].endswith("| 20 | 2.0 | not recorded |")
     assert "| dragan | preset | ring | 1 |" in text and "- a note" in text
+    assert text.count("| not recorded |") == 3
+    # a run cut short: its row ends at its last measurement; 2 steps in (7.0 − 1.0) s -> 3,000 ms per step
+    progress = ['{"preset": "nsgan", "toy": "grid", "seed": 0, "recipe": "preset", "step": 2, "modes": 9, "hq": 0.5, '
+                '"reverse_kl": 0.2, "s": 1.0}', "a warning line",
+                '{"preset": "nsgan", "toy": "grid", "seed": 0, "recipe": "preset", "step": 4, "modes": 11, "hq": 0.25, '
+                '"reverse_kl": 0.1, "s": 7.0}']
+    (cut,) = pp.rows_from_progress(progress)
+    assert (cut["steps"], cut["modes"], cut["hq"], cut["paper_steps"]) == (4, 11, 0.25, 400_000)
+    assert cut["ms_per_step"] == pytest.approx(3000.0) and [c["step"] for c in cut["curve"]] == [2, 4] and cut["cpu"]
     assert pp._steps("pacgan=20000,nsgan=5", "nsgan") == 5 and pp._steps("pacgan=20000", "unrolled") is None
     assert pp._steps("300", "unrolled") == 300 and pp._steps("0", "unrolled") is None
     import argparse
