@@ -94,11 +94,55 @@ def run_one(job: tuple[str, str, int, int | None, int, tuple[str, ...]]) -> dict
         trainer = Trainer(cfg, Path(tmp) / "run")
         trainer.hooks = [trainer.log_hook, Modes(every)]
         summary = trainer.run()
+        bn = bn_statistics(trainer, cfg, seed)
     wall = time.perf_counter() - t0
     # time per training step between the first and the last measurement (no start-up; the measurements are cheap)
     span = curve[-1]["step"] - curve[0]["step"]
     ms = 1000 * (curve[-1]["s"] - curve[0]["s"]) / span if span else 1000 * wall / max(summary["step"], 1)
-    return _row(preset, toy, seed, recipe, curve, wall, ms, summary["step"], summary["rollbacks"])
+    return {**_row(preset, toy, seed, recipe, curve, wall, ms, summary["step"], summary["rollbacks"]), "bn": bn}
+
+
+#: how many training-size batches the population statistics of G's batch norm are recomputed over
+BN_BATCHES = (1, 5, 20, 80, 200)
+
+
+def bn_statistics(trainer, cfg, seed: int) -> dict[str, float] | None:
+    """High-quality fraction of the final G's 2,500 measured samples (eval mode) with its running batch-norm statistics
+    ("running") and with population statistics recomputed from k fresh batches of the size G is trained on (k in
+    BN_BATCHES: "k×b"). None when G has no batch norm. How much the reported quality depends on the statistics' horizon:
+    PacGAN's code averages 8,000 samples, gankit's split G 2,000 (docs/stabilizers.md)."""
+    import copy
+
+    import numpy as np
+    import torch
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    from gankit.metrics.modes import mode_coverage
+
+    G = trainer.task.networks["G"]
+    if not any(isinstance(m, _BatchNorm) for m in G.modules()):
+        return None
+    z, _ = trainer.task.latents(2500, torch.Generator().manual_seed(10_000 + seed))
+    per_call = cfg.train.batch_size // (cfg.trick.pack if cfg.trick.pack_split else 1)
+    centers = np.asarray(trainer.info.centers)
+
+    def hq(net) -> float:
+        with torch.no_grad():
+            return float(mode_coverage(net(z, None).numpy(), centers, trainer.info.std)["hq_fraction"])
+
+    out = {"running": hq(copy.deepcopy(G).eval())}
+    for k in BN_BATCHES:
+        net = copy.deepcopy(G).train()
+        for m in net.modules():
+            if isinstance(m, _BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None  # a cumulative average over the k batches
+        g = torch.Generator().manual_seed(20_000 + seed)
+        with torch.no_grad():
+            for _ in range(k):
+                net(torch.randn(per_call, z.shape[1], generator=g), None)
+        out[f"{k}x{per_call}"] = hq(net.eval())
+    return out
 
 
 def _row(preset: str, toy: str, seed: int, recipe: str, curve: list[dict], wall: float, ms: float, steps: int,
@@ -183,6 +227,14 @@ def write_page(path: Path, rows: list[dict], notes: list[str], jobs: int) -> Non
         for r in sorted(rs, key=lambda r: r["seed"]):
             pts = ", ".join(f"{c['step']:,}: {c['modes']} / {100 * c['hq']:.1f}" for c in r["curve"])
             lines.append(f"- {preset} ({recipe}), {toy} [{r['seed']}]: {pts}")
+    bn_rows = [r for r in rows if r.get("bn")]
+    if bn_rows:
+        lines += ["", "## How the measured quality depends on G's batch-norm statistics", "",
+                  "High quality % of each run's final G (the same 2,500 latents) with its running statistics, and with population "
+                  "statistics recomputed from k fresh batches of the size G is trained on (k × batch).", ""]
+        for r in sorted(bn_rows, key=lambda r: (r["preset"], r["toy"], r["steps"], r["seed"])):
+            pts = ", ".join(f"{k.replace('x', ' × ')}: {100 * v:.1f}" for k, v in r["bn"].items())
+            lines.append(f"- {r['preset']} ({recipe_of(r)}), {r['toy']} [{r['seed']}], {r['steps']:,} steps: {pts}")
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     path.write_text("\n".join(lines) + "\n")

@@ -259,6 +259,7 @@ def test_paper_presets_page_keeps_each_recipe_apart_and_its_arithmetic():
 
     rows = [row("unrolled", 0, 0.10, 8), row("unrolled", 0, 0.30, 7, "preset"), row("unrolled", 1, 0.50, 8, "preset"),
             row("dragan", 0, 0.0, 1)]
+    rows[2]["bn"] = {"running": 0.5, "20x100": 0.625}
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "page.md"
@@ -271,6 +272,7 @@ def test_paper_presets_page_keeps_each_recipe_apart_and_its_arithmetic():
     assert text.splitlines()[[i for i, l in enumerate(text.splitlines()) if "| unrolled | preset |" in l][0]].endswith("| 20 | 2.0 | not recorded |")
     assert "| dragan | preset | ring | 1 |" in text and "- a note" in text
     assert text.count("| not recorded |") == 3
+    assert "- unrolled (preset), ring [1], 1,000 steps: running: 50.0, 20 × 100: 62.5" in text
     # a run cut short: its row ends at its last measurement; 2 steps in (7.0 − 1.0) s -> 3,000 ms per step
     progress = ['{"preset": "nsgan", "toy": "grid", "seed": 0, "recipe": "preset", "step": 2, "modes": 9, "hq": 0.5, '
                 '"reverse_kl": 0.2, "s": 1.0}', "a warning line",
@@ -284,3 +286,31 @@ def test_paper_presets_page_keeps_each_recipe_apart_and_its_arithmetic():
     import argparse
     runs = pp._runs(argparse.Namespace(runs="unrolled:ring:0-2,pacgan:grid:4", presets="", toys="", seeds=1, first_seed=0))
     assert runs == [("unrolled", "ring", 0), ("unrolled", "ring", 1), ("unrolled", "ring", 2), ("pacgan", "grid", 4)]
+
+
+def test_paper_presets_bn_statistics_running_is_what_the_modes_measure(tmp_path):
+    """The "running" entry scores G exactly as the measurements do (G_ema is G: no averaging); recomputed statistics
+    score the same latents; a G without batch norm has no entry."""
+    import numpy as np
+    import torch
+
+    from gankit.config import load_preset
+    from gankit.metrics.modes import mode_coverage
+    from gankit.training.loop import Trainer
+
+    pp = _load("paper_presets")
+    quiet = pp.QUIET + ["train.steps=3", "data.size=1000", "train.batch_size=40"]
+    cfg = load_preset("pacgan", quiet)
+    t = Trainer(cfg, tmp_path / "run")
+    t.hooks = [t.log_hook]
+    t.run()
+    bn = pp.bn_statistics(t, cfg, seed=0)
+    x = t.sample(t.task.latents(2500, torch.Generator().manual_seed(10_000))).numpy()
+    assert bn["running"] == mode_coverage(x, np.asarray(t.info.centers), t.info.std)["hq_fraction"]
+    assert set(bn) == {"running", *(f"{k}x10" for k in pp.BN_BATCHES)}  # pack 4 splits 40 into calls of 10
+    assert all(0.0 <= v <= 1.0 for v in bn.values())
+    cfg = load_preset("unrolled", pp.QUIET + ["train.steps=1", "train.batch_size=16"])
+    t = Trainer(cfg, tmp_path / "run2")
+    t.hooks = [t.log_hook]
+    t.run()
+    assert pp.bn_statistics(t, cfg, seed=0) is None
