@@ -450,6 +450,8 @@ def bench_gpu(rounds: int, steps: int, warmup: int, tmp: Path, device: str = "cu
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         peak["tf32"] = gemm_peak_gflops(n, device=device)
+    else:  # fp32 rows against the fp32 peak: a CPU without native bf16 (AVX2) multiplies bf16 far slower than fp32
+        peak["fp32"] = gemm_peak_gflops(n, device=device)
     out = {"device": torch.cuda.get_device_name() if device == "cuda" else device, "peak_gflops": peak, "rows": {}}
     for label, (preset, extra, with_plain) in (rows or GPU_ROWS).items():
         cfg = load_preset(preset, [*COMMON, *extra, f"train.device={device}"])
