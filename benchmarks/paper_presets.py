@@ -96,10 +96,7 @@ def run_one(job: tuple[str, str, int, int | None, int, tuple[str, ...]]) -> dict
         summary = trainer.run()
         bn = bn_statistics(trainer, cfg, seed)
     wall = time.perf_counter() - t0
-    # time per training step between the first and the last measurement (no start-up; the measurements are cheap)
-    span = curve[-1]["step"] - curve[0]["step"]
-    ms = 1000 * (curve[-1]["s"] - curve[0]["s"]) / span if span else 1000 * wall / max(summary["step"], 1)
-    return {**_row(preset, toy, seed, recipe, curve, wall, ms, summary["step"], summary["rollbacks"]), "bn": bn}
+    return {**_row(preset, toy, seed, recipe, curve, wall, summary["step"], summary["rollbacks"]), "bn": bn}
 
 
 #: how many training-size batches the population statistics of G's batch norm are recomputed over
@@ -145,11 +142,14 @@ def bn_statistics(trainer, cfg, seed: int) -> dict[str, float] | None:
     return out
 
 
-def _row(preset: str, toy: str, seed: int, recipe: str, curve: list[dict], wall: float, ms: float, steps: int,
+def _row(preset: str, toy: str, seed: int, recipe: str, curve: list[dict], wall: float, steps: int,
          rollbacks: int | None) -> dict:
     from gankit.config import load_preset
 
     last = curve[-1]
+    # time per training step between the first and the last measurement (no start-up; the measurements are cheap)
+    span = last["step"] - curve[0]["step"]
+    ms = 1000 * (last["s"] - curve[0]["s"]) / span if span else 1000 * wall / max(steps, 1)
     return {"preset": preset, "toy": toy, "seed": seed, "recipe": recipe, "steps": steps,
             "paper_steps": load_preset(preset).train.steps, "modes": last["modes"], "hq": last["hq"],
             "reverse_kl": last["reverse_kl"], "curve": curve, "rollbacks": rollbacks, "wall_s": wall, "ms_per_step": ms,
@@ -179,12 +179,8 @@ def rows_from_progress(lines: list[str]) -> list[dict]:
             continue
         key = (d.pop("preset"), d.pop("toy"), d.pop("seed"), d.pop("recipe", "preset"))
         runs.setdefault(key, []).append(d)
-    out = []
-    for (preset, toy, seed, recipe), curve in runs.items():
-        span = curve[-1]["step"] - curve[0]["step"]
-        ms = 1000 * (curve[-1]["s"] - curve[0]["s"]) / span if span else 1000 * curve[-1]["s"] / curve[-1]["step"]
-        out.append(_row(preset, toy, seed, recipe, curve, curve[-1]["s"], ms, curve[-1]["step"], None))
-    return out
+    return [_row(preset, toy, seed, recipe, curve, curve[-1]["s"], curve[-1]["step"], None)
+            for (preset, toy, seed, recipe), curve in runs.items()]
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
